@@ -1,0 +1,80 @@
+# mtasts - hand-written Makefile.
+#   make            static ./mtasts (musl-gcc + Debian's libbearssl.a)
+#   make CC=cc      the same daemon linked against glibc, for development
+#   make check      unit tests (ASan+UBSan), fuzz regression, end-to-end tests
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make bench      speed and memory against the reference (never in check)
+
+BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
+WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -Os
+B      = build
+
+SRCS     = $(filter-out mtasts.c fortify.c, $(wildcard *.c))
+HDRS     = $(wildcard *.h)
+
+ifeq ($(origin CC),default)
+# The product: musl must not see glibc's /usr/include, so give it a copy
+# of the BearSSL headers alone.
+CC       = musl-gcc
+BINCS    = -I$(B)/bearssl-include
+EXTRA    = fortify.c
+LDSTATIC = -static
+HDRDEP   = $(B)/bearssl-include/bearssl.h
+else
+BINCS    =
+EXTRA    =
+LDSTATIC =
+HDRDEP   =
+endif
+
+all: mtasts
+
+$(B)/bearssl-include/bearssl.h:
+	mkdir -p $(B)/bearssl-include
+	cp -r /usr/include/bearssl.h /usr/include/bearssl $(B)/bearssl-include/
+
+mtasts: mtasts.c $(SRCS) $(EXTRA) $(HDRS) $(HDRDEP)
+	$(CC) $(CFLAGS) $(WARN) $(BINCS) -ffunction-sections -fdata-sections \
+	    $(LDSTATIC) -o $@ mtasts.c $(SRCS) $(EXTRA) $(BEARSSL_LIB) -Wl,--gc-sections
+	@size $@ 2>/dev/null | tail -1 || true
+
+# Unit tests: glibc, sanitizers, every library module linked in.
+TCC    = cc
+TFLAGS = -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined $(WARN) -I.
+UNIT_SRCS = $(wildcard tests/unit_*.c)
+UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
+
+$(B)/tests/%: tests/%.c $(SRCS) $(HDRS) tests/unit.h
+	@mkdir -p $(B)/tests
+	$(TCC) $(TFLAGS) -o $@ $< $(SRCS) $(BEARSSL_LIB)
+
+# The daemon under sanitizers, for end-to-end runs
+$(B)/mtasts-asan: mtasts.c $(SRCS) $(HDRS)
+	@mkdir -p $(B)
+	$(TCC) $(TFLAGS) -o $@ mtasts.c $(SRCS) $(BEARSSL_LIB)
+
+units: $(UNITS)
+
+FUZZ_SRCS    = $(wildcard fuzz/fuzz_*.c)
+FUZZERS      = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+$(B)/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
+	@mkdir -p $(B)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< $(SRCS) $(BEARSSL_LIB)
+
+fuzzers: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
+
+check: mtasts units $(B)/mtasts-asan
+	sh tests/run.sh
+
+bench: mtasts
+	sh bench/bench.sh
+
+clean:
+	rm -rf $(B) mtasts
+
+.PHONY: all check units fuzz fuzzers bench clean

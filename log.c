@@ -1,0 +1,120 @@
+/* log.c - one line per event to stderr, a file, or syslog */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mtasts.h"
+
+static int log_level = LOG_LVL_INFO;
+static int log_fd = 2;
+static int log_syslog;
+static char log_path[256];
+
+static const char *const level_name[] = { "error", "warning", "info", "debug" };
+
+void
+log_open(int level, const char *file, int use_syslog)
+{
+	log_level = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog("mtasts", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (file != NULL && *file != '\0') {
+		strlcpy_m(log_path, file, sizeof log_path);
+		log_reopen();
+	}
+}
+
+int
+log_reopen(void)
+{
+	int fd;
+
+	if (log_path[0] == '\0')
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (log_fd != 2)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+log_enabled(int level)
+{
+	return level <= log_level;
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	char line[1024];
+	size_t n = 0;
+	int saved = errno;
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	if (log_syslog) {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof line, fmt, ap);
+		va_end(ap);
+		syslog(prio[level], "%s", line);
+		errno = saved;
+		return;
+	}
+	if (log_fd != 2) {
+		struct timespec ts;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	}
+	n += (size_t)snprintf(line + n, sizeof line - n, "mtasts[%d] %s: ",
+	    (int)getpid(), level_name[level]);
+	if (n < sizeof line) {
+		va_start(ap, fmt);
+		vsnprintf(line + n, sizeof line - n, fmt, ap);
+		va_end(ap);
+	}
+	n = strlen(line);
+	if (n > sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	(void)!write(log_fd, line, n);
+	errno = saved;
+}
+
+const char *
+log_safe(const void *buf, size_t len, char *out, size_t cap)
+{
+	const unsigned char *p = buf;
+	size_t o = 0, i;
+
+	if (cap == 0)
+		return "";
+	if (len > 200)
+		len = 200;
+	for (i = 0; i < len && o + 5 < cap; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			out[o++] = (char)p[i];
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+	}
+	out[o] = '\0';
+	return out;
+}

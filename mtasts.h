@@ -1,0 +1,312 @@
+/*
+ * mtasts.h - the table of contents: every limit, every shared type,
+ * every module's interface.  Modules with one name prefix each:
+ *   ns_      netstring.c   netstring framing (pure)
+ *   key_     key.c         socketmap key -> policy domain (pure)
+ *   dns_     dns.c         DNS message build/parse (pure) + stub resolver engine
+ *   http_    http.c        HTTP/1.1 response parser incl. chunked (pure)
+ *   txt_/policy_ policy.c  TXT record rules, policy parser, Postfix answer (pure)
+ *   tls_/fetch_  tls.c     trust anchors, non-blocking HTTPS GET over BearSSL
+ *   cache_   cache.c       fixed hash table + byte-bounded store, LRU (pure)
+ *   conf_    conf.c        mta-sts.conf parser (pure over text)
+ *   server.c, lookup.c, mtasts.c: the loop and its jobs (I/O)
+ *   log_     log.c         stderr / file / syslog
+ *   util.c                 clocks and randomness
+ */
+#ifndef MTASTS_H
+#define MTASTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <bearssl.h>
+
+#define MTASTS_VERSION "0.1.0"
+
+/* ---- limits: one place for every bound ------------------------------ */
+#define DOMAIN_MAX        253    /* octets of a presentation-form name */
+#define POLICY_DOMAIN_MAX 244    /* "_mta-sts." + d must fit 255 wire octets */
+#define TXT_ID_MAX        32     /* RFC 8461 sts-id: 1*32(ALPHA / DIGIT) */
+#define MX_MAX            32     /* mx patterns per policy; more is invalid */
+#define MX_PATTERN_MAX    (DOMAIN_MAX + 2)   /* "*." + domain */
+#define MAX_AGE_MAX       31557600u          /* RFC 8461 3.2 cap, seconds */
+
+#define NS_PAYLOAD_MAX    1024   /* netstring payload buffered per request */
+#define NS_DISCARD_MAX    10100  /* longer declared lengths are framing errors */
+#define REQ_QUEUE         16     /* pipelined requests per client connection */
+#define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
+
+#define DNS_UDP_SIZE      1232   /* advertised EDNS payload size */
+#define DNS_TCP_MAX       65535
+#define DNS_MAX_RR        64     /* RRs examined per message */
+#define DNS_CNAME_MAX     8      /* CNAME hops, within and across queries */
+#define DNS_NS_MAX        3      /* nameservers used */
+#define DNS_ADDR_MAX      8      /* A/AAAA addresses kept per answer */
+#define DNS_TXT_MAX       8      /* TXT RRs kept per answer */
+#define TXT_RECORD_MAX    4096   /* joined TXT record; longer is invalid */
+#define DNS_TXT_BUF       8192   /* storage for all kept TXT records */
+
+#define HTTP_HEADER_MAX   8192   /* whole header section */
+#define HTTP_FIELDS_MAX   64
+#define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
+
+#define CACHE_BLOCK       64     /* bytes per cache store block */
+
+typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
+
+/* ---- util.c ----------------------------------------------------------- */
+msec_t mono_now(void);
+int64_t wall_now(void);                    /* UNIX seconds */
+int rand_fill(void *buf, size_t len);      /* getrandom(2); 0 ok, -1 error */
+int set_nonblock(int fd);
+size_t strlcpy_m(char *dst, const char *src, size_t cap); /* returns strlen(src) */
+
+/* ---- log.c ------------------------------------------------------------ */
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void log_open(int level, const char *file, int use_syslog);
+int log_reopen(void);                      /* SIGHUP: reopen the log file */
+void log_set_level(int level);
+int log_enabled(int level);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+/* copy remote bytes for a log line: non-printables escaped, cut at 200 */
+const char *log_safe(const void *buf, size_t len, char *out, size_t cap);
+
+/* ---- netstring.c: incremental reader (pure) -------------------------- */
+enum ns_status {
+	NS_NEED_MORE = 0,  /* consumed everything offered, no complete string */
+	NS_DONE,           /* one netstring complete: payload in reader */
+	NS_OVERSIZE,       /* complete, but payload was > NS_PAYLOAD_MAX: discarded */
+	NS_ERROR           /* framing error: close the connection */
+};
+struct ns_reader {
+	int state;                 /* private */
+	size_t want;               /* declared payload length */
+	size_t got;                /* payload bytes seen so far */
+	int digits;
+	size_t len;                /* payload length when NS_DONE */
+	char payload[NS_PAYLOAD_MAX + 1];  /* NUL-terminated for convenience */
+};
+void ns_reader_init(struct ns_reader *r);
+/* Feed bytes; *used is set to how many were consumed.  Stops right after
+ * a complete string so the caller can act on it before feeding the rest. */
+enum ns_status ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used);
+/* Write "<len>:<payload>," into out; returns bytes written or 0 if no room. */
+size_t ns_write(char *out, size_t cap, const char *payload, size_t len);
+
+/* ---- key.c: socketmap key -> policy domain (pure) -------------------- */
+enum key_status {
+	KEY_OK = 0,        /* out holds the A-label, lowercase, no trailing dot */
+	KEY_PARENT,        /* ".example.com": parent lookup, never inherited */
+	KEY_IP_LITERAL,
+	KEY_BAD            /* empty, bad syntax, non-ASCII, whitespace, too long */
+};
+enum key_status key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1]);
+const char *key_status_str(enum key_status s);
+
+/* ---- dns.c ------------------------------------------------------------ */
+#define DNS_T_A     1
+#define DNS_T_CNAME 5
+#define DNS_T_TXT   16
+#define DNS_T_AAAA  28
+#define DNS_T_OPT   41
+
+struct dns_servers {
+	int n;
+	struct sockaddr_storage addr[DNS_NS_MAX];
+	socklen_t addrlen[DNS_NS_MAX];
+	int timeout_ms;            /* per attempt (resolv.conf "options timeout:") */
+	int attempts;              /* rounds over all servers ("options attempts:") */
+};
+/* Parse resolv.conf text: nameserver lines (v4/v6, first DNS_NS_MAX),
+ * options timeout:N attempts:N.  search/domain/ndots ignored.
+ * Returns number of servers (0 if none). */
+int dns_servers_parse(const char *buf, size_t len, struct dns_servers *out);
+/* Add one "1.2.3.4" / "::1" / "[::1]:5353" / "127.0.0.1:5353" server; -1 if invalid. */
+int dns_servers_add(struct dns_servers *s, const char *addr);
+
+enum dns_status {
+	DNS_PENDING = 0,
+	DNS_DATA,          /* records of the asked type at the end of the CNAME chain */
+	DNS_NONE,          /* NXDOMAIN or NODATA */
+	DNS_FAIL,          /* every server failed / timed out, loop, too many hops */
+	/* parse-only outcomes (never the final status of a query) */
+	DNS_CNAME,         /* answer holds only a CNAME chain: ask again for result.cname */
+	DNS_TRUNCATED,     /* TC=1: repeat over TCP */
+	DNS_SERVER_ERR,    /* SERVFAIL/REFUSED/NOTIMP/FORMERR: next server */
+	DNS_MISMATCH,      /* not a reply to our question (id, qname...): ignore */
+	DNS_MALFORMED      /* a reply to us, but broken: next server */
+};
+struct dns_txt_rr {
+	uint16_t off, len;         /* into dns_result.txtbuf */
+	uint8_t too_long;          /* joined record exceeded TXT_RECORD_MAX: invalid */
+};
+struct dns_addr {
+	int family;                /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+};
+struct dns_result {
+	enum dns_status status;
+	uint8_t rcode;
+	int edns_rejected;         /* FORMERR/NOTIMP to an EDNS query: retry without OPT */
+	char cname[DOMAIN_MAX + 2];/* target when status == DNS_CNAME */
+	int ntxt;
+	struct dns_txt_rr txt[DNS_TXT_MAX];
+	uint8_t txtbuf[DNS_TXT_BUF];
+	int naddr;
+	struct dns_addr addr[DNS_ADDR_MAX];
+};
+/* Build a query; returns its length or 0 if it does not fit / bad name. */
+size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
+                       uint16_t qtype, int edns);
+/* Parse a reply to (id, qname, qtype, IN).  Pure: never reads past len. */
+enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
+                                const char *qname, uint16_t qtype, struct dns_result *out);
+
+/* The resolver engine: one caller-owned query, driven by the poll loop. */
+struct dns_query {
+	/* private */
+	int fd;
+	int state;
+	int server;                /* index into servers */
+	int round;
+	int tcp;
+	int edns;
+	int hops;                  /* CNAME hops followed so far */
+	uint16_t id;
+	uint16_t qtype;
+	msec_t deadline;           /* overall */
+	msec_t attempt_deadline;
+	const struct dns_servers *servers;
+	char qname[DOMAIN_MAX + 2];
+	size_t qlen;               /* query message length in qbuf */
+	size_t io;                 /* TCP bytes written / read so far */
+	size_t tcp_want;
+	uint8_t qbuf[2 + 512];     /* TCP length prefix + query */
+	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
+	/* public when dns_query_step() returned done */
+	struct dns_result result;
+};
+void dns_query_start(struct dns_query *q, const struct dns_servers *servers,
+                     const char *name, uint16_t qtype, msec_t now, msec_t deadline);
+/* fd to poll (-1 if none right now), events, and the deadline to wake at */
+int dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline);
+/* Returns 1 when done (result.status is DNS_DATA/DNS_NONE/DNS_FAIL), else 0 */
+int dns_query_step(struct dns_query *q, short revents, msec_t now);
+void dns_query_abort(struct dns_query *q);
+
+/* ---- http.c: HTTP/1.1 response parser (pure, incremental) ------------ */
+enum http_status { HTTP_NEED_MORE = 0, HTTP_DONE, HTTP_ERROR };
+enum fetch_class {            /* RFC 8460 4.3.2.2 result types */
+	FETCH_OK = 0,
+	FETCH_ERR_FETCH,           /* sts-policy-fetch-error */
+	FETCH_ERR_WEBPKI,          /* sts-webpki-invalid */
+	FETCH_ERR_POLICY           /* sts-policy-invalid */
+};
+const char *fetch_class_str(enum fetch_class c);
+struct http_parser {
+	/* private */
+	int state;
+	int framing;               /* length, chunked, close */
+	uint64_t remaining;        /* body bytes / chunk bytes still expected */
+	size_t hdrlen;
+	int nfields;
+	uint8_t hdr[HTTP_HEADER_MAX];
+	/* public */
+	int status_code;
+	enum fetch_class err_class;/* when HTTP_ERROR */
+	char reason[64];           /* short reason code, e.g. "http-status-404" */
+	uint8_t *body;             /* caller-owned, body_cap bytes */
+	size_t body_cap;
+	size_t body_len;
+};
+void http_init(struct http_parser *p, uint8_t *body, size_t body_cap);
+/* Feed response bytes; *used = bytes consumed.  HTTP_DONE when the body is
+ * complete (length or chunked framing); HTTP_ERROR with err_class/reason. */
+enum http_status http_feed(struct http_parser *p, const uint8_t *buf, size_t len, size_t *used);
+/* The peer closed.  clean = TLS close_notify was received.  Completes a
+ * close-delimited body only when clean; anything else incomplete -> error. */
+enum http_status http_eof(struct http_parser *p, int clean);
+
+/* ---- policy.c: TXT rules, policy parser, answer (pure) ---------------- */
+enum sts_mode { STS_NONE = 0, STS_TESTING, STS_ENFORCE };
+struct policy {
+	enum sts_mode mode;
+	uint32_t max_age;          /* already capped at MAX_AGE_MAX */
+	int nmx;
+	char mx[MX_MAX][MX_PATTERN_MAX + 1]; /* lowercase, deduplicated, policy order */
+};
+enum txt_status { TXT_FOUND = 0, TXT_NONE };
+/* One joined TXT record: 1 = an STSv1 record and valid (id copied),
+ * 0 = not an STSv1 record (ignored), -1 = an STSv1 record but invalid. */
+int txt_parse_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
+/* All TXT records of _mta-sts.<d>: exactly one STSv1 record must remain,
+ * and it must be valid -> TXT_FOUND with id; else TXT_NONE. */
+enum txt_status txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1]);
+struct policy_error {
+	int line;                  /* 1-based, 0 if not line-specific */
+	const char *reason;        /* static string, e.g. "missing max_age" */
+};
+/* 0 = valid policy in *out; -1 = invalid with *err filled */
+int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_error *err);
+/* The Postfix answer for a policy: "OK secure match=a:.b servername=hostname"
+ * for enforce (or testing when strict_testing); returns its length, or 0
+ * when the answer is NOTFOUND (none, non-strict testing).  Never "OK " with
+ * empty data; patterns "*.x" become ".x". */
+size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
+                     int strict_testing, int sni, char *out, size_t cap);
+const char *sts_mode_str(enum sts_mode m);
+
+/* ---- tls.c: trust anchors + non-blocking HTTPS GET ------------------- */
+struct tls_anchors {
+	br_x509_trust_anchor *ta;
+	size_t n;
+	/* private: storage owned by the loader */
+	void *mem;
+};
+/* Load every certificate of a PEM bundle as trust anchors.  0 ok, -1 with err. */
+int tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen);
+void tls_anchors_free(struct tls_anchors *a);
+
+struct fetch_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+struct fetch {
+	/* private; contexts never move once started */
+	int fd;
+	int state;
+	int cur;                   /* address being tried */
+	int naddr;
+	struct fetch_addr addr[2 * DNS_ADDR_MAX];
+	msec_t deadline;
+	size_t reqlen, reqsent;
+	char host[DOMAIN_MAX + 1];
+	char req[512];
+	br_ssl_client_context sc;
+	br_x509_minimal_context xc;
+	const br_x509_class *xwrap_vtable;   /* SAN-only wrapper around xc */
+	int san_seen;
+	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
+	struct http_parser http;
+	uint8_t body[HTTP_BODY_MAX];
+	/* public when done */
+	enum fetch_class result;
+	char reason[64];
+	char peer[64];             /* address connected to, for logs */
+};
+/* port 443 is set into each address by fetch_start */
+void fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
+                 const struct fetch_addr *addrs, int naddr, msec_t now, msec_t deadline);
+int fetch_poll(const struct fetch *f, short *events, msec_t *deadline);
+/* Returns 1 when done: result FETCH_OK with body in f->http.body/body_len */
+int fetch_step(struct fetch *f, short revents, msec_t now);
+void fetch_abort(struct fetch *f);
+extern int fetch_port;         /* 443; tests may change it */
+
+#endif

@@ -1,0 +1,43 @@
+#!/bin/sh
+# tests/run.sh - run every test program and script, sum their
+# "N passed, M failed" lines, and end with the total.
+cd "$(dirname "$0")/.." || exit 2
+total_pass=0
+total_fail=0
+log=build/test-logs
+mkdir -p "$log"
+
+run() {
+	name=$1; shift
+	out="$log/$name.log"
+	"$@" >"$out" 2>&1
+	rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	[ -n "$p" ] || p=0
+	[ -n "$f" ] || f=0
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1   # crashed or failed without counting
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	printf '%-28s %5s passed, %s failed\n' "$name" "$p" "$f"
+	if [ "$f" -ne 0 ]; then
+		grep -E 'FAIL|ERROR|Sanitizer|runtime error' "$out" | head -20 | sed 's/^/    /'
+	fi
+}
+
+for t in build/tests/unit_*; do
+	[ -x "$t" ] || continue
+	run "$(basename "$t")" "$t"
+done
+if [ -f tests/fuzz.sh ]; then
+	run fuzz-regression sh tests/fuzz.sh regress
+fi
+for t in tests/e2e/test_*.sh; do
+	[ -f "$t" ] || continue
+	run "$(basename "$t" .sh)" sh "$t"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
