@@ -309,4 +309,87 @@ int fetch_step(struct fetch *f, short revents, msec_t now);
 void fetch_abort(struct fetch *f);
 extern int fetch_port;         /* 443; tests may change it */
 
+/* ---- conf.c ----------------------------------------------------------- */
+#define LISTEN_MAX    8
+#define ZONE_MAX      16          /* the default zone + 15 named */
+#define ZONE_NAME_MAX 63
+struct zone {
+	char name[ZONE_NAME_MAX + 1]; /* "" for the default zone */
+	int strict_testing;          /* answer testing policies like enforce */
+	int timeout;                 /* seconds, bounds DNS and HTTPS of a lookup */
+	int require_sni;             /* append servername=hostname */
+};
+struct config {
+	int nlisten;
+	char listen[LISTEN_MAX][128];
+	int socket_mode;
+	uint32_t cache_size;         /* entries */
+	int cache_grace;             /* seconds between TXT rechecks */
+	char resolv_conf[256];
+	int nnameserver;
+	char nameserver[DNS_NS_MAX][64];
+	char ca_file[256];
+	int max_clients;
+	int max_lookups;             /* domain lookups running at once */
+	int idle_timeout;            /* seconds before an idle client is closed */
+	int nzones;
+	struct zone zone[ZONE_MAX];  /* [0] is the default zone */
+};
+void conf_defaults(struct config *c);
+/* Pure over the text: 0 ok, -1 with "file:line: why" in err */
+int conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
+               char *err, size_t errlen);
+/* Defaults, then the file; a missing file is fine unless must_exist */
+int conf_load(const char *path, int must_exist, struct config *c, char *err, size_t errlen);
+const struct zone *conf_zone(const struct config *c, const char *name, size_t len);
+
+/* ---- cache.c ---------------------------------------------------------- */
+#define CACHE_NIL 0xffffffffu
+#define CACHE_BLOCKS_PER_ENTRY 4   /* store: 256 bytes per entry on average */
+enum cache_kind { CE_FREE = 0, CE_POLICY, CE_NOPOLICY };
+struct cache_entry {
+	uint32_t hash;
+	uint32_t chain;              /* next in bucket / free list */
+	uint32_t lru_prev, lru_next;
+	uint32_t block;              /* first store block of "domain\0mx\0mx\0" */
+	uint16_t datalen, domainlen;
+	uint8_t kind;                /* enum cache_kind */
+	uint8_t mode;                /* enum sts_mode, CE_POLICY only */
+	uint8_t nmx;
+	uint8_t fail_class;          /* enum fetch_class of the last failure */
+	uint16_t fails;              /* consecutive failed fetches */
+	uint16_t job;                /* lookup job running for it + 1, 0 = none */
+	uint32_t max_age;
+	int64_t fetched_wall;        /* UNIX time of the successful fetch */
+	msec_t expires;              /* fetched + max_age, monotonic */
+	msec_t checked;              /* last TXT check (or store) */
+	msec_t retry_after;          /* no fetch for failed_id before this */
+	char id[TXT_ID_MAX + 1];     /* TXT id the policy was fetched under */
+	char failed_id[TXT_ID_MAX + 1];
+};
+struct cache {
+	uint32_t nentries, nbuckets, nblocks;
+	uint32_t entry_mark, block_mark;   /* high-water marks */
+	uint32_t free_entry, free_block, used_blocks, count;
+	uint32_t lru_head[2], lru_tail[2]; /* [0] no policy, [1] policy */
+	uint64_t evictions, evicted_usable;
+	uint32_t *bucket;
+	struct cache_entry *e;
+	uint32_t *block_next;
+	uint8_t (*block)[CACHE_BLOCK];
+};
+int cache_init(struct cache *c, uint32_t entries);
+void cache_free(struct cache *c);
+/* Find and mark recently used; NULL if absent */
+struct cache_entry *cache_find(struct cache *c, const char *domain);
+/* Insert or replace the data of domain's entry (metadata kept on replace);
+ * evicts as needed; NULL if it cannot be stored. */
+struct cache_entry *cache_store(struct cache *c, const char *domain, enum cache_kind kind,
+                                const char *const *mx, int nmx, msec_t now);
+void cache_drop(struct cache *c, struct cache_entry *e);
+/* Copy an entry's data into buf; mx[] point into buf; returns nmx or -1 */
+int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
+               const char **mx);
+int cache_usable(const struct cache_entry *e, msec_t now);
+
 #endif
