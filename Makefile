@@ -6,7 +6,7 @@
 #   make bench      speed and memory against the reference (never in check)
 
 BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
-WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN   = -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS ?= -Os
 B      = build
 
@@ -67,7 +67,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_LIB = $(filter-out tls.c server.c lookup.c, $(SRCS))
 $(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(HDRS)
 	@mkdir -p $(B)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< $(FUZZ_LIB) $(BEARSSL_LIB)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -o $@ $< $(FUZZ_LIB) $(BEARSSL_LIB)
 
 fuzzers: $(FUZZERS)
 

@@ -217,6 +217,11 @@ struct http_parser {
 	size_t hdrlen;
 	int nfields;
 	uint8_t hdr[HTTP_HEADER_MAX];
+	size_t linestart;          /* header section: start of the current line */
+	size_t linelen;            /* chunk-size line / trailer section bytes */
+	int ndigits;               /* chunk-size hex digits */
+	int interim;               /* 1xx responses skipped */
+	int seen;                  /* any byte fed at all */
 	/* public */
 	int status_code;
 	enum fetch_class err_class;/* when HTTP_ERROR */
@@ -391,5 +396,98 @@ void cache_drop(struct cache *c, struct cache_entry *e);
 int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
                const char **mx);
 int cache_usable(const struct cache_entry *e, msec_t now);
+
+/* ---- the daemon: server.c, lookup.c, mtasts.c ------------------------ */
+#define LOOKUP_BACKOFF_MS (5 * 60 * 1000)   /* HTTP-14: no refetch of a failed id */
+#define FRESH_AGE_SEC     86400             /* RFC 8461 10.2: refetch daily */
+
+enum req_kind {
+	REQ_FIXED = 1,             /* answer text decided at once (fixed[]) */
+	REQ_CACHE,                 /* answer from the cache entry of domain */
+	REQ_JOB,                   /* waiting for (or done with) job */
+	REQ_NEEDJOB                /* waiting for a free job slot */
+};
+struct request {
+	uint8_t kind;              /* enum req_kind */
+	uint8_t zone;              /* index into config.zone */
+	const char *fixed;         /* REQ_FIXED */
+	struct job *job;           /* REQ_JOB */
+	msec_t deadline;           /* REQ_JOB / REQ_NEEDJOB: answer NOTFOUND then */
+	char domain[DOMAIN_MAX + 1];
+};
+struct client {
+	int fd;                    /* -1 = free slot */
+	int eof;                   /* peer shut its write side */
+	msec_t last_active;
+	int qhead, qlen;           /* request ring */
+	size_t inoff, inlen;
+	size_t outoff, outlen;
+	struct ns_reader rd;
+	struct request q[REQ_QUEUE];
+	uint8_t in[2048];
+	char out[REPLY_MAX];
+};
+enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
+struct job {
+	enum job_state state;
+	int refs;                  /* requests waiting on it */
+	int qbusy[2];              /* address queries still running */
+	const struct zone *zone;   /* of the request that started it */
+	msec_t started;
+	char domain[DOMAIN_MAX + 1];
+	char host[DOMAIN_MAX + 1]; /* mta-sts.<domain> */
+	char id[TXT_ID_MAX + 1];
+	int have_policy;           /* pol holds the freshly fetched policy */
+	int policy_applies;        /* query mode: any answer other than NOTFOUND */
+	char why[160];             /* outcome, for logs and query mode */
+	struct policy pol;
+	struct dns_query q[2];     /* TXT, then A and AAAA */
+	struct fetch fetch;
+};
+struct listener {
+	int fd;
+	char path[108];            /* unix socket path to unlink, or "" */
+};
+struct daemon {
+	struct config conf;
+	struct cache cache;
+	struct tls_anchors anchors;
+	struct dns_servers servers;
+	int nlisten;
+	struct listener listen[LISTEN_MAX];
+	struct client *clients;    /* conf.max_clients slots */
+	int nclients;
+	struct job *jobs;          /* conf.max_lookups slots */
+	int njobs;
+	int wake_clients;          /* a job finished: flush waiting clients */
+	int need_job;              /* requests are waiting for a job slot */
+	msec_t now;
+};
+
+/* server.c */
+int server_listen(struct daemon *d);
+void server_close_listeners(struct daemon *d);
+int server_clients_init(struct daemon *d);
+void server_accept(struct daemon *d, int lfd);
+void client_io(struct daemon *d, struct client *c, short revents);
+short client_events(const struct client *c);
+msec_t client_deadline(const struct daemon *d, const struct client *c);
+void client_timers(struct daemon *d, struct client *c);
+void client_flush(struct daemon *d, struct client *c);
+void client_close(struct daemon *d, struct client *c, const char *why);
+/* Format the answer for a request into out (no framing); returns length */
+size_t answer_format(struct daemon *d, const struct request *r, char *out, size_t cap);
+
+/* lookup.c */
+int lookup_init(struct daemon *d);
+/* Find a running job for domain, or start one; NULL if no slot is free */
+struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z);
+struct job *lookup_find(struct daemon *d, const char *domain);
+void lookup_release(struct daemon *d, struct job *j);
+int lookup_poll(const struct job *j, int which, short *events, msec_t *deadline);
+void lookup_step(struct daemon *d, struct job *j, int which, short revents);
+/* Cache consulted for a request: answer at once (1) or wait (0);
+ * starts a background revalidation when the entry is older than grace. */
+int lookup_cached(struct daemon *d, const char *domain, const struct zone *z);
 
 #endif

@@ -1,0 +1,381 @@
+/*
+ * lookup.c - one job per domain being looked up, shared by every request
+ * that waits for it: TXT _mta-sts.<d> -> (fetch needed?) -> A + AAAA of
+ * mta-sts.<d> -> HTTPS GET -> policy -> cache.  Job slots are allocated
+ * once (each holds its DNS queries and its BearSSL fetch context) and
+ * reused; a freed slot gives its big buffers back to the kernel.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <arpa/inet.h>
+
+#include "mtasts.h"
+
+int
+lookup_init(struct daemon *d)
+{
+	int i;
+
+	d->njobs = d->conf.max_lookups;
+	d->jobs = calloc((size_t)d->njobs, sizeof *d->jobs);
+	if (d->jobs == NULL)
+		return -1;
+	for (i = 0; i < d->njobs; i++)
+		d->jobs[i].q[0].fd = d->jobs[i].q[1].fd = d->jobs[i].fetch.fd = -1;
+	return 0;
+}
+
+struct job *
+lookup_find(struct daemon *d, const char *domain)
+{
+	int i;
+
+	for (i = 0; i < d->njobs; i++)
+		if (d->jobs[i].state != JOB_FREE && !strcmp(d->jobs[i].domain, domain))
+			return &d->jobs[i];
+	return NULL;
+}
+
+static void
+job_free(struct daemon *d, struct job *j)
+{
+	uintptr_t page = 4096, lo, hi;
+
+	dns_query_abort(&j->q[0]);
+	dns_query_abort(&j->q[1]);
+	if (j->state == JOB_FETCH)
+		fetch_abort(&j->fetch);
+	j->state = JOB_FREE;
+	/* Hand the pages of the large buffers back: a burst of lookups must
+	 * not leave its peak in RSS for the rest of the daemon's life. */
+	lo = ((uintptr_t)&j->q[0] + page - 1) & ~(page - 1);
+	hi = ((uintptr_t)(j + 1)) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
+}
+
+void
+lookup_release(struct daemon *d, struct job *j)
+{
+	if (--j->refs == 0 && j->state == JOB_DONE)
+		job_free(d, j);
+}
+
+struct job *
+lookup_start(struct daemon *d, const char *domain, const struct zone *z)
+{
+	struct job *j = lookup_find(d, domain);
+	char qname[DOMAIN_MAX + 2];
+	int i;
+
+	if (j != NULL)
+		return j->state == JOB_DONE ? NULL : j;
+	for (i = 0; i < d->njobs; i++)
+		if (d->jobs[i].state == JOB_FREE)
+			break;
+	if (i == d->njobs)
+		return NULL;
+	j = &d->jobs[i];
+	j->refs = 0;
+	j->qbusy[0] = j->qbusy[1] = 0;
+	j->zone = z;
+	j->started = d->now;
+	j->have_policy = 0;
+	j->policy_applies = 0;
+	j->id[0] = '\0';
+	j->why[0] = '\0';
+	j->pol.nmx = 0;
+	strlcpy_m(j->domain, domain, sizeof j->domain);
+	snprintf(j->host, sizeof j->host, "mta-sts.%s", domain);
+	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
+	j->state = JOB_TXT;
+	dns_query_start(&j->q[0], &d->servers, qname, DNS_T_TXT, d->now,
+	    d->now + (msec_t)z->timeout * 1000);
+	log_debug("%s: lookup started", domain);
+	return j;
+}
+
+/* ---- deciding what a TXT answer means ------------------------------------ */
+
+/* Is a fetch needed for TXT id, given what is cached? */
+static int
+need_fetch(struct daemon *d, const struct cache_entry *e, const char *id)
+{
+	int64_t age;
+
+	if (e != NULL && !strcmp(e->failed_id, id) && d->now < e->retry_after)
+		return 0;               /* HTTP-14: back off after a failed fetch */
+	if (e == NULL || !cache_usable(e, d->now))
+		return 1;
+	if (strcmp(e->id, id) != 0)
+		return 1;               /* the policy changed */
+	age = wall_now() - e->fetched_wall;
+	if (age >= FRESH_AGE_SEC)
+		return 1;               /* RFC 8461 10.2: refresh daily */
+	if ((e->expires - d->now) < (msec_t)e->max_age * 1000 / 4)
+		return 1;               /* nearing the end of max_age */
+	return 0;
+}
+
+static void
+job_done(struct daemon *d, struct job *j)
+{
+	j->state = JOB_DONE;
+	dns_query_abort(&j->q[0]);
+	dns_query_abort(&j->q[1]);
+	d->wake_clients = 1;
+	log_debug("%s: lookup done in %lld ms: %s", j->domain,
+	    (long long)(d->now - j->started), j->why);
+	if (j->refs == 0)
+		job_free(d, j);
+}
+
+/* Nothing new learned (no TXT, DNS failure): keep a usable policy, else
+ * remember "no policy" so lookups do not cost a DNS query each. */
+static void
+finish_without_policy(struct daemon *d, struct job *j, const char *why)
+{
+	struct cache_entry *e = cache_find(&d->cache, j->domain);
+
+	snprintf(j->why, sizeof j->why, "%s", why);
+	if (e != NULL && cache_usable(e, d->now)) {
+		e->checked = d->now;
+		log_debug("%s: %s; keeping the cached policy (id %s)", j->domain, why, e->id);
+	} else {
+		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
+		if (e != NULL)
+			e->checked = d->now;
+	}
+	job_done(d, j);
+}
+
+static void
+finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const char *reason)
+{
+	struct cache_entry *e = cache_find(&d->cache, j->domain);
+
+	snprintf(j->why, sizeof j->why, "policy fetch failed: %s %s",
+	    fetch_class_str(cls), reason);
+	if (e != NULL && cache_usable(e, d->now)) {
+		long left = (long)((e->expires - d->now) / 1000);
+		if (e->mode == STS_NONE)
+			log_debug("%s: id %s: %s %s; cached mode none kept", j->domain, j->id,
+			    fetch_class_str(cls), reason);
+		else
+			log_warn("%s: policy refresh failed (id %s): %s %s; cached %s policy "
+			    "kept, expires in %ld s", j->domain, j->id, fetch_class_str(cls),
+			    reason, sts_mode_str((enum sts_mode)e->mode), left);
+	} else {
+		log_info("%s: policy fetch failed (id %s): %s %s", j->domain, j->id,
+		    fetch_class_str(cls), reason);
+		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
+	}
+	if (e != NULL) {
+		e->checked = d->now;
+		e->fails++;
+		e->fail_class = (uint8_t)cls;
+		strlcpy_m(e->failed_id, j->id, sizeof e->failed_id);
+		e->retry_after = d->now + LOOKUP_BACKOFF_MS;
+	}
+	job_done(d, j);
+}
+
+static void
+finish_policy(struct daemon *d, struct job *j)
+{
+	const struct policy *p = &j->pol;
+	const char *mx[MX_MAX];
+	struct cache_entry *e;
+	int i;
+
+	for (i = 0; i < p->nmx; i++)
+		mx[i] = p->mx[i];
+	j->have_policy = 1;
+	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
+	    j->id, sts_mode_str(p->mode), p->max_age);
+	log_info("%s: %s", j->domain, j->why);
+	if (p->max_age == 0) {          /* answers this lookup, is not cached */
+		if ((e = cache_find(&d->cache, j->domain)) != NULL)
+			cache_drop(&d->cache, e);
+		job_done(d, j);
+		return;
+	}
+	e = cache_store(&d->cache, j->domain, CE_POLICY, mx, p->nmx, d->now);
+	if (e == NULL) {
+		log_warn("%s: policy could not be cached (cache full)", j->domain);
+	} else {
+		e->mode = (uint8_t)p->mode;
+		e->max_age = p->max_age;
+		e->fetched_wall = wall_now();
+		e->expires = d->now + (msec_t)p->max_age * 1000;
+		e->checked = d->now;
+		e->fails = 0;
+		e->failed_id[0] = '\0';
+		e->retry_after = 0;
+		strlcpy_m(e->id, j->id, sizeof e->id);
+	}
+	job_done(d, j);
+}
+
+static void
+txt_done(struct daemon *d, struct job *j)
+{
+	const struct dns_result *r = &j->q[0].result;
+	struct cache_entry *e;
+	char qname[DOMAIN_MAX + 2];
+	msec_t deadline;
+
+	if (r->status == DNS_FAIL) {
+		finish_without_policy(d, j, "TXT lookup failed (DNS error or timeout)");
+		return;
+	}
+	if (r->status != DNS_DATA || txt_select(r, j->id) != TXT_FOUND) {
+		finish_without_policy(d, j, r->status == DNS_DATA ?
+		    "no valid STSv1 TXT record" : "no TXT record");
+		return;
+	}
+	e = cache_find(&d->cache, j->domain);
+	if (!need_fetch(d, e, j->id)) {
+		if (e != NULL)
+			e->checked = d->now;
+		snprintf(j->why, sizeof j->why, "TXT id %s: cached policy still current", j->id);
+		job_done(d, j);
+		return;
+	}
+	/* the fetch gets a fresh timeout of its own (HTTP-13) */
+	deadline = d->now + (msec_t)j->zone->timeout * 1000;
+	snprintf(qname, sizeof qname, "%s", j->host);
+	dns_query_start(&j->q[0], &d->servers, qname, DNS_T_A, d->now, deadline);
+	dns_query_start(&j->q[1], &d->servers, qname, DNS_T_AAAA, d->now, deadline);
+	j->qbusy[0] = j->qbusy[1] = 1;
+	j->state = JOB_ADDR;
+}
+
+static void
+addr_done(struct daemon *d, struct job *j)
+{
+	struct fetch_addr addrs[2 * DNS_ADDR_MAX];
+	int n = 0, q, i;
+
+	/* IPv4 first: it is what most policy hosts serve and what tests use */
+	for (q = 0; q < 2; q++) {
+		const struct dns_result *r = &j->q[q].result;
+		if (r->status != DNS_DATA)
+			continue;
+		for (i = 0; i < r->naddr && n < 2 * DNS_ADDR_MAX; i++) {
+			struct fetch_addr *a = &addrs[n++];
+			memset(a, 0, sizeof *a);
+			if (r->addr[i].family == AF_INET) {
+				struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+				sin->sin_family = AF_INET;
+				memcpy(&sin->sin_addr, r->addr[i].addr, 4);
+				a->len = sizeof *sin;
+			} else {
+				struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+				sin6->sin6_family = AF_INET6;
+				memcpy(&sin6->sin6_addr, r->addr[i].addr, 16);
+				a->len = sizeof *sin6;
+			}
+		}
+	}
+	dns_query_abort(&j->q[0]);
+	dns_query_abort(&j->q[1]);
+	if (n == 0) {
+		finish_fetch_failed(d, j, FETCH_ERR_FETCH, "policy-host-not-resolved");
+		return;
+	}
+	j->state = JOB_FETCH;
+	fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
+	    d->now + (msec_t)j->zone->timeout * 1000);
+}
+
+static void
+fetch_done(struct daemon *d, struct job *j)
+{
+	struct fetch *f = &j->fetch;
+	struct policy_error pe;
+	char reason[96];
+
+	if (f->result != FETCH_OK) {
+		fetch_abort(f);
+		finish_fetch_failed(d, j, f->result, f->reason);
+		return;
+	}
+	if (policy_parse(f->http.body, f->http.body_len, &j->pol, &pe) < 0) {
+		fetch_abort(f);
+		if (pe.line > 0)
+			snprintf(reason, sizeof reason, "policy:%s:line%d", pe.reason, pe.line);
+		else
+			snprintf(reason, sizeof reason, "policy:%s", pe.reason);
+		finish_fetch_failed(d, j, FETCH_ERR_POLICY, reason);
+		return;
+	}
+	fetch_abort(f);
+	finish_policy(d, j);
+}
+
+int
+lookup_poll(const struct job *j, int which, short *events, msec_t *deadline)
+{
+	switch (j->state) {
+	case JOB_TXT:
+		return which == 0 ? dns_query_poll(&j->q[0], events, deadline) : -2;
+	case JOB_ADDR:
+		if (!j->qbusy[which])
+			return -2;      /* this query already finished */
+		return dns_query_poll(&j->q[which], events, deadline);
+	case JOB_FETCH:
+		return which == 0 ? fetch_poll(&j->fetch, events, deadline) : -2;
+	default:
+		return -2;
+	}
+}
+
+void
+lookup_step(struct daemon *d, struct job *j, int which, short revents)
+{
+	switch (j->state) {
+	case JOB_TXT:
+		if (which == 0 && dns_query_step(&j->q[0], revents, d->now))
+			txt_done(d, j);
+		break;
+	case JOB_ADDR:
+		if (j->qbusy[which] && dns_query_step(&j->q[which], revents, d->now)) {
+			dns_query_abort(&j->q[which]);
+			j->qbusy[which] = 0;
+			if (!j->qbusy[0] && !j->qbusy[1])
+				addr_done(d, j);
+		}
+		break;
+	case JOB_FETCH:
+		if (which == 0 && fetch_step(&j->fetch, revents, d->now))
+			fetch_done(d, j);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
+{
+	struct cache_entry *e = cache_find(&d->cache, domain);
+
+	if (e == NULL)
+		return 0;
+	if (e->kind == CE_POLICY && !cache_usable(e, d->now)) {
+		log_info("%s: cached policy (id %s) expired", domain, e->id);
+		cache_drop(&d->cache, e);
+		return 0;
+	}
+	if (d->now - e->checked >= (msec_t)d->conf.cache_grace * 1000 &&
+	    lookup_find(d, domain) == NULL) {
+		if (lookup_start(d, domain, z) == NULL)
+			log_debug("%s: no free lookup slot for revalidation", domain);
+	}
+	return 1;
+}

@@ -1,0 +1,501 @@
+/*
+ * server.c - the socketmap side: listening sockets, client connections,
+ * each with a ring of pipelined requests answered strictly in order.
+ * Client slots are allocated once; when they run out the longest-idle
+ * connection is closed to make room (Postfix reconnects by itself).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "mtasts.h"
+
+static const char NOTFOUND[] = "NOTFOUND ";
+static const char MALFORMED[] = "PERM malformed request";
+
+/* ---- listeners ---------------------------------------------------------- */
+
+static int
+parse_inet(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	size_t hl;
+	int port;
+
+	if (colon == NULL)
+		return -1;
+	port = atoi(colon + 1);
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[') {           /* [::1]:8461 */
+		if (hl < 2 || spec[hl - 1] != ']')
+			return -1;
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof host)
+		return -1;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof *sin;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *sin6;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+listen_one(struct daemon *d, const char *spec, struct listener *l)
+{
+	int fd, one = 1;
+
+	l->path[0] = '\0';
+	if (!strncmp(spec, "unix:", 5)) {
+		struct sockaddr_un sun;
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		strlcpy_m(sun.sun_path, spec + 5, sizeof sun.sun_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		unlink(sun.sun_path);   /* a stale socket from an earlier run */
+		if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+		    chmod(sun.sun_path, (mode_t)d->conf.socket_mode) < 0 ||
+		    listen(fd, 512) < 0) {
+			log_err("listen %s: %s", spec, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		strlcpy_m(l->path, sun.sun_path, sizeof l->path);
+	} else {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (parse_inet(spec, &ss, &len) < 0) {
+			log_err("listen %s: not an address", spec);
+			return -1;
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
+			log_err("listen %s: %s", spec, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (!(ss.ss_family == AF_INET &&
+		    (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) &&
+		    !(ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
+			log_warn("listening on non-loopback %s: socketmap has no "
+			    "authentication, anyone who connects can make mtasts "
+			    "send DNS and HTTPS traffic", spec);
+	}
+	l->fd = fd;
+	return 0;
+}
+
+int
+server_listen(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->conf.nlisten; i++) {
+		if (listen_one(d, d->conf.listen[i], &d->listen[i]) < 0)
+			return -1;
+		d->nlisten++;
+		log_info("listening on %s", d->conf.listen[i]);
+	}
+	return 0;
+}
+
+void
+server_close_listeners(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nlisten; i++) {
+		close(d->listen[i].fd);
+		if (d->listen[i].path[0] != '\0')
+			unlink(d->listen[i].path);
+	}
+	d->nlisten = 0;
+}
+
+int
+server_clients_init(struct daemon *d)
+{
+	int i;
+
+	d->clients = calloc((size_t)d->conf.max_clients, sizeof *d->clients);
+	if (d->clients == NULL)
+		return -1;
+	for (i = 0; i < d->conf.max_clients; i++)
+		d->clients[i].fd = -1;
+	return 0;
+}
+
+/* ---- accepting ------------------------------------------------------ */
+
+static struct client *
+client_slot(struct daemon *d)
+{
+	struct client *oldest = NULL;
+	int i;
+
+	for (i = 0; i < d->conf.max_clients; i++) {
+		struct client *c = &d->clients[i];
+		if (c->fd < 0)
+			return c;
+		/* prefer an idle connection (nothing pending) as the victim */
+		if (oldest == NULL ||
+		    (c->qlen == 0 && oldest->qlen != 0) ||
+		    ((c->qlen == 0) == (oldest->qlen == 0) && c->last_active < oldest->last_active))
+			oldest = c;
+	}
+	if (oldest != NULL) {
+		log_warn("max_clients (%d) reached: closing the longest-idle connection",
+		    d->conf.max_clients);
+		client_close(d, oldest, NULL);
+	}
+	return oldest;
+}
+
+void
+server_accept(struct daemon *d, int lfd)
+{
+	int n;
+
+	for (n = 0; n < 64; n++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct client *c;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c = client_slot(d);
+		c->fd = fd;
+		c->eof = 0;
+		c->last_active = d->now;
+		c->qhead = c->qlen = 0;
+		c->inoff = c->inlen = c->outoff = c->outlen = 0;
+		ns_reader_init(&c->rd);
+		d->nclients++;
+	}
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void
+request_release(struct daemon *d, struct request *r)
+{
+	if (r->kind == REQ_JOB && r->job != NULL)
+		lookup_release(d, r->job);
+	r->job = NULL;
+	r->kind = 0;
+}
+
+void
+client_close(struct daemon *d, struct client *c, const char *why)
+{
+	if (c->fd < 0)
+		return;
+	if (why != NULL)
+		log_info("client fd %d closed: %s", c->fd, why);
+	while (c->qlen > 0) {
+		request_release(d, &c->q[c->qhead]);
+		c->qhead = (c->qhead + 1) % REQ_QUEUE;
+		c->qlen--;
+	}
+	close(c->fd);
+	c->fd = -1;
+	d->nclients--;
+}
+
+/* Turn one request payload "<name> <key>" into a queued request. */
+static void
+request_add(struct daemon *d, struct client *c, const char *payload, size_t len, int oversize)
+{
+	struct request *r = &c->q[(c->qhead + c->qlen) % REQ_QUEUE];
+	const char *sp = oversize ? NULL : memchr(payload, ' ', len);
+	const struct zone *z;
+	char buf[96];
+	enum key_status ks;
+
+	c->qlen++;
+	r->job = NULL;
+	r->zone = 0;
+	if (oversize) {                 /* NS-4: Postfix sends keys <= 10000 bytes */
+		r->kind = REQ_FIXED;
+		r->fixed = NOTFOUND;
+		return;
+	}
+	if (sp == NULL) {               /* SM-2 */
+		r->kind = REQ_FIXED;
+		r->fixed = MALFORMED;
+		return;
+	}
+	z = conf_zone(&d->conf, payload, (size_t)(sp - payload));
+	r->zone = (uint8_t)(z - d->conf.zone);
+	ks = key_normalize(sp + 1, len - (size_t)(sp - payload) - 1, r->domain);
+	if (ks != KEY_OK) {
+		log_debug("key \"%s\": %s", log_safe(sp + 1, len - (size_t)(sp - payload) - 1,
+		    buf, sizeof buf), key_status_str(ks));
+		r->kind = REQ_FIXED;
+		r->fixed = NOTFOUND;
+		return;
+	}
+	if (lookup_cached(d, r->domain, z)) {
+		r->kind = REQ_CACHE;
+		return;
+	}
+	r->deadline = d->now + (msec_t)z->timeout * 1000;
+	r->job = lookup_start(d, r->domain, z);
+	if (r->job != NULL) {
+		r->kind = REQ_JOB;
+		r->job->refs++;
+	} else {
+		r->kind = REQ_NEEDJOB;
+		d->need_job = 1;
+	}
+}
+
+size_t
+answer_format(struct daemon *d, const struct request *r, char *out, size_t cap)
+{
+	const struct zone *z = &d->conf.zone[r->zone];
+	struct cache_entry *e;
+	const char *mx[MX_MAX];
+	static char data[65536];
+	size_t n = 0;
+	int nmx;
+
+	switch (r->kind) {
+	case REQ_FIXED:
+		n = strlcpy_m(out, r->fixed, cap);
+		return n < cap ? n : 0;
+	case REQ_JOB:
+		if (r->job->state == JOB_DONE && r->job->have_policy) {
+			const struct policy *p = &r->job->pol;
+			int i;
+			for (i = 0; i < p->nmx; i++)
+				mx[i] = p->mx[i];
+			n = policy_answer(p->mode, p->nmx, mx, z->strict_testing,
+			    z->require_sni, out, cap);
+			break;
+		}
+		/* the job left its result (or kept a policy) in the cache */
+		/* FALLTHROUGH */
+	case REQ_CACHE:
+		e = cache_find(&d->cache, r->domain);
+		if (e == NULL || !cache_usable(e, d->now))
+			break;
+		nmx = cache_read(&d->cache, e, data, sizeof data, mx);
+		if (nmx > 0)
+			n = policy_answer((enum sts_mode)e->mode, nmx, mx,
+			    z->strict_testing, z->require_sni, out, cap);
+		break;
+	default:
+		break;
+	}
+	if (n == 0)
+		n = strlcpy_m(out, NOTFOUND, cap);
+	return n;
+}
+
+static int
+request_ready(const struct daemon *d, const struct request *r)
+{
+	switch (r->kind) {
+	case REQ_FIXED:
+	case REQ_CACHE:
+		return 1;
+	case REQ_JOB:
+		return r->job->state == JOB_DONE || d->now >= r->deadline;
+	case REQ_NEEDJOB:
+		return d->now >= r->deadline;
+	}
+	return 1;
+}
+
+/* Move every answered request at the head of the ring into the output. */
+void
+client_flush(struct daemon *d, struct client *c)
+{
+	char answer[REPLY_MAX - 16];
+
+	while (c->qlen > 0) {
+		struct request *r = &c->q[c->qhead];
+		size_t n, w;
+
+		if (!request_ready(d, r))
+			break;
+		if (r->kind == REQ_JOB && r->job->state != JOB_DONE) {
+			log_info("%s: no answer within %d s, answering NOTFOUND",
+			    r->domain, d->conf.zone[r->zone].timeout);
+			request_release(d, r);
+			r->kind = REQ_FIXED;
+			r->fixed = NOTFOUND;
+		} else if (r->kind == REQ_NEEDJOB) {
+			log_warn("%s: all %d lookup slots busy, answering NOTFOUND",
+			    r->domain, d->conf.max_lookups);
+			r->kind = REQ_FIXED;
+			r->fixed = NOTFOUND;
+		}
+		if (c->outoff > 0 && c->outoff == c->outlen)
+			c->outoff = c->outlen = 0;
+		n = answer_format(d, r, answer, sizeof answer);
+		w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
+		if (w == 0) {
+			if (c->outoff > 0) {    /* make room and retry once */
+				memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+				c->outlen -= c->outoff;
+				c->outoff = 0;
+				w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
+			}
+			if (w == 0)
+				break;          /* wait for the client to read */
+		}
+		c->outlen += w;
+		request_release(d, r);
+		c->qhead = (c->qhead + 1) % REQ_QUEUE;
+		c->qlen--;
+	}
+}
+
+/* Parse buffered input into requests while the ring has room. */
+static int
+client_parse(struct daemon *d, struct client *c)
+{
+	while (c->inoff < c->inlen && c->qlen < REQ_QUEUE) {
+		size_t used = 0;
+		enum ns_status st = ns_read(&c->rd, c->in + c->inoff, c->inlen - c->inoff, &used);
+
+		c->inoff += used;
+		if (st == NS_ERROR)
+			return -1;
+		if (st == NS_DONE || st == NS_OVERSIZE) {
+			request_add(d, c, c->rd.payload, c->rd.len, st == NS_OVERSIZE);
+			ns_reader_init(&c->rd);
+		}
+	}
+	if (c->inoff == c->inlen)
+		c->inoff = c->inlen = 0;
+	return 0;
+}
+
+static int
+client_write(struct client *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->outoff += (size_t)n;
+	}
+	c->outoff = c->outlen = 0;
+	return 0;
+}
+
+void
+client_io(struct daemon *d, struct client *c, short revents)
+{
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (c->inlen < sizeof c->in && !c->eof && c->qlen < REQ_QUEUE) {
+			ssize_t n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+			if (n > 0) {
+				c->inlen += (size_t)n;
+				c->last_active = d->now;
+			} else if (n == 0) {
+				c->eof = 1;     /* SM-9: still answer what is pending */
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				client_close(d, c, NULL);
+				return;
+			}
+		}
+	}
+	if (client_parse(d, c) < 0) {
+		log_warn("client fd %d: bad netstring, closing the connection", c->fd);
+		client_close(d, c, NULL);
+		return;
+	}
+	client_flush(d, c);
+	if (client_write(c) < 0) {
+		client_close(d, c, NULL);
+		return;
+	}
+	if (c->eof && c->qlen == 0 && c->outlen == 0)
+		client_close(d, c, NULL);
+}
+
+short
+client_events(const struct client *c)
+{
+	short ev = 0;
+
+	if (!c->eof && c->qlen < REQ_QUEUE && c->inlen < sizeof c->in)
+		ev |= POLLIN;
+	if (c->outlen > c->outoff)
+		ev |= POLLOUT;
+	return ev;
+}
+
+msec_t
+client_deadline(const struct daemon *d, const struct client *c)
+{
+	msec_t dl;
+	int i;
+
+	if (c->qlen == 0)
+		return c->last_active + (msec_t)d->conf.idle_timeout * 1000;
+	/* only the head can be answered; its deadline is what matters */
+	dl = INT64_MAX;
+	for (i = 0; i < c->qlen; i++) {
+		const struct request *r = &c->q[(c->qhead + i) % REQ_QUEUE];
+		if ((r->kind == REQ_JOB || r->kind == REQ_NEEDJOB) && r->deadline < dl)
+			dl = r->deadline;
+	}
+	return dl;
+}
+
+/* Deadlines passed: answer late requests, close idle connections. */
+void
+client_timers(struct daemon *d, struct client *c)
+{
+	if (c->qlen == 0 && c->outlen == 0 &&
+	    d->now >= c->last_active + (msec_t)d->conf.idle_timeout * 1000) {
+		client_close(d, c, NULL);
+		return;
+	}
+	client_io(d, c, 0);
+}
