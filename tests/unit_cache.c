@@ -1,0 +1,160 @@
+/* unit_cache.c - hash table, block store, LRU and eviction rules */
+#include <stdio.h>
+#include "mtasts.h"
+#include "unit.h"
+
+static char buf[65536];
+
+static int
+read_mx(struct cache *c, const char *domain, const char **mx)
+{
+	struct cache_entry *e = cache_find(c, domain);
+
+	return e == NULL ? -2 : cache_read(c, e, buf, sizeof buf, mx);
+}
+
+static struct cache_entry *
+put_policy(struct cache *c, const char *domain, const char *mx0, msec_t now, msec_t expires)
+{
+	const char *mx[1] = { mx0 };
+	struct cache_entry *e = cache_store(c, domain, CE_POLICY, mx, 1, now);
+
+	if (e != NULL) {
+		e->mode = STS_ENFORCE;
+		e->expires = expires;
+	}
+	return e;
+}
+
+int
+main(void)
+{
+	struct cache c;
+	struct cache_entry *e;
+	const char *mx[MX_MAX];
+	static char names[MX_MAX][MX_PATTERN_MAX + 1];
+	const char *many[MX_MAX];
+	char d[64];
+	int i, n;
+
+	CHECK_INT(cache_init(&c, 4), 0);
+	CHECK_INT(c.nblocks, 4 * CACHE_BLOCKS_PER_ENTRY);
+	CHECK(cache_find(&c, "example.com") == NULL);
+
+	/* store and read back */
+	e = put_policy(&c, "example.com", "mx1.example.com", 0, 1000);
+	CHECK(e != NULL);
+	CHECK_INT(c.count, 1);
+	n = read_mx(&c, "example.com", mx);
+	CHECK_INT(n, 1);
+	CHECK_STR(mx[0], "mx1.example.com");
+	CHECK(cache_find(&c, "example.org") == NULL);
+	CHECK(cache_find(&c, "example.co") == NULL);
+	CHECK(cache_find(&c, "example.comm") == NULL);
+	CHECK(cache_usable(e, 999));
+	CHECK(!cache_usable(e, 1000));
+
+	/* replace keeps the slot and its metadata, swaps the data */
+	strcpy(e->id, "abc");
+	{
+		const char *two[2] = { "*.example.net", "mx2.example.com" };
+		struct cache_entry *e2 = cache_store(&c, "example.com", CE_POLICY, two, 2, 0);
+		CHECK(e2 == e);
+		CHECK_STR(e2->id, "abc");
+		CHECK_INT(c.count, 1);
+		n = read_mx(&c, "example.com", mx);
+		CHECK_INT(n, 2);
+		CHECK_STR(mx[0], "*.example.net");
+		CHECK_STR(mx[1], "mx2.example.com");
+	}
+
+	/* a no-policy entry has no patterns */
+	e = cache_store(&c, "nopolicy.example", CE_NOPOLICY, NULL, 0, 0);
+	CHECK(e != NULL);
+	CHECK_INT(read_mx(&c, "nopolicy.example", mx), 0);
+	CHECK(!cache_usable(e, 0));
+
+	/* a policy that spans many blocks (32 x 253-char patterns) */
+	for (i = 0; i < MX_MAX; i++) {
+		memset(names[i], 'a' + (i % 26), 250);
+		snprintf(names[i] + 250, 4, ".%c", 'a' + i % 26);
+		many[i] = names[i];
+	}
+	cache_free(&c);
+	CHECK_INT(cache_init(&c, 100), 0);
+	e = cache_store(&c, "big.example", CE_POLICY, many, MX_MAX, 0);
+	CHECK(e != NULL);
+	CHECK(c.used_blocks > 100);
+	n = read_mx(&c, "big.example", mx);
+	CHECK_INT(n, MX_MAX);
+	CHECK(n == MX_MAX && strcmp(mx[31], names[31]) == 0);
+	CHECK(n == MX_MAX && strcmp(mx[0], names[0]) == 0);
+	cache_drop(&c, e);
+	CHECK_INT(c.used_blocks, 0);
+	CHECK_INT(c.count, 0);
+	CHECK(cache_find(&c, "big.example") == NULL);
+	cache_free(&c);
+
+	/* eviction: no-policy entries go first, then least recently used */
+	CHECK_INT(cache_init(&c, 3), 0);
+	put_policy(&c, "a.example", "mx.a.example", 0, 100000);
+	put_policy(&c, "b.example", "mx.b.example", 0, 100000);
+	cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0);
+	put_policy(&c, "c.example", "mx.c.example", 0, 100000);   /* table full */
+	CHECK(cache_find(&c, "neg.example") == NULL);
+	CHECK(cache_find(&c, "a.example") != NULL);   /* also makes a recent */
+	CHECK(cache_find(&c, "b.example") != NULL);
+	CHECK(cache_find(&c, "c.example") != NULL);
+	CHECK_INT(c.evicted_usable, 0);
+	/* a no-policy entry never pushes out a usable policy */
+	CHECK(cache_store(&c, "neg2.example", CE_NOPOLICY, NULL, 0, 0) == NULL);
+	CHECK_INT(c.count, 3);
+	/* a new policy pushes out the least recently used one (a, touched first) */
+	put_policy(&c, "d.example", "mx.d.example", 0, 100000);
+	CHECK(cache_find(&c, "a.example") == NULL);
+	CHECK_INT(c.evicted_usable, 1);
+	CHECK(cache_find(&c, "d.example") != NULL);
+	/* once expired, a policy can make room for a no-policy entry */
+	CHECK(cache_store(&c, "neg3.example", CE_NOPOLICY, NULL, 0, 200000) != NULL);
+	CHECK_INT(c.count, 3);
+	cache_free(&c);
+
+	/* the block store is bounded too: entries that need many blocks evict */
+	CHECK_INT(cache_init(&c, 2), 0);   /* 8 blocks of 64 bytes */
+	{
+		const char *two[2] = { names[0], names[1] };   /* 2 x 253 bytes = 8 blocks */
+		CHECK(put_policy(&c, "small.example", "mx.small.example", 0, 10) != NULL);
+		CHECK(cache_store(&c, "big.example", CE_POLICY, two, 2, 0) == NULL ||
+		    cache_find(&c, "small.example") == NULL);
+		CHECK(c.used_blocks <= c.nblocks);
+	}
+	cache_free(&c);
+
+	/* many domains: every one found, chains intact after drops */
+	CHECK_INT(cache_init(&c, 1000), 0);
+	for (i = 0; i < 1000; i++) {
+		snprintf(d, sizeof d, "d%d.bench.test", i);
+		put_policy(&c, d, "mx.bench.test", 0, 100000);
+	}
+	CHECK_INT(c.count, 1000);
+	for (i = 0; i < 1000; i += 2) {
+		snprintf(d, sizeof d, "d%d.bench.test", i);
+		cache_drop(&c, cache_find(&c, d));
+	}
+	n = 0;
+	for (i = 0; i < 1000; i++) {
+		snprintf(d, sizeof d, "d%d.bench.test", i);
+		n += (cache_find(&c, d) != NULL) == (i % 2 == 1);
+	}
+	CHECK_INT(n, 1000);
+	CHECK_INT(c.count, 500);
+	/* freed slots and blocks are reused before the high-water mark moves */
+	{
+		uint32_t mark = c.entry_mark, bmark = c.block_mark;
+		put_policy(&c, "again.example", "mx.again.example", 0, 100000);
+		CHECK_INT(c.entry_mark, mark);
+		CHECK_INT(c.block_mark, bmark);
+	}
+	cache_free(&c);
+	UNIT_DONE();
+}
