@@ -30,6 +30,17 @@ endif
 
 all: mtasts
 
+# On a fresh machine: install the build packages, build, run on defaults.
+run: deps
+	$(MAKE) mtasts
+	./mtasts
+
+deps:
+	sh scripts/install-deps.sh build
+
+test-deps:
+	sh scripts/install-deps.sh test
+
 $(B)/bearssl-include/bearssl.h:
 	mkdir -p $(B)/bearssl-include
 	cp -r /usr/include/bearssl.h /usr/include/bearssl $(B)/bearssl-include/
@@ -75,7 +86,8 @@ fuzzers: $(FUZZERS)
 fuzz: $(FUZZERS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
 
-check: mtasts units $(B)/mtasts-asan
+check: test-deps
+	$(MAKE) mtasts units $(B)/mtasts-asan
 	sh tests/run.sh
 
 bench: mtasts
@@ -84,4 +96,4 @@ bench: mtasts
 clean:
 	rm -rf $(B) mtasts
 
-.PHONY: all check units fuzz fuzzers bench clean
+.PHONY: all run deps test-deps check units fuzz fuzzers bench clean

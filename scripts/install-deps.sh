@@ -1,0 +1,30 @@
+#!/bin/sh
+# scripts/install-deps.sh build|test - install the Debian packages mtasts
+# needs, only when something is missing (so `make run` and `make check`
+# work on a fresh Debian 12 machine).  Needs root for apt-get.
+set -eu
+what=${1:-build}
+build_pkgs="make gcc musl-tools libbearssl-dev ca-certificates"
+test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light openssl
+	iproute2 python3 procps valgrind postfix-mta-sts-resolver"
+case $what in
+build) pkgs=$build_pkgs ;;
+test) pkgs=$test_pkgs ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# postfix asks debconf questions; answer them so the install never blocks
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
