@@ -60,6 +60,7 @@ UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 DEPS_tls    = http.c
 DEPS_policy = dns.c
 DEPS_conf   = dns.c
+DEPS_snapshot = cache.c policy.c key.c dns.c
 DEPS_lookup = dns.c http.c tls.c policy.c cache.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests

@@ -397,6 +397,29 @@ int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, si
                const char **mx);
 int cache_usable(const struct cache_entry *e, msec_t now);
 
+/* ---- snapshot.c: the cache on disk ---------------------------------------- */
+struct snap_record {
+	char domain[DOMAIN_MAX + 1];
+	char id[TXT_ID_MAX + 1];
+	int64_t fetched;             /* UNIX time of the fetch */
+	struct policy pol;
+};
+struct snap_stats {
+	int loaded, expired, bad;
+	int bad_line;                /* last bad line, for the log */
+	int complete;                /* the end marker was found */
+	const char *why;             /* last problem, static string */
+};
+typedef void (*snap_cb)(void *arg, const struct snap_record *r);
+uint32_t crc32_buf(const void *buf, size_t len);
+/* Pure: every valid, unexpired record goes to cb; -1 if the whole file is
+ * unusable (foreign, future version), with st->why. */
+int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, void *arg,
+                   struct snap_stats *st);
+/* Temp file + fsync + rename; returns records written or -1 with err */
+int snapshot_write(const struct cache *c, const char *path, int64_t now_wall, msec_t now,
+                   char *err, size_t errlen);
+
 /* ---- the daemon: server.c, lookup.c, mtasts.c ------------------------ */
 #define LOOKUP_BACKOFF_MS (5 * 60 * 1000)   /* HTTP-14: no refetch of a failed id */
 #define FRESH_AGE_SEC     86400             /* RFC 8461 10.2: refetch daily */

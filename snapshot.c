@@ -1,0 +1,309 @@
+/*
+ * snapshot.c - the cache on disk, so a restarted daemon answers at once.
+ *
+ * Format (text, so byte order never matters; version 1):
+ *
+ *   mtasts-snapshot 1
+ *   <crc32> P <domain> <id> <mode> <max_age> <fetched_unix> <mx> [<mx> ...]
+ *   ...
+ *   <crc32> E <records>
+ *
+ * Every line carries the CRC-32 of the rest of the line, so a damaged line
+ * is skipped while the others still load.  Every field is validated on
+ * load with the parsers used for network input (the policy itself goes
+ * through policy_parse), and records whose max_age passed while the
+ * daemon was down, or dated in the future, are dropped.
+ *
+ * Writing: temporary file in the same directory, fsync, rename, so a crash
+ * at any moment leaves the old file or the new one, never a mix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mtasts.h"
+
+#define SNAP_MAGIC "mtasts-snapshot "
+#define SNAP_LINE_MAX 9000      /* 32 x 253-character patterns fit */
+
+uint32_t
+crc32_buf(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t crc = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+/* ---- load (pure) -------------------------------------------------------- */
+
+static int
+parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+		if (n > max)
+			return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Split a record line into space-separated fields (no empty fields). */
+static int
+split(const char *s, size_t len, const char **f, size_t *flen, int max)
+{
+	int n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i;
+		while (i < len && s[i] != ' ')
+			i++;
+		if (i == start || n == max)
+			return -1;
+		f[n] = s + start;
+		flen[n++] = i - start;
+		if (i < len)
+			i++;            /* the single space */
+		if (i == len && s[len - 1] == ' ')
+			return -1;
+	}
+	return n;
+}
+
+/* One "P ..." record (after the CRC) into r; 0 ok, -1 invalid. */
+static int
+parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, const char **why)
+{
+	const char *f[7 + MX_MAX];
+	size_t fl[7 + MX_MAX];
+	char text[SNAP_LINE_MAX + 64], domain[DOMAIN_MAX + 1];
+	struct policy_error pe;
+	uint64_t max_age, fetched;
+	size_t n = 0;
+	int nf, i;
+
+	nf = split(s, len, f, fl, 7 + MX_MAX);
+	if (nf < 6 || fl[0] != 1 || f[0][0] != 'P')
+		return *why = "malformed record", -1;
+	/* the domain must already be in normal form */
+	if (fl[1] > DOMAIN_MAX || key_normalize(f[1], fl[1], domain) != KEY_OK ||
+	    strlen(domain) != fl[1] || memcmp(domain, f[1], fl[1]) != 0)
+		return *why = "bad domain", -1;
+	{
+		char txt[64];
+		if (fl[2] > TXT_ID_MAX)
+			return *why = "bad id", -1;
+		snprintf(txt, sizeof txt, "v=STSv1; id=%.*s", (int)fl[2], f[2]);
+		if (txt_parse_record((const uint8_t *)txt, strlen(txt), r->id) != 1)
+			return *why = "bad id", -1;
+	}
+	if (parse_u64(f[4], fl[4], MAX_AGE_MAX, &max_age) < 0)
+		return *why = "bad max_age", -1;
+	if (parse_u64(f[5], fl[5], (uint64_t)1 << 40, &fetched) < 0)
+		return *why = "bad fetch time", -1;
+	if ((int64_t)fetched > now + 60)
+		return *why = "fetch time in the future", -1;
+	if ((int64_t)(fetched + max_age) <= now)
+		return *why = "expired", -1;
+	/* the policy goes through the network parser again */
+	n = (size_t)snprintf(text, sizeof text, "version: STSv1\nmode: %.*s\nmax_age: %u\n",
+	    (int)fl[3], f[3], (unsigned)max_age);
+	for (i = 6; i < nf; i++) {
+		if (n + fl[i] + 6 > sizeof text)
+			return *why = "record too long", -1;
+		n += (size_t)snprintf(text + n, sizeof text - n, "mx: %.*s\n", (int)fl[i], f[i]);
+	}
+	if (policy_parse((const uint8_t *)text, n, &r->pol, &pe) < 0)
+		return *why = pe.reason, -1;
+	if (r->pol.max_age != max_age || r->pol.nmx != nf - 6)
+		return *why = "bad mx list", -1;
+	memcpy(r->domain, domain, fl[1] + 1);
+	r->fetched = (int64_t)fetched;
+	return 0;
+}
+
+int
+snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
+    struct snap_stats *st)
+{
+	size_t pos = 0, n;
+	int lineno = 0, ended = 0;
+	struct snap_record r;
+
+	memset(st, 0, sizeof *st);
+	/* header: magic and version */
+	n = 0;
+	while (n < len && buf[n] != '\n')
+		n++;
+	if (n == len || n < sizeof SNAP_MAGIC || memcmp(buf, SNAP_MAGIC, sizeof SNAP_MAGIC - 1)) {
+		st->why = "not an mtasts snapshot";
+		return -1;
+	}
+	if (n != sizeof SNAP_MAGIC || buf[sizeof SNAP_MAGIC - 1] != '1') {
+		st->why = "unsupported snapshot version";
+		return -1;
+	}
+	pos = n + 1;
+	lineno = 1;
+	while (pos < len) {
+		const char *line = buf + pos, *why = NULL;
+		uint32_t crc = 0;
+		size_t i;
+
+		n = 0;
+		while (pos + n < len && line[n] != '\n')
+			n++;
+		lineno++;
+		if (pos + n == len) {       /* no final newline: cut short */
+			st->bad++;
+			st->why = "truncated";
+			break;
+		}
+		pos += n + 1;
+		if (ended) {
+			st->bad++;
+			continue;
+		}
+		if (n < 11 || n > SNAP_LINE_MAX || line[8] != ' ') {
+			st->bad++;
+			st->bad_line = lineno;
+			st->why = "malformed line";
+			continue;
+		}
+		for (i = 0; i < 8; i++) {
+			char ch = line[i];
+			int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+			if (v < 0)
+				break;
+			crc = crc << 4 | (uint32_t)v;
+		}
+		if (i != 8 || crc != crc32_buf(line + 9, n - 9)) {
+			st->bad++;
+			st->bad_line = lineno;
+			st->why = "checksum mismatch";
+			continue;
+		}
+		if (line[9] == 'E') {
+			ended = 1;
+			continue;
+		}
+		if (parse_record(line + 9, n - 9, now, &r, &why) < 0) {
+			if (!strcmp(why, "expired")) {
+				st->expired++;
+			} else {
+				st->bad++;
+				st->bad_line = lineno;
+				st->why = why;
+			}
+			continue;
+		}
+		st->loaded++;
+		cb(arg, &r);
+	}
+	if (!ended && st->why == NULL)
+		st->why = "no end marker (file cut short)";
+	st->complete = ended;
+	return 0;
+}
+
+/* ---- write ----------------------------------------------------------------- */
+
+static int
+put_line(FILE *f, const char *body, size_t len)
+{
+	return fprintf(f, "%08x %.*s\n", crc32_buf(body, len), (int)len, body) < 0 ? -1 : 0;
+}
+
+int
+snapshot_write(const struct cache *c, const char *path, int64_t now_wall, msec_t now,
+    char *err, size_t errlen)
+{
+	char tmp[300], line[SNAP_LINE_MAX + 64], data[65536];
+	const char *mx[MX_MAX];
+	uint32_t i, records = 0;
+	FILE *f;
+	int fd, k, bad = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "%s1\n", SNAP_MAGIC);
+	for (i = 0; i < c->entry_mark; i++) {
+		const struct cache_entry *e = &c->e[i];
+		size_t n;
+		int nmx;
+
+		if (e->kind != CE_POLICY || e->expires <= now)
+			continue;
+		nmx = cache_read(c, e, data, sizeof data, mx);
+		if (nmx < 0)
+			continue;
+		n = (size_t)snprintf(line, sizeof line, "P %s %s %s %u %lld", data, e->id,
+		    sts_mode_str((enum sts_mode)e->mode), e->max_age, (long long)e->fetched_wall);
+		for (k = 0; k < nmx && n < sizeof line; k++)
+			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx[k]);
+		if (n >= sizeof line)
+			continue;
+		bad |= put_line(f, line, n);
+		records++;
+	}
+	(void)now_wall;
+	snprintf(line, sizeof line, "E %u", records);
+	bad |= put_line(f, line, strlen(line));
+	if (bad || fflush(f) != 0 || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	/* make the rename itself durable */
+	{
+		char dir[300];
+		char *slash;
+		strlcpy_m(dir, path, sizeof dir);
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = '\0';
+		else if (slash != NULL)
+			*slash = '\0';
+		else
+			strlcpy_m(dir, ".", sizeof dir);
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return (int)records;
+}
