@@ -297,6 +297,11 @@ struct fetch {
 	br_x509_minimal_context xc;
 	const br_x509_class *xwrap_vtable;   /* SAN-only wrapper around xc */
 	int san_seen;
+	br_name_element san;       /* first SAN dNSName of the EE certificate */
+	char san_name[DOMAIN_MAX + 2];
+	msec_t conn_deadline;      /* this address's share of the deadline */
+	int conn_err;              /* errno of the last failed connect */
+	int hs_done;               /* handshake over: application data flows */
 	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	struct http_parser http;
 	uint8_t body[HTTP_BODY_MAX];
