@@ -1,0 +1,559 @@
+/* policy.c - MTA-STS TXT record rules, policy file parser, Postfix answer
+ *
+ * Everything here is pure: functions over (buf, len) and caller storage.
+ * The grammar is RFC 8461 sections 3.1 and 3.2, applied strictly; where
+ * the RFC leaves room, spec.md (TXT-*, POL-*, PFX-*) decides.
+ */
+#include <string.h>
+
+#include "mtasts.h"
+
+static int
+is_digit(unsigned c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_alpha(unsigned c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+is_alnum(unsigned c)
+{
+	return is_alpha(c) || is_digit(c);
+}
+
+static int
+is_wsp(unsigned c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* ---- TXT record (RFC 8461 3.1) --------------------------------------- */
+
+static const char sts_version[] = "v=STSv1";
+#define STS_VERSION_LEN (sizeof sts_version - 1)
+
+/* The selection filter (TXT-3): "v=STSv1" *WSP ";".  Only records that
+ * pass it compete for "exactly one"; "v=STSv10;" or "V=STSv1" do not. */
+static int
+txt_is_sts(const uint8_t *buf, size_t len)
+{
+	size_t i = STS_VERSION_LEN;
+
+	if (len < STS_VERSION_LEN || memcmp(buf, sts_version, STS_VERSION_LEN) != 0)
+		return 0;
+	while (i < len && is_wsp(buf[i]))
+		i++;
+	return i < len && buf[i] == ';';
+}
+
+/* extension name: ALNUM then up to 31 of ALNUM "_" "-" "." */
+static int
+ext_name_char(unsigned c)
+{
+	return is_alnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): no space, ";" or "=" */
+static int
+txt_value_char(unsigned c)
+{
+	return c >= 0x21 && c <= 0x7e && c != ';' && c != '=';
+}
+
+int
+txt_parse_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
+{
+	size_t i = STS_VERSION_LEN, s;
+	int fields = 0, have_id = 0;
+
+	id[0] = '\0';
+	if (buf == NULL || !txt_is_sts(buf, len))
+		return 0;
+	/* 1*(sts-field-delim sts-field) [sts-field-delim] */
+	for (;;) {
+		/* a delimiter: *WSP ";" *WSP; only a field may end the record
+		 * without one, so "id=a " is invalid (strict ABNF) */
+		if (i == len && fields > 0)
+			break;
+		while (i < len && is_wsp(buf[i]))
+			i++;
+		if (i == len || buf[i] != ';')
+			goto bad;
+		i++;
+		while (i < len && is_wsp(buf[i]))
+			i++;
+		if (i == len)
+			break;          /* the optional trailing delimiter */
+		/* a field: name "=" value */
+		s = i;
+		if (!is_alnum(buf[i]))
+			goto bad;
+		for (i++; i < len && ext_name_char(buf[i]); i++)
+			if (i - s >= 32)
+				goto bad;
+		if (i == len || buf[i] != '=')
+			goto bad;
+		/* names are case-sensitive: "ID=" is an extension */
+		if (i - s == 2 && buf[s] == 'i' && buf[s + 1] == 'd') {
+			size_t v = ++i;
+			while (i < len && is_alnum(buf[i]))
+				i++;
+			if (i == v || i - v > TXT_ID_MAX)
+				goto bad;
+			/* the first id counts (RFC 8461 3.2 last paragraph) */
+			if (!have_id) {
+				memcpy(id, buf + v, i - v);
+				id[i - v] = '\0';
+				have_id = 1;
+			}
+		} else {
+			size_t v = ++i;
+			while (i < len && txt_value_char(buf[i]))
+				i++;
+			if (i == v)
+				goto bad;
+		}
+		fields++;
+	}
+	if (fields == 0 || !have_id)
+		goto bad;
+	return 1;
+bad:
+	id[0] = '\0';
+	return -1;
+}
+
+/* For a record cut short (too_long): could its start be an STSv1
+ * record?  True when it passes the filter, or is too short to tell. */
+static int
+txt_maybe_sts(const uint8_t *p, size_t len)
+{
+	size_t i = len < STS_VERSION_LEN ? len : STS_VERSION_LEN;
+
+	if (memcmp(p, sts_version, i) != 0)
+		return 0;
+	while (i < len && is_wsp(p[i]))
+		i++;
+	return i == len || p[i] == ';';
+}
+
+/*
+ * TXT-3: among the records that pass the filter exactly one may remain,
+ * and it must be valid.  A record longer than TXT_RECORD_MAX is invalid;
+ * it competes as an STSv1 record unless what is stored of it shows that
+ * it is something else.
+ */
+enum txt_status
+txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
+{
+	char tmp[TXT_ID_MAX + 1];
+	int i, n, sts = 0, valid = 0;
+
+	id[0] = '\0';
+	if (r == NULL)
+		return TXT_NONE;
+	n = r->ntxt;
+	if (n > DNS_TXT_MAX)
+		n = DNS_TXT_MAX;
+	for (i = 0; i < n; i++) {
+		const struct dns_txt_rr *t = &r->txt[i];
+		const uint8_t *p;
+		size_t len = t->len;
+		int rc;
+
+		if ((size_t)t->off > sizeof r->txtbuf ||
+		    len > sizeof r->txtbuf - t->off) {
+			sts++;          /* unreadable: count it as a broken one */
+			continue;
+		}
+		p = r->txtbuf + t->off;
+		if (t->too_long) {
+			if (txt_maybe_sts(p, len))
+				sts++;
+			continue;
+		}
+		rc = txt_parse_record(p, len, tmp);
+		if (rc == 0)
+			continue;
+		sts++;
+		if (rc == 1 && valid++ == 0)
+			memcpy(id, tmp, sizeof tmp);
+	}
+	if (sts == 1 && valid == 1)
+		return TXT_FOUND;
+	id[0] = '\0';
+	return TXT_NONE;
+}
+
+/* ---- policy file (RFC 8461 3.2) ---------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t
+utf8_seq(const uint8_t *p, size_t n)
+{
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n <= need || p[1] < lo || p[1] > hi)
+		return 0;
+	for (k = 2; k <= need; k++)
+		if (p[k] < 0x80 || p[k] > 0xbf)
+			return 0;
+	return need + 1;
+}
+
+/*
+ * sts-policy-mx-value = ["*."] Domain.  LDH labels of 1-63 octets, no
+ * hyphen at either end, A-labels only.  One trailing dot is dropped, the
+ * result is lowercase.  At least two labels after "*.", and no numeric
+ * last label, which keeps IPv4-looking values and Postfix's strategy
+ * words (nexthop, dot-nexthop, hostname) out of match= (POL-9).
+ * Returns the pattern length, or 0 if invalid.
+ */
+static size_t
+mx_pattern(const uint8_t *v, size_t n, char out[MX_PATTERN_MAX + 1])
+{
+	size_t i, o = 0, lab = 0, labels = 0, start = 0;
+	int numeric = 1;
+
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	if (n >= 2 && v[0] == '*' && v[1] == '.') {
+		out[o++] = '*';
+		out[o++] = '.';
+		start = 2;
+	}
+	if (n == start || n - start > DOMAIN_MAX)
+		return 0;
+	for (i = start; i <= n; i++) {
+		unsigned c = i < n ? v[i] : '.';
+
+		if (c == '.') {
+			if (lab == 0 || v[i - 1] == '-')
+				return 0;
+			labels++;
+			if (i < n) {
+				lab = 0;
+				numeric = 1;
+			}
+		} else if (is_alnum(c) || (c == '-' && lab > 0)) {
+			if (++lab > 63)
+				return 0;
+			if (!is_digit(c))
+				numeric = 0;
+		} else
+			return 0;
+		if (i < n)
+			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+	}
+	if (labels < 2 || numeric)
+		return 0;
+	out[o] = '\0';
+	return o;
+}
+
+/* max_age: 1*10 DIGIT, nothing else; clamped to MAX_AGE_MAX (POL-8) */
+static int
+parse_max_age(const uint8_t *v, size_t n, uint32_t *out)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(v[i]))
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	*out = x > MAX_AGE_MAX ? MAX_AGE_MAX : (uint32_t)x;
+	return 0;
+}
+
+static int
+value_is(const uint8_t *v, size_t n, const char *s)
+{
+	return strlen(s) == n && memcmp(v, s, n) == 0;
+}
+
+static int
+name_is(const uint8_t *p, size_t n, const char *s)
+{
+	return value_is(p, n, s);
+}
+
+#define SEEN_VERSION 1
+#define SEEN_MODE    2
+#define SEEN_MAX_AGE 4
+
+/* One line without its terminator.  Returns NULL or the error reason. */
+static const char *
+policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+{
+	char pat[MX_PATTERN_MAX + 1];
+	const uint8_t *v;
+	size_t i, nn, vn, plen;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			return "bare CR";
+		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+			return "control character";
+	}
+	/* [D] blank lines, and lines of only WSP, carry nothing: skip them */
+	for (i = 0; i < n && is_wsp(p[i]); i++)
+		;
+	if (i == n)
+		return NULL;
+	/* name ":" with no WSP before the name or the colon */
+	if (!is_alnum(p[0]))
+		return "malformed line";
+	for (nn = 1; nn < n && ext_name_char(p[nn]); nn++)
+		if (nn >= 32)
+			return "malformed line";
+	if (nn == n || p[nn] != ':')
+		return "malformed line";
+	/* value: after *WSP, without trailing WSP */
+	for (i = nn + 1; i < n && is_wsp(p[i]); i++)
+		;
+	v = p + i;
+	vn = n - i;
+	while (vn > 0 && is_wsp(v[vn - 1]))
+		vn--;
+	for (i = 0; i < vn; ) {
+		size_t s = utf8_seq(v + i, vn - i);
+		if (s == 0)
+			return "bad utf-8";
+		i += s;
+	}
+
+	if (name_is(p, nn, "mx")) {
+		/* every mx is checked, repeated or not: one bad one spoils all */
+		plen = mx_pattern(v, vn, pat);
+		if (plen == 0)
+			return "bad mx";
+		for (k = 0; k < out->nmx; k++)
+			if (strcmp(out->mx[k], pat) == 0)
+				return NULL;
+		if (out->nmx == MX_MAX)
+			return "too many mx";
+		memcpy(out->mx[out->nmx++], pat, plen + 1);
+		return NULL;
+	}
+	/* repeated non-mx fields: the first wins, later ones are ignored */
+	if (name_is(p, nn, "version")) {
+		if (*seen & SEEN_VERSION)
+			return NULL;
+		if (!value_is(v, vn, "STSv1"))
+			return "bad version";
+		*seen |= SEEN_VERSION;
+		return NULL;
+	}
+	if (name_is(p, nn, "mode")) {
+		if (*seen & SEEN_MODE)
+			return NULL;
+		if (value_is(v, vn, "enforce"))
+			out->mode = STS_ENFORCE;
+		else if (value_is(v, vn, "testing"))
+			out->mode = STS_TESTING;
+		else if (value_is(v, vn, "none"))
+			out->mode = STS_NONE;
+		else
+			return "bad mode";
+		*seen |= SEEN_MODE;
+		return NULL;
+	}
+	if (name_is(p, nn, "max_age")) {
+		if (*seen & SEEN_MAX_AGE)
+			return NULL;
+		if (parse_max_age(v, vn, &out->max_age) < 0)
+			return "bad max_age";
+		*seen |= SEEN_MAX_AGE;
+		return NULL;
+	}
+	/* an extension: accepted and ignored, but it needs a value (ABNF) */
+	if (vn == 0)
+		return "empty value";
+	return NULL;
+}
+
+int
+policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_error *err)
+{
+	const char *why;
+	size_t pos = 0, e, next;
+	int line = 0, seen = 0;
+
+	out->mode = STS_NONE;
+	out->max_age = 0;
+	out->nmx = 0;
+	err->line = 0;
+	err->reason = NULL;
+	if (buf == NULL)
+		len = 0;
+	while (pos < len) {
+		const uint8_t *lf = memchr(buf + pos, '\n', len - pos);
+
+		line++;
+		if (lf != NULL) {
+			e = (size_t)(lf - buf);
+			next = e + 1;
+			/* CRLF; a CR anywhere else is caught in policy_line */
+			if (e > pos && buf[e - 1] == '\r')
+				e--;
+		} else {
+			e = next = len;  /* the final terminator is optional */
+		}
+		why = policy_line(buf + pos, e - pos, out, &seen);
+		if (why != NULL) {
+			err->line = line;
+			err->reason = why;
+			goto bad;
+		}
+		pos = next;
+	}
+	if (!(seen & SEEN_VERSION))
+		err->reason = "missing version";
+	else if (!(seen & SEEN_MODE))
+		err->reason = "missing mode";
+	else if (!(seen & SEEN_MAX_AGE))
+		err->reason = "missing max_age";
+	else if (out->nmx == 0 && out->mode != STS_NONE)
+		err->reason = "missing mx";
+	else
+		return 0;
+bad:
+	out->nmx = 0;
+	return -1;
+}
+
+/* ---- the answer to Postfix (PFX-1..PFX-3, PFX-7, SM-4) --------------- */
+
+struct outbuf {
+	char *p;
+	size_t cap, n;
+	int full;          /* something did not fit: checked once at the end */
+};
+
+static void
+put(struct outbuf *o, const char *s, size_t n)
+{
+	if (o->full || n > o->cap - o->n) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+}
+
+/*
+ * Each pattern is checked again here, so that nothing but a validated
+ * name can reach a reply (SEC-8) whatever the caller passes: the pattern
+ * must be what mx_pattern would store for it.  The reply is
+ * NUL-terminated; its length must be below cap.
+ */
+size_t
+policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
+              int strict_testing, int sni, char *out, size_t cap)
+{
+	static const char head[] = "OK secure match=";
+	static const char tail[] = " servername=hostname";
+	char pat[MX_PATTERN_MAX + 1];
+	struct outbuf o;
+	int i, j, used = 0;
+
+	if (mode != STS_ENFORCE && !(mode == STS_TESTING && strict_testing))
+		return 0;
+	if (nmx <= 0 || nmx > MX_MAX || mx == NULL || out == NULL || cap == 0)
+		return 0;
+	o.p = out;
+	o.cap = cap;
+	o.n = 0;
+	o.full = 0;
+	put(&o, head, sizeof head - 1);
+	for (i = 0; i < nmx; i++) {
+		const char *m = mx[i];
+		size_t n;
+
+		if (m == NULL)
+			return 0;
+		n = strnlen(m, MX_PATTERN_MAX + 1);
+		if (n == 0 || n > MX_PATTERN_MAX ||
+		    mx_pattern((const uint8_t *)m, n, pat) != n ||
+		    memcmp(pat, m, n) != 0)
+			return 0;
+		for (j = 0; j < i; j++)
+			if (strcmp(mx[j], m) == 0)
+				break;
+		if (j < i)
+			continue;       /* duplicate */
+		if (used++ > 0)
+			put(&o, ":", 1);
+		/* "*.example.net" -> ".example.net": Postfix's "any subdomain" */
+		if (m[0] == '*')
+			put(&o, m + 1, n - 1);
+		else
+			put(&o, m, n);
+	}
+	if (sni)
+		put(&o, tail, sizeof tail - 1);
+	if (o.full || o.n >= cap)
+		return 0;
+	out[o.n] = '\0';
+	return o.n;
+}
+
+const char *
+sts_mode_str(enum sts_mode m)
+{
+	switch (m) {
+	case STS_NONE:
+		return "none";
+	case STS_TESTING:
+		return "testing";
+	case STS_ENFORCE:
+		return "enforce";
+	}
+	return "unknown";
+}
+
+const char *
+fetch_class_str(enum fetch_class c)
+{
+	switch (c) {
+	case FETCH_OK:
+		return "ok";
+	case FETCH_ERR_FETCH:
+		return "sts-policy-fetch-error";
+	case FETCH_ERR_WEBPKI:
+		return "sts-webpki-invalid";
+	case FETCH_ERR_POLICY:
+		return "sts-policy-invalid";
+	}
+	return "unknown";
+}
