@@ -25,6 +25,13 @@ conf_defaults(struct config *c)
 	c->max_clients = 256;
 	c->max_lookups = 64;
 	c->idle_timeout = 300;
+	c->snapshot_interval = 300;
+	c->proactive_interval = 86400;
+	c->proactive_concurrency = 100;
+	c->proactive_grace_ratio = 2;
+	c->backoff_max = 3600;
+	c->shutdown_timeout = 20;
+	c->reuse_port = 1;
 	c->nzones = 1;
 	c->zone[0].strict_testing = 0;
 	c->zone[0].timeout = 4;
@@ -149,6 +156,51 @@ global_key(struct config *c, const char *k, const char *v, const char **why)
 		if (parse_uint(v, 1, 86400, &n) < 0)
 			return *why = "expected seconds, 1 to 86400", -1;
 		c->idle_timeout = (int)n;
+	} else if (!strcmp(k, "cache_file")) {
+		if (v[0] != '/' || strlen(v) >= sizeof c->cache_file - 8)
+			return *why = "expected an absolute path", -1;
+		strlcpy_m(c->cache_file, v, sizeof c->cache_file);
+	} else if (!strcmp(k, "snapshot_interval")) {
+		if (parse_uint(v, 1, 86400, &n) < 0)
+			return *why = "expected seconds, 1 to 86400", -1;
+		c->snapshot_interval = (int)n;
+	} else if (!strcmp(k, "proactive_fetch")) {
+		if (parse_bool(v, &c->proactive_fetch) < 0)
+			return *why = "expected yes or no", -1;
+	} else if (!strcmp(k, "proactive_interval")) {
+		if (parse_uint(v, 1, 31557600, &n) < 0)
+			return *why = "expected seconds, 1 to 31557600", -1;
+		c->proactive_interval = (int)n;
+	} else if (!strcmp(k, "proactive_concurrency")) {
+		if (parse_uint(v, 1, 10000, &n) < 0)
+			return *why = "expected a count, 1 to 10000", -1;
+		c->proactive_concurrency = (int)n;
+	} else if (!strcmp(k, "proactive_grace_ratio")) {
+		if (parse_uint(v, 1, 1000, &n) < 0)
+			return *why = "expected a number, 1 to 1000", -1;
+		c->proactive_grace_ratio = (int)n;
+	} else if (!strcmp(k, "backoff_max")) {
+		if (parse_uint(v, 1, 604800, &n) < 0)
+			return *why = "expected seconds, 1 to 604800", -1;
+		c->backoff_max = (int)n;
+	} else if (!strcmp(k, "shutdown_timeout")) {
+		if (parse_uint(v, 0, 3600, &n) < 0)
+			return *why = "expected seconds, 0 to 3600", -1;
+		c->shutdown_timeout = (int)n;
+	} else if (!strcmp(k, "reuse_port")) {
+		if (parse_bool(v, &c->reuse_port) < 0)
+			return *why = "expected yes or no", -1;
+	} else if (!strcmp(k, "user")) {
+		if (strlen(v) >= sizeof c->user)
+			return *why = "name too long", -1;
+		strlcpy_m(c->user, v, sizeof c->user);
+	} else if (!strcmp(k, "log")) {
+		if (!strcmp(v, "syslog"))
+			c->use_syslog = 1;
+		else if (!strcmp(v, "stderr"))
+			c->use_syslog = 0;
+		else
+			return *why = "expected stderr or syslog", -1;
 	} else
 		return 1;
 	return 0;

@@ -85,6 +85,7 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 	j->zone = z;
 	j->started = d->now;
 	j->have_policy = 0;
+	j->force = 0;
 	j->policy_applies = 0;
 	j->id[0] = '\0';
 	j->why[0] = '\0';
@@ -103,7 +104,7 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 
 /* Is a fetch needed for TXT id, given what is cached? */
 static int
-need_fetch(struct daemon *d, const struct cache_entry *e, const char *id)
+need_fetch(struct daemon *d, const struct cache_entry *e, const char *id, int force)
 {
 	int64_t age;
 
@@ -111,14 +112,38 @@ need_fetch(struct daemon *d, const struct cache_entry *e, const char *id)
 		return 0;               /* HTTP-14: back off after a failed fetch */
 	if (e == NULL || !cache_usable(e, d->now))
 		return 1;
-	if (strcmp(e->id, id) != 0)
-		return 1;               /* the policy changed */
+	if (strcmp(e->id, id) != 0 || force)
+		return 1;               /* the policy changed, or a proactive refresh */
 	age = wall_now() - e->fetched_wall;
 	if (age >= FRESH_AGE_SEC)
 		return 1;               /* RFC 8461 10.2: refresh daily */
 	if ((e->expires - d->now) < (msec_t)e->max_age * 1000 / 4)
 		return 1;               /* nearing the end of max_age */
 	return 0;
+}
+
+/* Revalidate after cache_grace; after failures back off, doubling from
+ * cache_grace up to backoff_max, so a broken domain costs at most one
+ * lookup per period however many requests name it. */
+static void
+schedule_check(struct daemon *d, struct cache_entry *e, int failed)
+{
+	msec_t wait = (msec_t)d->conf.cache_grace * 1000;
+
+	e->checked = d->now;
+	if (!failed) {
+		e->fails = 0;
+	} else {
+		int k = e->fails < 30 ? e->fails : 30;
+		if (wait < 1000)
+			wait = 1000;
+		while (--k > 0 && wait < (msec_t)d->conf.backoff_max * 1000)
+			wait *= 2;
+		if (wait > (msec_t)d->conf.backoff_max * 1000)
+			wait = (msec_t)d->conf.backoff_max * 1000;
+	}
+	e->next_check = d->now + wait;
+	d->cache_changes++;
 }
 
 static void
@@ -137,18 +162,20 @@ job_done(struct daemon *d, struct job *j)
 /* Nothing new learned (no TXT, DNS failure): keep a usable policy, else
  * remember "no policy" so lookups do not cost a DNS query each. */
 static void
-finish_without_policy(struct daemon *d, struct job *j, const char *why)
+finish_without_policy(struct daemon *d, struct job *j, const char *why, int failed)
 {
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
 
 	snprintf(j->why, sizeof j->why, "%s", why);
 	if (e != NULL && cache_usable(e, d->now)) {
-		e->checked = d->now;
 		log_debug("%s: %s; keeping the cached policy (id %s)", j->domain, why, e->id);
 	} else {
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
-		if (e != NULL)
-			e->checked = d->now;
+	}
+	if (e != NULL) {
+		if (failed)
+			e->fails++;
+		schedule_check(d, e, failed);
 	}
 	job_done(d, j);
 }
@@ -175,11 +202,13 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
 	}
 	if (e != NULL) {
-		e->checked = d->now;
 		e->fails++;
 		e->fail_class = (uint8_t)cls;
+		schedule_check(d, e, 1);
+		/* HTTP-14: the same id is not fetched again for 5 minutes */
 		strlcpy_m(e->failed_id, j->id, sizeof e->failed_id);
-		e->retry_after = d->now + LOOKUP_BACKOFF_MS;
+		e->retry_after = e->next_check > d->now + LOOKUP_BACKOFF_MS ?
+		    e->next_check : d->now + LOOKUP_BACKOFF_MS;
 	}
 	job_done(d, j);
 }
@@ -212,8 +241,7 @@ finish_policy(struct daemon *d, struct job *j)
 		e->max_age = p->max_age;
 		e->fetched_wall = wall_now();
 		e->expires = d->now + (msec_t)p->max_age * 1000;
-		e->checked = d->now;
-		e->fails = 0;
+		schedule_check(d, e, 0);
 		e->failed_id[0] = '\0';
 		e->retry_after = 0;
 		strlcpy_m(e->id, j->id, sizeof e->id);
@@ -230,18 +258,18 @@ txt_done(struct daemon *d, struct job *j)
 	msec_t deadline;
 
 	if (r->status == DNS_FAIL) {
-		finish_without_policy(d, j, "TXT lookup failed (DNS error or timeout)");
+		finish_without_policy(d, j, "TXT lookup failed (DNS error or timeout)", 1);
 		return;
 	}
 	if (r->status != DNS_DATA || txt_select(r, j->id) != TXT_FOUND) {
 		finish_without_policy(d, j, r->status == DNS_DATA ?
-		    "no valid STSv1 TXT record" : "no TXT record");
+		    "no valid STSv1 TXT record" : "no TXT record", 0);
 		return;
 	}
 	e = cache_find(&d->cache, j->domain);
-	if (!need_fetch(d, e, j->id)) {
+	if (!need_fetch(d, e, j->id, j->force)) {
 		if (e != NULL)
-			e->checked = d->now;
+			schedule_check(d, e, 0);
 		snprintf(j->why, sizeof j->why, "TXT id %s: cached policy still current", j->id);
 		job_done(d, j);
 		return;
@@ -370,12 +398,67 @@ lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
 	if (e->kind == CE_POLICY && !cache_usable(e, d->now)) {
 		log_info("%s: cached policy (id %s) expired", domain, e->id);
 		cache_drop(&d->cache, e);
+		d->cache_changes++;
 		return 0;
 	}
-	if (d->now - e->checked >= (msec_t)d->conf.cache_grace * 1000 &&
-	    lookup_find(d, domain) == NULL) {
+	if (d->now >= e->next_check && lookup_find(d, domain) == NULL) {
 		if (lookup_start(d, domain, z) == NULL)
 			log_debug("%s: no free lookup slot for revalidation", domain);
 	}
 	return 1;
+}
+
+/* Proactive refresh (like the reference's proactive_policy_fetching):
+ * policies fetched more than interval/grace_ratio ago are fetched again in
+ * the background, at most proactive_concurrency at once and never more
+ * than half the lookup slots, so requests always find a slot. */
+msec_t
+lookup_proactive(struct daemon *d)
+{
+	int64_t age = d->conf.proactive_interval / d->conf.proactive_grace_ratio;
+	msec_t period = age * 500 < 1000 ? 1000 : age * 500;   /* twice per age */
+	int64_t wall = wall_now();
+	int running = 0, limit, k;
+
+	if (!d->conf.proactive_fetch)
+		return INT64_MAX;
+	if (d->proactive_cursor == CACHE_NIL) {
+		if (d->now < d->proactive_next)
+			return d->proactive_next;
+		d->proactive_cursor = 0;
+		d->proactive_next = d->now + period;
+	}
+	for (k = 0; k < d->njobs; k++)
+		running += d->jobs[k].state != JOB_FREE && d->jobs[k].force;
+	limit = d->conf.proactive_concurrency < d->njobs / 2 ?
+	    d->conf.proactive_concurrency : d->njobs / 2;
+	if (limit < 1)
+		limit = 1;
+	for (; d->proactive_cursor < d->cache.entry_mark; d->proactive_cursor++) {
+		struct cache_entry *e = &d->cache.e[d->proactive_cursor];
+		char domain[DOMAIN_MAX + 1];
+		struct job *j;
+		uint32_t b, off;
+
+		if (e->kind != CE_POLICY || !cache_usable(e, d->now) ||
+		    wall - e->fetched_wall < age || d->now < e->retry_after)
+			continue;
+		if (running >= limit)
+			return d->proactive_next;   /* resumed when a job ends */
+		/* the domain is the first string of the entry's data */
+		for (b = e->block, off = 0; b != CACHE_NIL && off <= e->domainlen;
+		    b = d->cache.block_next[b], off += CACHE_BLOCK)
+			memcpy(domain + off, d->cache.block[b],
+			    e->domainlen + 1 - off < CACHE_BLOCK ? e->domainlen + 1 - off : CACHE_BLOCK);
+		if (lookup_find(d, domain) != NULL)
+			continue;
+		if ((j = lookup_start(d, domain, &d->conf.zone[0])) == NULL)
+			return d->proactive_next;
+		j->force = 1;
+		running++;
+		log_debug("%s: proactive refresh (policy %lld s old)", domain,
+		    (long long)(wall - e->fetched_wall));
+	}
+	d->proactive_cursor = CACHE_NIL;
+	return d->proactive_next;
 }

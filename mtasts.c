@@ -15,12 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "mtasts.h"
 
 static const char *default_conf = "/etc/mta-sts.conf";
 
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
 
 static void
@@ -30,6 +34,8 @@ on_signal(int sig)
 
 	if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
 	else
 		got_term = 1;
 	(void)!write(sig_pipe[1], "", 1);
@@ -51,6 +57,7 @@ signals_init(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
 	return 0;
 }
 
@@ -58,14 +65,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: mtasts [-c FILE] [-v LEVEL] [-l LOGFILE]   run the daemon (foreground)\n"
+	    "usage: mtasts [-c FILE] [-v LEVEL] [-l LOGFILE | -s]  run the daemon (foreground)\n"
 	    "       mtasts -q DOMAIN [-c FILE] [-z ZONE] [-v LEVEL]\n"
 	    "                                               show DOMAIN's MTA-STS policy\n"
 	    "       mtasts -t [-c FILE]                     check the configuration\n"
 	    "       mtasts -h | -V\n"
 	    "  -c FILE   configuration (default %s; built-in defaults if absent)\n"
 	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug\n"
-	    "  -l FILE   log to FILE instead of stderr\n"
+	    "  -l FILE   log to FILE instead of stderr (reopened on SIGHUP)\n"
+	    "  -s        log to syslog (facility mail)\n"
 	    "  -z ZONE   zone whose settings query mode uses (default: the default zone)\n"
 	    "exit: 0 ok (query mode: a policy applies), 1 no policy, 2 usage or config error\n",
 	    default_conf);
@@ -122,6 +130,244 @@ engine_init(struct daemon *d, uint32_t cache_entries)
 		log_err("out of memory for the cache (%u entries)", cache_entries);
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+static void
+snapshot_insert(void *arg, const struct snap_record *r)
+{
+	struct daemon *d = arg;
+	const char *mx[MX_MAX];
+	struct cache_entry *e;
+	int i;
+
+	for (i = 0; i < r->pol.nmx; i++)
+		mx[i] = r->pol.mx[i];
+	e = cache_store(&d->cache, r->domain, CE_POLICY, mx, r->pol.nmx, d->now);
+	if (e == NULL)
+		return;
+	e->mode = (uint8_t)r->pol.mode;
+	e->max_age = r->pol.max_age;
+	e->fetched_wall = r->fetched;
+	/* the lifetime keeps counting from the original fetch */
+	e->expires = d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000;
+	e->checked = 0;
+	e->next_check = d->now;   /* the first lookup revalidates in the background */
+	strlcpy_m(e->id, r->id, sizeof e->id);
+}
+
+static void
+snapshot_load(struct daemon *d)
+{
+	struct snap_stats st;
+	struct stat sb;
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (d->conf.cache_file[0] == '\0')
+		return;
+	fd = open(d->conf.cache_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("cache_file %s: %s; starting with an empty cache",
+			    d->conf.cache_file, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &sb) < 0 || sb.st_size > 64 * 1024 * 1024 ||
+	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		log_warn("cache_file %s: unreadable or too large; starting with an empty cache",
+		    d->conf.cache_file);
+		close(fd);
+		return;
+	}
+	while (len < (size_t)sb.st_size &&
+	    (n = read(fd, buf + len, (size_t)sb.st_size - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	d->now = mono_now();
+	if (snapshot_parse(buf, len, wall_now(), snapshot_insert, d, &st) < 0)
+		log_warn("cache_file %s: %s; ignored, starting with an empty cache",
+		    d->conf.cache_file, st.why);
+	else {
+		log_info("cache_file %s: %d policies loaded, %d expired, %d bad",
+		    d->conf.cache_file, st.loaded, st.expired, st.bad);
+		if (st.bad > 0 || !st.complete)
+			log_warn("cache_file %s: damaged (%s, line %d); its valid records were used",
+			    d->conf.cache_file, st.why ? st.why : "cut short", st.bad_line);
+	}
+	free(buf);
+	d->snap_saved = d->cache_changes;
+}
+
+static void
+snapshot_save_now(struct daemon *d)
+{
+	char err[400];
+	int n;
+
+	n = snapshot_write(&d->cache, d->conf.cache_file, wall_now(), mono_now(), err, sizeof err);
+	if (n < 0)
+		log_err("snapshot not written: %s", err);
+	else
+		log_info("snapshot written: %d policies to %s", n, d->conf.cache_file);
+}
+
+/* Periodic snapshots are written by a child process, from a copy-on-write
+ * image of the cache, so the loop never waits for the disk. */
+static void
+snapshot_tick(struct daemon *d)
+{
+	pid_t pid;
+
+	if (d->conf.cache_file[0] == '\0' || d->snap_pid != 0)
+		return;
+	if (d->now < d->snap_next)
+		return;
+	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
+	if (d->cache_changes == d->snap_saved)
+		return;
+	d->snap_saved = d->cache_changes;
+	pid = fork();
+	if (pid == 0) {
+		char err[400];
+		int n = snapshot_write(&d->cache, d->conf.cache_file, wall_now(), mono_now(),
+		    err, sizeof err);
+		if (n < 0)
+			log_err("snapshot not written: %s", err);
+		else
+			log_debug("snapshot written: %d policies", n);
+		_exit(n < 0);
+	}
+	if (pid < 0) {
+		log_warn("fork for snapshot: %s; writing it inline", strerror(errno));
+		snapshot_save_now(d);
+		return;
+	}
+	d->snap_pid = (int)pid;
+}
+
+static void
+reap_children(struct daemon *d)
+{
+	int status;
+
+	got_chld = 0;
+	if (d->snap_pid != 0 && waitpid(d->snap_pid, &status, WNOHANG) == d->snap_pid) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warn("snapshot writer failed; the previous snapshot is kept");
+		d->snap_pid = 0;
+	}
+}
+
+/* ---- reload and privileges ------------------------------------------------- */
+
+static int
+fetch_running(const struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->njobs; k++)
+		if (d->jobs[k].state == JOB_FETCH)
+			return 1;
+	return 0;
+}
+
+/* SIGHUP: a new configuration and CA bundle, keeping the cache.  Settings
+ * that size memory or sockets need a restart and are kept as they are. */
+static void
+reload(struct daemon *d)
+{
+	static struct config nc;
+	struct tls_anchors ta;
+	char err[512];
+	int i;
+
+	if (log_reopen() < 0)
+		log_warn("cannot reopen the log file: %s", strerror(errno));
+	if (conf_load(d->conf_path, d->conf_given, &nc, err, sizeof err) < 0) {
+		log_err("reload refused, old configuration kept: %s", err);
+		return;
+	}
+	memset(&ta, 0, sizeof ta);
+	if (tls_anchors_load(&ta, nc.ca_file, err, sizeof err) < 0) {
+		log_err("reload refused, old configuration kept: ca_file: %s", err);
+		return;
+	}
+	if (nc.nlisten != d->conf.nlisten || nc.cache_size != d->conf.cache_size ||
+	    nc.max_clients != d->conf.max_clients || nc.max_lookups != d->conf.max_lookups ||
+	    strcmp(nc.user, d->conf.user) != 0)
+		log_warn("reload: listen, cache_size, max_clients, max_lookups and user "
+		    "take effect at the next restart");
+	for (i = 0; i < nc.nlisten && i < d->conf.nlisten; i++)
+		if (strcmp(nc.listen[i], d->conf.listen[i]) != 0)
+			log_warn("reload: listen changes take effect at the next restart");
+	nc.nlisten = d->conf.nlisten;
+	memcpy(nc.listen, d->conf.listen, sizeof nc.listen);
+	nc.cache_size = d->conf.cache_size;
+	nc.max_clients = d->conf.max_clients;
+	nc.max_lookups = d->conf.max_lookups;
+	memcpy(nc.user, d->conf.user, sizeof nc.user);
+	/* zones are referenced by index from requests: keep the count stable
+	 * for requests in flight by reusing the table in place */
+	d->conf = nc;
+	resolver_init(d);
+	if (d->anchors_next.ta != NULL || d->anchors_next.mem != NULL)
+		tls_anchors_free(&d->anchors_next);
+	d->anchors_next = ta;
+	log_info("configuration reloaded from %s (%zu trust anchors)",
+	    d->conf_given || access(d->conf_path, F_OK) == 0 ? d->conf_path : "defaults", ta.n);
+}
+
+/* The old anchors are referenced by running fetches: swap when none runs. */
+static void
+anchors_swap(struct daemon *d)
+{
+	if ((d->anchors_next.ta == NULL && d->anchors_next.mem == NULL) || fetch_running(d))
+		return;
+	tls_anchors_free(&d->anchors);
+	d->anchors = d->anchors_next;
+	memset(&d->anchors_next, 0, sizeof d->anchors_next);
+}
+
+static int
+drop_privileges(struct daemon *d)
+{
+	struct passwd *pw;
+
+	if (d->conf.user[0] == '\0')
+		return 0;
+	if ((pw = getpwnam(d->conf.user)) == NULL) {
+		log_err("user %s: no such user", d->conf.user);
+		return -1;
+	}
+	if (d->conf.cache_file[0] != '\0') {
+		/* the snapshot is replaced by rename: its directory must be ours */
+		char dir[256], *slash;
+		strlcpy_m(dir, d->conf.cache_file, sizeof dir);
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir)
+			*slash = '\0';
+		if (mkdir(dir, 0750) == 0 || errno == EEXIST) {
+			struct stat sb;
+			if (stat(dir, &sb) == 0 && sb.st_uid == 0 && strcmp(dir, "/") != 0 &&
+			    strncmp(dir, "/tmp", 4) != 0)
+				(void)!chown(dir, pw->pw_uid, pw->pw_gid);
+		}
+		(void)!chown(d->conf.cache_file, pw->pw_uid, pw->pw_gid);
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_err("cannot become user %s: %s", d->conf.user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		log_err("still able to regain root after dropping to %s", d->conf.user);
+		return -1;
+	}
+	log_info("running as user %s (uid %d)", d->conf.user, (int)pw->pw_uid);
 	return 0;
 }
 
@@ -202,8 +448,9 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 
 	add_fd(l, &n, sig_pipe[0], POLLIN, SLOT_SIGNAL, NULL, 0);
 	if (serving) {
-		for (k = 0; k < d->nlisten; k++)
-			add_fd(l, &n, d->listen[k].fd, POLLIN, SLOT_LISTEN, NULL, k);
+		if (!d->stopping)
+			for (k = 0; k < d->nlisten; k++)
+				add_fd(l, &n, d->listen[k].fd, POLLIN, SLOT_LISTEN, NULL, k);
 		for (k = 0; k < d->conf.max_clients; k++) {
 			struct client *c = &d->clients[k];
 			if (c->fd < 0)
@@ -213,6 +460,13 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 			if ((dl = client_deadline(d, c)) < deadline)
 				deadline = dl;
 		}
+		if (d->conf.proactive_fetch && d->proactive_next < deadline &&
+		    d->proactive_cursor == CACHE_NIL)
+			deadline = d->proactive_next;
+		/* no wakeup for snapshots while nothing changed */
+		if (d->conf.cache_file[0] != '\0' && d->cache_changes != d->snap_saved &&
+		    d->snap_pid == 0 && d->snap_next < deadline)
+			deadline = d->snap_next;
 	}
 	for (k = 0; k < d->njobs; k++) {
 		struct job *j = &d->jobs[k];
@@ -273,29 +527,44 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	for (i = 0; i < n; i++)
 		if (l->map[i].type == SLOT_LISTEN && l->pfd[i].revents != 0)
 			server_accept(d, l->pfd[i].fd);
-	if (serving) {
+	if (!serving)
+		return;
+	for (k = 0; k < d->conf.max_clients; k++) {
+		struct client *c = &d->clients[k];
+		if (c->fd >= 0 && client_deadline(d, c) <= d->now)
+			client_timers(d, c);
+	}
+	if (d->wake_clients) {
+		d->wake_clients = 0;
 		for (k = 0; k < d->conf.max_clients; k++) {
 			struct client *c = &d->clients[k];
-			if (c->fd >= 0 && client_deadline(d, c) <= d->now)
-				client_timers(d, c);
+			if (c->fd >= 0 && c->qlen > 0)
+				client_io(d, c, 0);
 		}
-		if (d->wake_clients) {
-			d->wake_clients = 0;
-			for (k = 0; k < d->conf.max_clients; k++) {
-				struct client *c = &d->clients[k];
-				if (c->fd >= 0 && c->qlen > 0)
-					client_io(d, c, 0);
-			}
-		}
-		if (d->need_job)
-			retry_need_job(d);
 	}
+	if (d->need_job)
+		retry_need_job(d);
+	if (d->stopping) {
+		/* Postfix reconnects (to the new instance) when we close an idle
+		 * connection; busy ones are closed once their answers are out */
+		for (k = 0; k < d->conf.max_clients; k++) {
+			struct client *c = &d->clients[k];
+			if (c->fd >= 0 && c->qlen == 0 && c->outlen == c->outoff)
+				client_close(d, c, NULL);
+		}
+		return;
+	}
+	lookup_proactive(d);
+	snapshot_tick(d);
+	anchors_swap(d);
 }
 
 static int
 run_daemon(struct daemon *d)
 {
 	struct loop l;
+	msec_t stop_deadline = 0;
+	int k;
 
 	if (server_clients_init(d) < 0 || loop_init(&l, d) < 0) {
 		log_err("out of memory for %d clients", d->conf.max_clients);
@@ -303,19 +572,45 @@ run_daemon(struct daemon *d)
 	}
 	if (server_listen(d) < 0)
 		return 2;
+	snapshot_load(d);
+	if (drop_privileges(d) < 0)
+		return 2;
+	d->now = mono_now();
+	d->proactive_cursor = CACHE_NIL;
+	d->proactive_next = d->now;
+	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
 	log_info("mtasts %s started: %u cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->conf.max_clients, d->conf.max_lookups);
-	while (!got_term) {
+	for (;;) {
 		loop_once(d, &l, 1);
+		if (got_chld)
+			reap_children(d);
 		if (got_hup) {
 			got_hup = 0;
-			if (log_reopen() < 0)
-				log_warn("cannot reopen the log file: %s", strerror(errno));
-			log_info("SIGHUP: log file reopened");
+			if (!d->stopping)
+				reload(d);
 		}
+		if (got_term && !d->stopping) {
+			/* take what is already queued on the listeners, then stop
+			 * accepting: a second instance (reuse_port) takes over */
+			for (k = 0; k < d->nlisten; k++)
+				server_accept(d, d->listen[k].fd);
+			server_close_listeners(d);
+			d->stopping = 1;
+			stop_deadline = d->now + (msec_t)d->conf.shutdown_timeout * 1000;
+			log_info("stopping: finishing requests in flight (at most %d s)",
+			    d->conf.shutdown_timeout);
+		}
+		if (d->stopping && (d->nclients == 0 || d->now >= stop_deadline))
+			break;
 	}
-	log_info("shutting down");
-	server_close_listeners(d);
+	for (k = 0; k < d->conf.max_clients; k++)
+		client_close(d, &d->clients[k], NULL);
+	if (d->snap_pid != 0)
+		waitpid(d->snap_pid, NULL, 0);
+	if (d->conf.cache_file[0] != '\0')
+		snapshot_save_now(d);
+	log_info("stopped");
 	return 0;
 }
 
@@ -374,10 +669,10 @@ main(int argc, char **argv)
 {
 	static struct daemon d;
 	const char *conf_path = default_conf, *logfile = NULL, *query = NULL, *zone = "";
-	int level = LOG_LVL_INFO, check_only = 0, conf_given = 0, ch;
+	int level = LOG_LVL_INFO, check_only = 0, conf_given = 0, use_syslog = 0, ch;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "c:v:l:q:z:thV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthV")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -399,6 +694,9 @@ main(int argc, char **argv)
 		case 'z':
 			zone = optarg;
 			break;
+		case 's':
+			use_syslog = 1;
+			break;
 		case 't':
 			check_only = 1;
 			break;
@@ -417,11 +715,18 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_open(query != NULL && level == LOG_LVL_INFO ? LOG_LVL_WARN : level, logfile, 0);
 	if (conf_load(conf_path, conf_given, &d.conf, err, sizeof err) < 0) {
 		fprintf(stderr, "mtasts: %s\n", err);
 		return 2;
 	}
+	d.conf_path = conf_path;
+	d.conf_given = conf_given;
+	if (query != NULL || check_only)
+		use_syslog = 0;
+	else
+		use_syslog |= d.conf.use_syslog;
+	log_open(query != NULL && level == LOG_LVL_INFO ? LOG_LVL_WARN : level, logfile,
+	    use_syslog);
 	if (check_only) {
 		printf("%s: configuration ok\n", conf_given || access(conf_path, F_OK) == 0 ?
 		    conf_path : "built-in defaults");

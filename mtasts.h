@@ -342,6 +342,17 @@ struct config {
 	int max_clients;
 	int max_lookups;             /* domain lookups running at once */
 	int idle_timeout;            /* seconds before an idle client is closed */
+	char cache_file[256];        /* snapshot path, "" = none */
+	int snapshot_interval;       /* seconds between snapshots (when changed) */
+	int proactive_fetch;         /* refresh cached policies in the background */
+	int proactive_interval;      /* seconds */
+	int proactive_concurrency;   /* refreshes at once */
+	int proactive_grace_ratio;   /* refresh policies older than interval/ratio */
+	int backoff_max;             /* seconds: cap of the failure backoff */
+	int shutdown_timeout;        /* seconds to finish requests on SIGTERM */
+	int reuse_port;              /* SO_REUSEPORT on TCP listeners */
+	char user[64];               /* drop root to this user, "" = stay */
+	int use_syslog;
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */
 };
@@ -373,6 +384,7 @@ struct cache_entry {
 	int64_t fetched_wall;        /* UNIX time of the successful fetch */
 	msec_t expires;              /* fetched + max_age, monotonic */
 	msec_t checked;              /* last TXT check (or store) */
+	msec_t next_check;           /* revalidate on a lookup after this */
 	msec_t retry_after;          /* no fetch for failed_id before this */
 	char id[TXT_ID_MAX + 1];     /* TXT id the policy was fetched under */
 	char failed_id[TXT_ID_MAX + 1];
@@ -465,6 +477,7 @@ struct job {
 	char domain[DOMAIN_MAX + 1];
 	char host[DOMAIN_MAX + 1]; /* mta-sts.<domain> */
 	char id[TXT_ID_MAX + 1];
+	int force;                 /* proactive refresh: fetch even if current */
 	int have_policy;           /* pol holds the freshly fetched policy */
 	int policy_applies;        /* query mode: any answer other than NOTFOUND */
 	char why[160];             /* outcome, for logs and query mode */
@@ -489,7 +502,17 @@ struct daemon {
 	int njobs;
 	int wake_clients;          /* a job finished: flush waiting clients */
 	int need_job;              /* requests are waiting for a job slot */
+	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */
+	msec_t proactive_next;     /* next proactive sweep */
+	uint32_t proactive_cursor; /* sweep position in the cache, CACHE_NIL = idle */
 	msec_t now;
+	const char *conf_path;     /* for SIGHUP */
+	int conf_given;
+	struct tls_anchors anchors_next;   /* reloaded CA, swapped in when no fetch runs */
+	int stopping;              /* SIGTERM: finish pending requests, then exit */
+	int snap_pid;              /* snapshot writer child, 0 = none */
+	uint64_t snap_saved;       /* cache_changes at the last snapshot */
+	msec_t snap_next;
 };
 
 /* server.c */
@@ -510,6 +533,8 @@ size_t answer_format(struct daemon *d, const struct request *r, char *out, size_
 int lookup_init(struct daemon *d);
 /* Find a running job for domain, or start one; NULL if no slot is free */
 struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z);
+/* Proactive refresh: start due refreshes; returns the next time to call */
+msec_t lookup_proactive(struct daemon *d);
 struct job *lookup_find(struct daemon *d, const char *domain);
 void lookup_release(struct daemon *d, struct job *j);
 int lookup_poll(const struct job *j, int which, short *events, msec_t *deadline);

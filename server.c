@@ -97,6 +97,11 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		if (fd < 0)
 			return -1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		/* a new instance can bind while the old one still serves:
+		 * restarts and upgrades without refused connections */
+		if (d->conf.reuse_port &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+			log_warn("listen %s: SO_REUSEPORT: %s", spec, strerror(errno));
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
