@@ -1,0 +1,881 @@
+/* dns.c - DNS message build and parse (pure), resolv.conf parsing, and
+ * the non-blocking stub resolver engine driven by the daemon's poll loop */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "mtasts.h"
+
+#define TIMEOUT_DEF    5000     /* ms per attempt */
+#define TIMEOUT_CAP    30000
+#define ATTEMPTS_DEF   2
+#define ATTEMPTS_CAP   5
+#define JUMPS_MAX      32       /* compression pointers per name */
+#define NAME_WIRE_MAX  255
+#define TXT_PREFIX     64       /* bytes kept of a too-long TXT record */
+#define UDP_READS      16       /* datagrams read per wakeup */
+
+#define F_QR     0x8000
+#define F_TC     0x0200
+#define F_RD     0x0100
+#define R_FORMERR  1
+#define R_NXDOMAIN 3
+#define R_NOTIMP   4
+#define C_IN       1
+
+/* ---- resolv.conf ------------------------------------------------------ */
+
+static int
+is_blank(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Decimal 0..max digits only; -1 when empty, not a number or too big. */
+static long
+parse_num(const char *s, size_t len, long max)
+{
+	long v = 0;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	return v;
+}
+
+/* "1.2.3.4", "::1", "1.2.3.4:53", "[::1]:53".  An unbracketed IPv6
+ * address never carries a port, so "::1:53" is the address ::1:53. */
+static int
+addr_parse(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *h = s, *c;
+	size_t hl = len;
+	long port = 53;
+	struct in_addr a4;
+	struct in6_addr a6;
+	int v6 = 0;
+
+	if (len == 0 || memchr(s, '\0', len) != NULL)
+		return -1;
+	if (s[0] == '[') {
+		c = memchr(s, ']', len);
+		if (c == NULL)
+			return -1;
+		h = s + 1;
+		hl = (size_t)(c - h);
+		if (c + 1 < s + len) {
+			if (c[1] != ':')
+				return -1;
+			port = parse_num(c + 2, len - (size_t)(c + 2 - s), 65535);
+		}
+		v6 = 1;
+	} else if (hl < sizeof host) {
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) == 1)
+			v6 = 2;     /* parsed already */
+		else if ((c = memchr(s, ':', len)) != NULL) {
+			hl = (size_t)(c - s);
+			port = parse_num(c + 1, len - hl - 1, 65535);
+		}
+	}
+	if (port <= 0 || hl >= sizeof host)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof *ss);
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sin6->sin6_addr = a6;
+		*sl = sizeof *sin6;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sin->sin_addr = a4;
+		*sl = sizeof *sin;
+	}
+	return 0;
+}
+
+int
+dns_servers_add(struct dns_servers *s, const char *addr)
+{
+	if (s->n < 0 || s->n >= DNS_NS_MAX ||
+	    addr_parse(addr, strlen(addr), &s->addr[s->n], &s->addrlen[s->n]) < 0)
+		return -1;
+	s->n++;
+	return 0;
+}
+
+/* Next blank-separated token of [*p, end); its length, 0 at the end. */
+static size_t
+token(const char **p, const char *end, const char **tok)
+{
+	const char *s = *p;
+
+	while (s < end && is_blank((unsigned char)*s))
+		s++;
+	*tok = s;
+	while (s < end && !is_blank((unsigned char)*s))
+		s++;
+	*p = s;
+	return (size_t)(s - *tok);
+}
+
+static int
+tok_is(const char *tok, size_t len, const char *word)
+{
+	return len == strlen(word) && memcmp(tok, word, len) == 0;
+}
+
+static void
+resolv_line(const char *p, const char *end, struct dns_servers *out)
+{
+	const char *tok;
+	size_t tl = token(&p, end, &tok);
+	long v;
+
+	if (tl == 0 || tok[0] == '#' || tok[0] == ';')
+		return;
+	if (tok_is(tok, tl, "nameserver")) {
+		tl = token(&p, end, &tok);
+		if (out->n < DNS_NS_MAX &&
+		    addr_parse(tok, tl, &out->addr[out->n], &out->addrlen[out->n]) == 0)
+			out->n++;
+		return;
+	}
+	if (!tok_is(tok, tl, "options"))
+		return;     /* search, domain, sortlist...: not for absolute names */
+	while ((tl = token(&p, end, &tok)) > 0) {
+		if (tl > 8 && memcmp(tok, "timeout:", 8) == 0) {
+			v = parse_num(tok + 8, tl - 8, 1000000);
+			if (v >= 0)
+				out->timeout_ms = v < 1 ? 1000 :
+				    v > TIMEOUT_CAP / 1000 ? TIMEOUT_CAP : (int)v * 1000;
+		} else if (tl > 9 && memcmp(tok, "attempts:", 9) == 0) {
+			v = parse_num(tok + 9, tl - 9, 1000000);
+			if (v >= 0)
+				out->attempts = v < 1 ? 1 :
+				    v > ATTEMPTS_CAP ? ATTEMPTS_CAP : (int)v;
+		}
+	}
+}
+
+int
+dns_servers_parse(const char *buf, size_t len, struct dns_servers *out)
+{
+	const char *p = buf, *end = buf + len, *nl;
+
+	memset(out, 0, sizeof *out);
+	out->timeout_ms = TIMEOUT_DEF;
+	out->attempts = ATTEMPTS_DEF;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		resolv_line(p, nl, out);
+		p = nl + 1;
+	}
+	return out->n;
+}
+
+/* ---- messages (pure) -------------------------------------------------- */
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint8_t
+lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/* Presentation name (no trailing dot) -> wire form; its length or 0. */
+static size_t
+name_to_wire(const char *name, uint8_t out[NAME_WIRE_MAX])
+{
+	size_t o = 0, lab = 0, i;
+
+	if (name[0] == '\0')
+		return 0;
+	for (i = 0;; i++) {
+		if (name[i] == '.' || name[i] == '\0') {
+			if (i == lab || i - lab > 63 || o + 1 + (i - lab) + 1 > NAME_WIRE_MAX)
+				return 0;
+			out[o++] = (uint8_t)(i - lab);
+			memcpy(out + o, name + lab, i - lab);
+			o += i - lab;
+			lab = i + 1;
+			if (name[i] == '\0')
+				break;
+		}
+	}
+	out[o++] = 0;
+	return o;
+}
+
+size_t
+dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
+    uint16_t qtype, int edns)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wl = name_to_wire(name, wire), n;
+
+	n = 12 + wl + 4 + (edns ? 11 : 0);
+	if (wl == 0 || n > cap)
+		return 0;
+	memset(buf, 0, 12);
+	put16(buf, id);
+	put16(buf + 2, F_RD);
+	put16(buf + 4, 1);
+	put16(buf + 10, edns ? 1 : 0);
+	memcpy(buf + 12, wire, wl);
+	put16(buf + 12 + wl, qtype);
+	put16(buf + 14 + wl, C_IN);
+	if (edns) {
+		/* OPT: root owner, class = UDP payload size, TTL 0 (version 0,
+		 * no DO bit), no options */
+		uint8_t *o = buf + 16 + wl;
+		memset(o, 0, 11);
+		put16(o + 1, DNS_T_OPT);
+		put16(o + 3, DNS_UDP_SIZE);
+	}
+	return n;
+}
+
+/* Expand the name at *pos into out (wire form, ASCII lowercased) and move
+ * *pos past the name as stored.  Every pointer must point strictly before
+ * itself, so expansion cannot loop; the jump cap bounds the work anyway. */
+static int
+name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX],
+    size_t *outlen)
+{
+	size_t p = *pos, o = 0, end = 0, t, i;
+	int jumps = 0;
+	uint8_t c;
+
+	for (;;) {
+		if (p >= len)
+			return -1;
+		c = msg[p];
+		if ((c & 0xc0) == 0xc0) {
+			if (p + 1 >= len)
+				return -1;
+			t = (size_t)(c & 0x3f) << 8 | msg[p + 1];
+			if (t >= p || ++jumps > JUMPS_MAX)
+				return -1;
+			if (end == 0)
+				end = p + 2;
+			p = t;
+			continue;
+		}
+		if (c & 0xc0)           /* label types 01 and 10 */
+			return -1;
+		out[o++] = c;
+		if (c == 0)
+			break;
+		if (c > len - p - 1 || o + c + 1 > NAME_WIRE_MAX)
+			return -1;
+		for (i = 0; i < c; i++)
+			out[o++] = lower(msg[p + 1 + i]);
+		p += 1 + c;
+	}
+	*pos = end != 0 ? end : p + 1;
+	*outlen = o;
+	return 0;
+}
+
+/* Does the name stored at off equal the wire name n? */
+static int
+name_at_is(const uint8_t *msg, size_t len, size_t off, const uint8_t *n, size_t nl)
+{
+	uint8_t tmp[NAME_WIRE_MAX];
+	size_t tl;
+
+	return name_read(msg, len, &off, tmp, &tl) == 0 && tl == nl &&
+	    memcmp(tmp, n, nl) == 0;
+}
+
+/* Wire name -> presentation form for dns_result.cname; bytes that cannot
+ * survive the round trip through dns_build_query are refused. */
+static int
+name_to_text(const uint8_t *w, char *out, size_t cap)
+{
+	size_t o = 0, i;
+
+	if (w[0] == 0)
+		return -1;
+	while (*w != 0) {
+		if (o + *w + 1 > cap)
+			return -1;
+		if (o > 0)
+			out[o++] = '.';
+		for (i = 1; i <= *w; i++) {
+			if (w[i] == '.' || w[i] == '\0')
+				return -1;
+			out[o++] = (char)w[i];
+		}
+		w += *w + 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+struct rr {
+	size_t owner;
+	size_t rdata;
+	uint16_t type, class, rdlen;
+};
+
+/* One TXT RR: its character-strings must fill rdlength exactly; they are
+ * joined without separator.  -1 when malformed or nothing more fits. */
+static int
+txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
+{
+	struct dns_txt_rr *t;
+	size_t p = 0, total = 0, keep, n;
+
+	if (rdlen == 0)
+		return -1;      /* one or more strings (RFC 1035 3.3.14) */
+	while (p < rdlen) {
+		if (rd[p] > rdlen - p - 1)
+			return -1;
+		total += rd[p];
+		p += 1 + rd[p];
+	}
+	/* an RRset we cannot hold whole must not be judged by a part of it */
+	if (out->ntxt >= DNS_TXT_MAX)
+		return -1;
+	t = &out->txt[out->ntxt];
+	t->too_long = total > TXT_RECORD_MAX;
+	keep = t->too_long ? TXT_PREFIX : total;
+	if (keep > DNS_TXT_BUF - *used)
+		return -1;
+	t->off = (uint16_t)*used;
+	t->len = (uint16_t)keep;
+	for (p = 0; p < rdlen && keep > 0; p += 1 + rd[p]) {
+		n = rd[p] < keep ? rd[p] : keep;
+		memcpy(out->txtbuf + *used, rd + p + 1, n);
+		*used += n;
+		keep -= n;
+	}
+	out->ntxt++;
+	return 0;
+}
+
+static enum dns_status
+parse_reply(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct dns_result *out, int *hopsp)
+{
+	uint8_t want[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
+	struct rr rr[DNS_MAX_RR];
+	size_t wl, cl, pos = 12, used = 0, i;
+	uint16_t flags, an;
+	int hops = 0, found = 0, j;
+
+	out->status = DNS_PENDING;
+	out->rcode = 0;
+	out->edns_rejected = 0;
+	out->cname[0] = '\0';
+	out->ntxt = 0;
+	out->naddr = 0;
+	*hopsp = 0;
+
+	if (len < 12 || get16(msg) != id)
+		return DNS_MISMATCH;
+	flags = get16(msg + 2);
+	if (!(flags & F_QR) || (flags >> 11 & 0xf) != 0)
+		return DNS_MISMATCH;
+	out->rcode = flags & 0xf;
+	if (out->rcode == R_FORMERR || out->rcode == R_NOTIMP) {
+		out->edns_rejected = 1;
+		/* servers that do not know EDNS often drop the question */
+		if (get16(msg + 4) == 0)
+			return DNS_SERVER_ERR;
+	}
+	if (get16(msg + 4) != 1)
+		return DNS_MISMATCH;
+	wl = name_to_wire(qname, want);
+	if (wl == 0)
+		return DNS_MISMATCH;
+	for (i = 0; i < wl; i++)
+		want[i] = lower(want[i]);
+	if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 4)
+		return DNS_MALFORMED;
+	if (cl != wl || memcmp(cur, want, wl) != 0 ||
+	    get16(msg + pos) != qtype || get16(msg + pos + 2) != C_IN)
+		return DNS_MISMATCH;
+	pos += 4;
+	if (flags & F_TC)
+		return DNS_TRUNCATED;   /* never look at a partial answer */
+	if (out->rcode != 0 && out->rcode != R_NXDOMAIN)
+		return DNS_SERVER_ERR;
+
+	an = get16(msg + 6);
+	if (an > DNS_MAX_RR)
+		return DNS_MALFORMED;
+	for (j = 0; j < an; j++) {
+		rr[j].owner = pos;
+		if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 10)
+			return DNS_MALFORMED;
+		rr[j].type = get16(msg + pos);
+		rr[j].class = get16(msg + pos + 2);
+		rr[j].rdlen = get16(msg + pos + 8);
+		pos += 10;
+		if (rr[j].rdlen > len - pos)
+			return DNS_MALFORMED;
+		rr[j].rdata = pos;
+		pos += rr[j].rdlen;
+	}
+
+	/* Follow the CNAME chain from QNAME within the answer section;
+	 * a loop runs into the hop cap. */
+	memcpy(cur, want, wl);
+	cl = wl;
+	while (qtype != DNS_T_CNAME) {
+		for (j = 0; j < an; j++)
+			if (rr[j].type == DNS_T_CNAME && rr[j].class == C_IN &&
+			    name_at_is(msg, len, rr[j].owner, cur, cl))
+				break;
+		if (j == an)
+			break;
+		if (++hops > DNS_CNAME_MAX)
+			return DNS_MALFORMED;
+		pos = rr[j].rdata;
+		if (name_read(msg, len, &pos, cur, &cl) < 0 ||
+		    pos != rr[j].rdata + rr[j].rdlen)
+			return DNS_MALFORMED;
+	}
+	*hopsp = hops;
+	if (out->rcode == R_NXDOMAIN)
+		return DNS_NONE;
+
+	for (j = 0; j < an; j++) {
+		const uint8_t *rd = msg + rr[j].rdata;
+		if (rr[j].type != qtype || rr[j].class != C_IN ||
+		    !name_at_is(msg, len, rr[j].owner, cur, cl))
+			continue;
+		found = 1;
+		if (qtype == DNS_T_TXT) {
+			if (txt_add(out, &used, rd, rr[j].rdlen) < 0)
+				return DNS_MALFORMED;
+		} else if (qtype == DNS_T_A || qtype == DNS_T_AAAA) {
+			size_t al = qtype == DNS_T_A ? 4 : 16;
+			if (rr[j].rdlen != al)
+				return DNS_MALFORMED;
+			if (out->naddr < DNS_ADDR_MAX) {
+				struct dns_addr *a = &out->addr[out->naddr++];
+				a->family = qtype == DNS_T_A ? AF_INET : AF_INET6;
+				memset(a->addr, 0, sizeof a->addr);
+				memcpy(a->addr, rd, al);
+			}
+		}
+	}
+	if (found)
+		return DNS_DATA;
+	if (hops > 0) {
+		if (name_to_text(cur, out->cname, sizeof out->cname) < 0)
+			return DNS_MALFORMED;
+		return DNS_CNAME;
+	}
+	return DNS_NONE;
+}
+
+enum dns_status
+dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct dns_result *out)
+{
+	int hops;
+
+	out->status = parse_reply(msg, len, id, qname, qtype, out, &hops);
+	return out->status;
+}
+
+/* ---- the engine ------------------------------------------------------- */
+
+enum { Q_DONE = 0, Q_UDP, Q_TCP_CONNECT, Q_TCP_WRITE, Q_TCP_READ };
+
+static int
+q_attempts(const struct dns_query *q)
+{
+	return q->servers->attempts > 0 ? q->servers->attempts : ATTEMPTS_DEF;
+}
+
+static void
+q_close(struct dns_query *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+}
+
+static void
+q_finish(struct dns_query *q, enum dns_status st)
+{
+	q_close(q);
+	q->state = Q_DONE;
+	q->result.status = st;
+	if (st != DNS_DATA) {
+		q->result.ntxt = 0;
+		q->result.naddr = 0;
+	}
+}
+
+/* A new socket connected to the current server, so that the kernel picks
+ * a random source port and drops datagrams from anyone else.
+ * 0 connected, 1 connect in progress, -1 failed. */
+static int
+q_socket(struct dns_query *q, int type, msec_t now)
+{
+	const struct dns_servers *s = q->servers;
+	int fd, r, t = s->timeout_ms > 0 ? s->timeout_ms : TIMEOUT_DEF;
+
+	q_close(q);
+	fd = socket(s->addr[q->server].ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	q->fd = fd;
+	r = connect(fd, (const struct sockaddr *)&s->addr[q->server], s->addrlen[q->server]);
+	if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
+		q_close(q);
+		return -1;
+	}
+	q->attempt_deadline = now + t < q->deadline ? now + t : q->deadline;
+	return r < 0;
+}
+
+/* One UDP attempt to the current server with a fresh ID and socket. */
+static int
+q_udp(struct dns_query *q, msec_t now)
+{
+	ssize_t n;
+
+	if (rand_fill(&q->id, sizeof q->id) < 0)
+		return -1;
+	q->qlen = dns_build_query(q->qbuf + 2, sizeof q->qbuf - 2, q->id,
+	    q->qname, q->qtype, q->edns);
+	if (q->qlen == 0 || q_socket(q, SOCK_DGRAM, now) < 0)
+		return -1;
+	put16(q->qbuf, (uint16_t)q->qlen);
+	q->tcp = 0;
+	do
+		n = send(q->fd, q->qbuf + 2, q->qlen, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)q->qlen) {
+		q_close(q);
+		return -1;
+	}
+	q->state = Q_UDP;
+	return 0;
+}
+
+/* Try the current server, then the following ones, until one send works. */
+static void
+q_send(struct dns_query *q, msec_t now)
+{
+	while (q->round < q_attempts(q)) {
+		if (q_udp(q, now) == 0)
+			return;
+		if (++q->server >= q->servers->n) {
+			q->server = 0;
+			q->round++;
+		}
+	}
+	q_finish(q, DNS_FAIL);
+}
+
+static void
+q_next(struct dns_query *q, msec_t now, const char *why)
+{
+	char tmp[256];
+
+	log_debug("dns: %s from server %d for %s", why, q->server,
+	    log_safe(q->qname, strlen(q->qname), tmp, sizeof tmp));
+	q_close(q);
+	if (++q->server >= q->servers->n) {
+		q->server = 0;
+		q->round++;
+	}
+	q_send(q, now);
+}
+
+/* TC=1: the same question, same ID, to the same server over TCP */
+static void
+q_tcp(struct dns_query *q, msec_t now)
+{
+	int r = q_socket(q, SOCK_STREAM, now);
+
+	if (r < 0) {
+		q_next(q, now, "tcp connect failed");
+		return;
+	}
+	q->tcp = 1;
+	q->io = 0;
+	q->tcp_want = 0;
+	q->state = r == 1 ? Q_TCP_CONNECT : Q_TCP_WRITE;
+}
+
+static void
+q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
+{
+	switch (st) {
+	case DNS_DATA:
+	case DNS_NONE:
+		q_finish(q, q->hops + hops > DNS_CNAME_MAX ? DNS_FAIL : st);
+		return;
+	case DNS_CNAME:
+		q->hops += hops;
+		if (q->hops > DNS_CNAME_MAX) {
+			q_finish(q, DNS_FAIL);
+			return;
+		}
+		memcpy(q->qname, q->result.cname, sizeof q->qname);
+		q->server = 0;
+		q->round = 0;
+		q_send(q, now);
+		return;
+	case DNS_TRUNCATED:
+		if (!q->tcp) {
+			q_tcp(q, now);
+			return;
+		}
+		q_next(q, now, "truncated reply over tcp");
+		return;
+	case DNS_SERVER_ERR:
+		if (q->result.edns_rejected && q->edns) {
+			q->edns = 0;    /* once per query: the server did not like OPT */
+			q_send(q, now);
+			return;
+		}
+		q_next(q, now, "server error");
+		return;
+	default:
+		q_next(q, now, st == DNS_MISMATCH ? "mismatched tcp reply" : "malformed reply");
+		return;
+	}
+}
+
+static enum dns_status
+q_parse(struct dns_query *q, size_t len, int *hops)
+{
+	return parse_reply(q->rbuf, len, q->id, q->qname, q->qtype, &q->result, hops);
+}
+
+static void
+q_udp_read(struct dns_query *q, msec_t now)
+{
+	enum dns_status st;
+	ssize_t n;
+	int i, hops;
+	char tmp[256];
+
+	for (i = 0; i < UDP_READS; i++) {
+		/* MSG_TRUNC: the real length, so an oversized datagram is
+		 * treated as truncated instead of being parsed in part */
+		n = recv(q->fd, q->rbuf, DNS_UDP_SIZE, MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				q_next(q, now, strerror(errno));
+			return;
+		}
+		st = q_parse(q, (size_t)n < DNS_UDP_SIZE ? (size_t)n : DNS_UDP_SIZE, &hops);
+		if (st == DNS_MISMATCH) {
+			log_debug("dns: ignored a reply that does not match the query for %s",
+			    log_safe(q->qname, strlen(q->qname), tmp, sizeof tmp));
+			continue;
+		}
+		if ((size_t)n > DNS_UDP_SIZE)
+			st = DNS_TRUNCATED;
+		q_handle(q, st, hops, now);
+		return;
+	}
+}
+
+static void
+q_tcp_write(struct dns_query *q, msec_t now)
+{
+	int err = 0;
+	socklen_t el = sizeof err;
+	ssize_t n;
+
+	if (q->state == Q_TCP_CONNECT) {
+		if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+			q_next(q, now, "tcp connect failed");
+			return;
+		}
+		q->state = Q_TCP_WRITE;
+	}
+	/* length prefix and message in one write (RFC 7766 8) */
+	while (q->io < q->qlen + 2) {
+		n = send(q->fd, q->qbuf + q->io, q->qlen + 2 - q->io, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				q_next(q, now, "tcp write failed");
+			return;
+		}
+		q->io += (size_t)n;
+	}
+	q->state = Q_TCP_READ;
+	q->io = 0;
+	q->tcp_want = 0;
+}
+
+/* io counts bytes read including the 2-byte length, which is gathered
+ * into tcp_want so that it may arrive split across reads. */
+static void
+q_tcp_read(struct dns_query *q, msec_t now)
+{
+	uint8_t lb[2];
+	ssize_t n, i;
+	int hops;
+
+	for (;;) {
+		if (q->io < 2)
+			n = recv(q->fd, lb, 2 - q->io, 0);
+		else
+			n = recv(q->fd, q->rbuf + q->io - 2, q->tcp_want - (q->io - 2), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				q_next(q, now, "tcp read failed");
+			return;
+		}
+		if (n == 0) {
+			q_next(q, now, "tcp connection closed early");
+			return;
+		}
+		if (q->io < 2) {
+			for (i = 0; i < n; i++)
+				q->tcp_want = q->tcp_want << 8 | lb[i];
+			q->io += (size_t)n;
+			if (q->io == 2 && q->tcp_want < 12) {
+				q_next(q, now, "short tcp reply");
+				return;
+			}
+			continue;
+		}
+		q->io += (size_t)n;
+		if (q->io - 2 == q->tcp_want) {
+			enum dns_status st = q_parse(q, q->tcp_want, &hops);
+			q_handle(q, st, hops, now);
+			return;
+		}
+	}
+}
+
+void
+dns_query_start(struct dns_query *q, const struct dns_servers *servers,
+    const char *name, uint16_t qtype, msec_t now, msec_t deadline)
+{
+	q->fd = -1;
+	q->state = Q_DONE;
+	q->server = 0;
+	q->round = 0;
+	q->tcp = 0;
+	q->edns = 1;
+	q->hops = 0;
+	q->id = 0;
+	q->qtype = qtype;
+	q->deadline = deadline;
+	q->attempt_deadline = deadline;
+	q->servers = servers;
+	q->qlen = 0;
+	q->io = 0;
+	q->tcp_want = 0;
+	q->result.status = DNS_PENDING;
+	q->result.rcode = 0;
+	q->result.edns_rejected = 0;
+	q->result.cname[0] = '\0';
+	q->result.ntxt = 0;
+	q->result.naddr = 0;
+	if (servers == NULL || servers->n <= 0 || deadline <= now ||
+	    strlcpy_m(q->qname, name, sizeof q->qname) >= sizeof q->qname) {
+		q_finish(q, DNS_FAIL);
+		return;
+	}
+	q_send(q, now);
+}
+
+int
+dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline)
+{
+	if (q->state == Q_DONE) {
+		/* already finished: due at once so that the loop steps it */
+		*events = 0;
+		*deadline = 0;
+		return -1;
+	}
+	*events = q->state == Q_TCP_CONNECT || q->state == Q_TCP_WRITE ? POLLOUT : POLLIN;
+	*deadline = q->attempt_deadline < q->deadline ? q->attempt_deadline : q->deadline;
+	return q->fd;
+}
+
+int
+dns_query_step(struct dns_query *q, short revents, msec_t now)
+{
+	/* errors surface through the read or write that follows */
+	if (revents & (POLLERR | POLLHUP | POLLNVAL))
+		revents |= POLLIN | POLLOUT;
+	switch (q->state) {
+	case Q_UDP:
+		if (revents & POLLIN)
+			q_udp_read(q, now);
+		break;
+	case Q_TCP_CONNECT:
+	case Q_TCP_WRITE:
+		if (revents & POLLOUT)
+			q_tcp_write(q, now);
+		break;
+	case Q_TCP_READ:
+		if (revents & POLLIN)
+			q_tcp_read(q, now);
+		break;
+	}
+	if (q->state != Q_DONE && now >= q->deadline)
+		q_finish(q, DNS_FAIL);
+	else if (q->state != Q_DONE && now >= q->attempt_deadline)
+		q_next(q, now, "timeout");
+	return q->state == Q_DONE;
+}
+
+void
+dns_query_abort(struct dns_query *q)
+{
+	q_close(q);
+	q->state = Q_DONE;
+	q->result.status = DNS_FAIL;
+}
