@@ -542,7 +542,9 @@ sts_mode_str(enum sts_mode m)
 	return "unknown";
 }
 
-const char *
+/* Weak for now: http.c carries an identical copy (committed first); drop
+ * the attribute once one of the two is removed. */
+__attribute__((weak)) const char *
 fetch_class_str(enum fetch_class c)
 {
 	switch (c) {

@@ -1,0 +1,87 @@
+/* fuzz_policy.c - policy_parse and policy_answer.  A valid policy holds
+ * only clean, distinct, lowercase patterns that policy_answer accepts, and
+ * an answer is never "OK" with nothing after it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtasts.h"
+
+static void
+check_answer(const struct policy *p, enum sts_mode mode, int strict, int sni)
+{
+	static char out[REPLY_MAX];
+	const char *mx[MX_MAX];
+	size_t n;
+	int i;
+
+	for (i = 0; i < p->nmx; i++)
+		mx[i] = p->mx[i];
+	memset(out, 0, 32);
+	n = policy_answer(mode, p->nmx, mx, strict, sni, out, sizeof out);
+	if (n >= 100000 || n >= sizeof out)
+		abort();
+	if (n == 0) {
+		/* every valid policy in force gets an answer */
+		if (p->nmx > 0 && (mode == STS_ENFORCE || (mode == STS_TESTING && strict)))
+			abort();
+		return;
+	}
+	if (strlen(out) != n || strncmp(out, "OK secure match=", 16) != 0 || n <= 16)
+		abort();
+	if (out[16] == ' ' || out[16] == ':' || out[16] == '\0')
+		abort();
+	if (strpbrk(out, ",{}=\r\n\t") != NULL && strpbrk(out + 16, ",{}\r\n\t") != NULL)
+		abort();
+	if (strchr(out + 16, ' ') != NULL) {
+		if (!sni || strcmp(strchr(out + 16, ' '), " servername=hostname") != 0)
+			abort();
+	} else if (sni) {
+		abort();
+	}
+	if (mode != STS_ENFORCE && !(mode == STS_TESTING && strict))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct policy p;
+	struct policy_error err;
+	int i, j;
+
+	if (policy_parse(data, size, &p, &err) != 0) {
+		if (err.reason == NULL || err.line < 0 || p.nmx != 0)
+			abort();
+		return 0;
+	}
+	if (err.reason != NULL)
+		abort();
+	if (p.nmx < 0 || p.nmx > MX_MAX || p.max_age > MAX_AGE_MAX)
+		abort();
+	if (p.mode != STS_NONE && p.mode != STS_TESTING && p.mode != STS_ENFORCE)
+		abort();
+	if (p.mode != STS_NONE && p.nmx == 0)
+		abort();
+	for (i = 0; i < p.nmx; i++) {
+		const char *m = p.mx[i];
+		size_t n = strnlen(m, MX_PATTERN_MAX + 1);
+
+		if (n < 3 || n > MX_PATTERN_MAX || strchr(m, '.') == NULL)
+			abort();
+		if (strpbrk(m, " \t:,={}\r\n;ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL)
+			abort();
+		if (strchr(m + (m[0] == '*'), '*') != NULL || m[n - 1] == '.')
+			abort();
+		for (j = 0; j < i; j++)
+			if (strcmp(p.mx[j], m) == 0)
+				abort();
+	}
+	check_answer(&p, p.mode, 0, 1);
+	check_answer(&p, p.mode, 1, 0);
+	check_answer(&p, STS_ENFORCE, 0, 1);
+	check_answer(&p, STS_TESTING, 1, 1);
+	check_answer(&p, STS_NONE, 1, 1);
+	return 0;
+}
