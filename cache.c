@@ -34,12 +34,13 @@ cache_init(struct cache *c, uint32_t entries)
 	uint32_t nb = 16;
 
 	memset(c, 0, sizeof *c);
-	while (nb < entries * 2 && nb < (1u << 30))
+	while (nb < entries && nb < (1u << 30))
 		nb <<= 1;
 	c->nentries = entries;
 	c->nbuckets = nb;
 	c->nblocks = entries * CACHE_BLOCKS_PER_ENTRY;
-	c->bucket = malloc((size_t)nb * sizeof *c->bucket);
+	/* buckets hold index + 1, so the zeroed table is empty as it comes */
+	c->bucket = calloc(nb, sizeof *c->bucket);
 	c->e = calloc(entries, sizeof *c->e);
 	c->block_next = calloc(c->nblocks, sizeof *c->block_next);
 	c->block = calloc(c->nblocks, CACHE_BLOCK);
@@ -47,7 +48,6 @@ cache_init(struct cache *c, uint32_t entries)
 		cache_free(c);
 		return -1;
 	}
-	memset(c->bucket, 0xff, (size_t)nb * sizeof *c->bucket);
 	c->free_entry = c->free_block = CACHE_NIL;
 	c->lru_head[0] = c->lru_head[1] = CACHE_NIL;
 	c->lru_tail[0] = c->lru_tail[1] = CACHE_NIL;
@@ -162,7 +162,7 @@ cache_find(struct cache *c, const char *domain)
 
 	if (c->nentries == 0)
 		return NULL;
-	for (i = c->bucket[h & (c->nbuckets - 1)]; i != CACHE_NIL; i = c->e[i].chain) {
+	for (i = c->bucket[h & (c->nbuckets - 1)] - 1; i != CACHE_NIL; i = c->e[i].chain) {
 		struct cache_entry *e = &c->e[i];
 		if (e->hash == h && domain_equal(c, e, domain, len)) {
 			if (c->lru_head[lru_list(e)] != i) {
@@ -179,12 +179,17 @@ void
 cache_drop(struct cache *c, struct cache_entry *e)
 {
 	uint32_t i = idx(c, e);
-	uint32_t *p = &c->bucket[e->hash & (c->nbuckets - 1)];
+	uint32_t *head = &c->bucket[e->hash & (c->nbuckets - 1)];
 
-	while (*p != CACHE_NIL && *p != i)
-		p = &c->e[*p].chain;
-	if (*p == i)
-		*p = e->chain;
+	if (*head == i + 1) {
+		*head = e->chain + 1;   /* CACHE_NIL + 1 wraps to 0: empty */
+	} else {
+		uint32_t *p = &c->e[*head - 1].chain;
+		while (*p != CACHE_NIL && *p != i)
+			p = &c->e[*p].chain;
+		if (*p == i)
+			*p = e->chain;
+	}
 	lru_unlink(c, e);
 	blocks_release(c, e->block);
 	memset(e, 0, sizeof *e);
@@ -239,7 +244,7 @@ store_data(struct cache *c, struct cache_entry *e, const char *domain,
 			return -1;
 	e->block = CACHE_NIL;
 	while (off < total) {
-		uint32_t b;
+		uint32_t b = CACHE_NIL;
 		size_t room = CACHE_BLOCK, at = 0;
 		(void)block_take(c, &b);   /* cannot fail: room checked above */
 		*link = b;
@@ -309,8 +314,8 @@ cache_store(struct cache *c, const char *domain, enum cache_kind kind,
 		return NULL;
 	}
 	e->hash = hash_name(domain, strlen(domain));
-	e->chain = c->bucket[e->hash & (c->nbuckets - 1)];
-	c->bucket[e->hash & (c->nbuckets - 1)] = i;
+	e->chain = c->bucket[e->hash & (c->nbuckets - 1)] - 1;
+	c->bucket[e->hash & (c->nbuckets - 1)] = i + 1;
 	lru_push(c, e);
 	c->count++;
 	return e;

@@ -17,15 +17,11 @@
 int
 lookup_init(struct daemon *d)
 {
-	int i;
-
 	d->njobs = d->conf.max_lookups;
 	d->jobs = calloc((size_t)d->njobs, sizeof *d->jobs);
-	if (d->jobs == NULL)
-		return -1;
-	for (i = 0; i < d->njobs; i++)
-		d->jobs[i].q[0].fd = d->jobs[i].q[1].fd = d->jobs[i].fetch.fd = -1;
-	return 0;
+	d->job_active = calloc((size_t)d->njobs, sizeof *d->job_active);
+	d->job_spare = calloc((size_t)d->njobs, sizeof *d->job_spare);
+	return d->jobs == NULL || d->job_active == NULL || d->job_spare == NULL ? -1 : 0;
 }
 
 struct job *
@@ -33,9 +29,9 @@ lookup_find(struct daemon *d, const char *domain)
 {
 	int i;
 
-	for (i = 0; i < d->njobs; i++)
-		if (d->jobs[i].state != JOB_FREE && !strcmp(d->jobs[i].domain, domain))
-			return &d->jobs[i];
+	for (i = 0; i < d->njob_active; i++)
+		if (!strcmp(d->job_active[i]->domain, domain))
+			return d->job_active[i];
 	return NULL;
 }
 
@@ -49,13 +45,15 @@ job_free(struct daemon *d, struct job *j)
 	if (j->state == JOB_FETCH)
 		fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
+	d->job_active[j->slot] = d->job_active[--d->njob_active];
+	d->job_active[j->slot]->slot = j->slot;
+	d->job_spare[d->njob_spare++] = j;
 	/* Hand the pages of the large buffers back: a burst of lookups must
 	 * not leave its peak in RSS for the rest of the daemon's life. */
 	lo = ((uintptr_t)&j->q[0] + page - 1) & ~(page - 1);
 	hi = ((uintptr_t)(j + 1)) & ~(page - 1);
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 }
 
 void
@@ -70,16 +68,19 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 {
 	struct job *j = lookup_find(d, domain);
 	char qname[DOMAIN_MAX + 2];
-	int i;
 
 	if (j != NULL)
 		return j->state == JOB_DONE ? NULL : j;
-	for (i = 0; i < d->njobs; i++)
-		if (d->jobs[i].state == JOB_FREE)
-			break;
-	if (i == d->njobs)
+	if (d->njob_spare > 0)
+		j = d->job_spare[--d->njob_spare];
+	else if (d->job_mark < d->njobs)
+		j = &d->jobs[d->job_mark++];
+	else
 		return NULL;
-	j = &d->jobs[i];
+	j->slot = d->njob_active;
+	d->job_active[d->njob_active++] = j;
+	/* a slot's sockets are closed when it ends: none is open here */
+	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 	j->refs = 0;
 	j->qbusy[0] = j->qbusy[1] = 0;
 	j->zone = z;
@@ -373,7 +374,6 @@ lookup_step(struct daemon *d, struct job *j, int which, short revents)
 		break;
 	case JOB_ADDR:
 		if (j->qbusy[which] && dns_query_step(&j->q[which], revents, d->now)) {
-			dns_query_abort(&j->q[which]);
 			j->qbusy[which] = 0;
 			if (!j->qbusy[0] && !j->qbusy[1])
 				addr_done(d, j);
@@ -428,8 +428,8 @@ lookup_proactive(struct daemon *d)
 		d->proactive_cursor = 0;
 		d->proactive_next = d->now + period;
 	}
-	for (k = 0; k < d->njobs; k++)
-		running += d->jobs[k].state != JOB_FREE && d->jobs[k].force;
+	for (k = 0; k < d->njob_active; k++)
+		running += d->job_active[k]->force;
 	limit = d->conf.proactive_concurrency < d->njobs / 2 ?
 	    d->conf.proactive_concurrency : d->njobs / 2;
 	if (limit < 1)

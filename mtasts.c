@@ -270,8 +270,8 @@ fetch_running(const struct daemon *d)
 {
 	int k;
 
-	for (k = 0; k < d->njobs; k++)
-		if (d->jobs[k].state == JOB_FETCH)
+	for (k = 0; k < d->njob_active; k++)
+		if (d->job_active[k]->state == JOB_FETCH)
 			return 1;
 	return 0;
 }
@@ -414,10 +414,8 @@ retry_need_job(struct daemon *d)
 	int i, k, still = 0;
 
 	d->need_job = 0;
-	for (i = 0; i < d->conf.max_clients; i++) {
-		struct client *c = &d->clients[i];
-		if (c->fd < 0)
-			continue;
+	for (i = d->nclients - 1; i >= 0; i--) {
+		struct client *c = d->active[i];
 		for (k = 0; k < c->qlen; k++) {
 			struct request *r = &c->q[(c->qhead + k) % REQ_QUEUE];
 			const struct zone *z = &d->conf.zone[r->zone];
@@ -451,10 +449,8 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 		if (!d->stopping)
 			for (k = 0; k < d->nlisten; k++)
 				add_fd(l, &n, d->listen[k].fd, POLLIN, SLOT_LISTEN, NULL, k);
-		for (k = 0; k < d->conf.max_clients; k++) {
-			struct client *c = &d->clients[k];
-			if (c->fd < 0)
-				continue;
+		for (k = 0; k < d->nclients; k++) {
+			struct client *c = d->active[k];
 			if ((ev = client_events(c)) != 0)
 				add_fd(l, &n, c->fd, ev, SLOT_CLIENT, c, 0);
 			if ((dl = client_deadline(d, c)) < deadline)
@@ -468,9 +464,9 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 		    d->snap_pid == 0 && d->snap_next < deadline)
 			deadline = d->snap_next;
 	}
-	for (k = 0; k < d->njobs; k++) {
-		struct job *j = &d->jobs[k];
-		if (j->state == JOB_FREE || j->state == JOB_DONE)
+	for (k = 0; k < d->njob_active; k++) {
+		struct job *j = d->job_active[k];
+		if (j->state == JOB_DONE)
 			continue;
 		for (w = 0; w < 2; w++) {
 			int fd;
@@ -502,8 +498,8 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	for (i = 0; i < n; i++)
 		if (l->map[i].type == SLOT_JOB && l->pfd[i].revents != 0)
 			lookup_step(d, l->map[i].p, l->map[i].which, l->pfd[i].revents);
-	for (k = 0; k < d->njobs; k++) {
-		struct job *j = &d->jobs[k];
+	for (k = d->njob_active - 1; k >= 0; k--) {
+		struct job *j = d->job_active[k];
 		for (w = 0; w < 2 && j->state != JOB_FREE && j->state != JOB_DONE; w++) {
 			dl = INT64_MAX;
 			if (lookup_poll(j, w, &ev, &dl) != -2 && dl <= d->now)
@@ -529,16 +525,16 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 			server_accept(d, l->pfd[i].fd);
 	if (!serving)
 		return;
-	for (k = 0; k < d->conf.max_clients; k++) {
-		struct client *c = &d->clients[k];
-		if (c->fd >= 0 && client_deadline(d, c) <= d->now)
+	for (k = d->nclients - 1; k >= 0; k--) {
+		struct client *c = d->active[k];
+		if (client_deadline(d, c) <= d->now)
 			client_timers(d, c);
 	}
 	if (d->wake_clients) {
 		d->wake_clients = 0;
-		for (k = 0; k < d->conf.max_clients; k++) {
-			struct client *c = &d->clients[k];
-			if (c->fd >= 0 && c->qlen > 0)
+		for (k = d->nclients - 1; k >= 0; k--) {
+			struct client *c = d->active[k];
+			if (c->qlen > 0)
 				client_io(d, c, 0);
 		}
 	}
@@ -547,9 +543,9 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	if (d->stopping) {
 		/* Postfix reconnects (to the new instance) when we close an idle
 		 * connection; busy ones are closed once their answers are out */
-		for (k = 0; k < d->conf.max_clients; k++) {
-			struct client *c = &d->clients[k];
-			if (c->fd >= 0 && c->qlen == 0 && c->outlen == c->outoff)
+		for (k = d->nclients - 1; k >= 0; k--) {
+			struct client *c = d->active[k];
+			if (c->qlen == 0 && c->outlen == c->outoff)
 				client_close(d, c, NULL);
 		}
 		return;
@@ -604,8 +600,8 @@ run_daemon(struct daemon *d)
 		if (d->stopping && (d->nclients == 0 || d->now >= stop_deadline))
 			break;
 	}
-	for (k = 0; k < d->conf.max_clients; k++)
-		client_close(d, &d->clients[k], NULL);
+	while (d->nclients > 0)
+		client_close(d, d->active[d->nclients - 1], NULL);
 	if (d->snap_pid != 0)
 		waitpid(d->snap_pid, NULL, 0);
 	if (d->conf.cache_file[0] != '\0')
@@ -635,6 +631,7 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	}
 	if (loop_init(&l, d) < 0)
 		return 2;
+	d->now = mono_now();
 	j = lookup_start(d, domain, z);
 	j->refs = 1;                    /* keep the result after it finishes */
 	while (j->state != JOB_DONE && !got_term)

@@ -456,7 +456,8 @@ struct request {
 	char domain[DOMAIN_MAX + 1];
 };
 struct client {
-	int fd;                    /* -1 = free slot */
+	int fd;
+	int slot;                  /* index in daemon.active */
 	int eof;                   /* peer shut its write side */
 	msec_t last_active;
 	int qhead, qlen;           /* request ring */
@@ -470,6 +471,7 @@ struct client {
 enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
 struct job {
 	enum job_state state;
+	int slot;                  /* index in daemon.job_active */
 	int refs;                  /* requests waiting on it */
 	int qbusy[2];              /* address queries still running */
 	const struct zone *zone;   /* of the request that started it */
@@ -496,10 +498,16 @@ struct daemon {
 	struct dns_servers servers;
 	int nlisten;
 	struct listener listen[LISTEN_MAX];
+	/* Slot pools.  Only the active lists are walked, so slots never used
+	 * are never touched and cost no RSS. */
 	struct client *clients;    /* conf.max_clients slots */
-	int nclients;
+	struct client **active;    /* connected clients, nclients of them */
+	struct client **spare;     /* closed slots for reuse, nspare of them */
+	int nclients, nspare, client_mark;
 	struct job *jobs;          /* conf.max_lookups slots */
-	int njobs;
+	struct job **job_active;   /* running or done jobs, njob_active of them */
+	struct job **job_spare;
+	int njobs, njob_active, njob_spare, job_mark;
 	int wake_clients;          /* a job finished: flush waiting clients */
 	int need_job;              /* requests are waiting for a job slot */
 	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */

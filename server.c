@@ -151,14 +151,12 @@ server_close_listeners(struct daemon *d)
 int
 server_clients_init(struct daemon *d)
 {
-	int i;
+	size_t n = (size_t)d->conf.max_clients;
 
-	d->clients = calloc((size_t)d->conf.max_clients, sizeof *d->clients);
-	if (d->clients == NULL)
-		return -1;
-	for (i = 0; i < d->conf.max_clients; i++)
-		d->clients[i].fd = -1;
-	return 0;
+	d->clients = calloc(n, sizeof *d->clients);
+	d->active = calloc(n, sizeof *d->active);
+	d->spare = calloc(n, sizeof *d->spare);
+	return d->clients == NULL || d->active == NULL || d->spare == NULL ? -1 : 0;
 }
 
 /* ---- accepting ------------------------------------------------------ */
@@ -169,10 +167,12 @@ client_slot(struct daemon *d)
 	struct client *oldest = NULL;
 	int i;
 
-	for (i = 0; i < d->conf.max_clients; i++) {
-		struct client *c = &d->clients[i];
-		if (c->fd < 0)
-			return c;
+	if (d->nspare > 0)
+		return d->spare[--d->nspare];
+	if (d->client_mark < d->conf.max_clients)
+		return &d->clients[d->client_mark++];
+	for (i = 0; i < d->nclients; i++) {
+		struct client *c = d->active[i];
 		/* prefer an idle connection (nothing pending) as the victim */
 		if (oldest == NULL ||
 		    (c->qlen == 0 && oldest->qlen != 0) ||
@@ -183,6 +183,7 @@ client_slot(struct daemon *d)
 		log_warn("max_clients (%d) reached: closing the longest-idle connection",
 		    d->conf.max_clients);
 		client_close(d, oldest, NULL);
+		d->nspare--;            /* client_close put it there: take it back */
 	}
 	return oldest;
 }
@@ -205,12 +206,13 @@ server_accept(struct daemon *d, int lfd)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		c = client_slot(d);
 		c->fd = fd;
+		c->slot = d->nclients;
+		d->active[d->nclients++] = c;
 		c->eof = 0;
 		c->last_active = d->now;
 		c->qhead = c->qlen = 0;
 		c->inoff = c->inlen = c->outoff = c->outlen = 0;
 		ns_reader_init(&c->rd);
-		d->nclients++;
 	}
 }
 
@@ -239,7 +241,10 @@ client_close(struct daemon *d, struct client *c, const char *why)
 	}
 	close(c->fd);
 	c->fd = -1;
-	d->nclients--;
+	/* swap-remove from the active list; the slot becomes spare */
+	d->active[c->slot] = d->active[--d->nclients];
+	d->active[c->slot]->slot = c->slot;
+	d->spare[d->nspare++] = c;
 }
 
 /* Turn one request payload "<name> <key>" into a queued request. */
