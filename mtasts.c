@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -555,6 +556,29 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	anchors_swap(d);
 }
 
+/* Every client and lookup needs descriptors: make sure the limit allows
+ * the configured pools, so accept() never fails with EMFILE and spins. */
+static void
+fd_limit(struct daemon *d)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)d->conf.max_clients + 3 * (rlim_t)d->conf.max_lookups +
+	    LISTEN_MAX + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < need) {
+		int room = (int)rl.rlim_cur - 3 * d->conf.max_lookups - LISTEN_MAX - 32;
+		if (room < 16)
+			room = 16;
+		log_warn("open file limit %lu is too low for max_clients %d: using %d clients",
+		    (unsigned long)rl.rlim_cur, d->conf.max_clients, room);
+		d->conf.max_clients = room;
+	}
+}
+
 static int
 run_daemon(struct daemon *d)
 {
@@ -562,6 +586,7 @@ run_daemon(struct daemon *d)
 	msec_t stop_deadline = 0;
 	int k;
 
+	fd_limit(d);
 	if (server_clients_init(d) < 0 || loop_init(&l, d) < 0) {
 		log_err("out of memory for %d clients", d->conf.max_clients);
 		return 2;

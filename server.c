@@ -161,16 +161,14 @@ server_clients_init(struct daemon *d)
 
 /* ---- accepting ------------------------------------------------------ */
 
-static struct client *
-client_slot(struct daemon *d)
+/* Close the longest-idle connection, preferring one with nothing pending:
+ * limits protect service, they never lock Postfix out. */
+static void
+evict_idlest(struct daemon *d)
 {
 	struct client *oldest = NULL;
 	int i;
 
-	if (d->nspare > 0)
-		return d->spare[--d->nspare];
-	if (d->client_mark < d->conf.max_clients)
-		return &d->clients[d->client_mark++];
 	for (i = 0; i < d->nclients; i++) {
 		struct client *c = d->active[i];
 		/* prefer an idle connection (nothing pending) as the victim */
@@ -179,13 +177,21 @@ client_slot(struct daemon *d)
 		    ((c->qlen == 0) == (oldest->qlen == 0) && c->last_active < oldest->last_active))
 			oldest = c;
 	}
-	if (oldest != NULL) {
+	if (oldest != NULL)
+		client_close(d, oldest, NULL);
+}
+
+static struct client *
+client_slot(struct daemon *d)
+{
+	if (d->nspare == 0 && d->client_mark == d->conf.max_clients) {
 		log_warn("max_clients (%d) reached: closing the longest-idle connection",
 		    d->conf.max_clients);
-		client_close(d, oldest, NULL);
-		d->nspare--;            /* client_close put it there: take it back */
+		evict_idlest(d);
 	}
-	return oldest;
+	if (d->nspare > 0)
+		return d->spare[--d->nspare];
+	return &d->clients[d->client_mark++];
 }
 
 void
@@ -198,6 +204,15 @@ server_accept(struct daemon *d, int lfd)
 		struct client *c;
 
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* make room the way a full table does */
+				if (d->nclients > 0) {
+					log_warn("accept: %s: closing the longest-idle connection",
+					    strerror(errno));
+					evict_idlest(d);
+					continue;
+				}
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
