@@ -1,0 +1,755 @@
+/* tls.c - trust anchors, and one non-blocking HTTPS GET per struct fetch
+ *
+ * The fetch is a state machine driven by the daemon's poll loop: connect
+ * (each address in turn), then the BearSSL engine pumped like BearSSL's
+ * tools/sslio.c but never waiting: every fetch_step moves as many bytes as
+ * the socket allows and returns.  The response goes straight into the
+ * HTTP parser (http.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "mtasts.h"
+
+int fetch_port = 443;
+
+#define TLS_BUNDLE_MAX (16 * 1024 * 1024)   /* larger CA files are refused */
+
+/* ---- trust anchors ---------------------------------------------------- */
+
+/* Two passes over the PEM text: the first only counts anchors and bytes,
+ * the second fills one malloc'd region (anchor array, then DNs and keys). */
+struct ta_pass {
+	br_x509_trust_anchor *ta;  /* NULL while counting */
+	unsigned char *mem;
+	size_t cap;                /* bytes at mem */
+	size_t n, used;
+	size_t dn_start;
+	int skipped;
+};
+
+static size_t
+ta_put(struct ta_pass *tp, const void *p, size_t len)
+{
+	size_t off = tp->used;
+
+	/* a certificate that is dropped later may overrun what the first
+	 * pass counted: those bytes are not kept anyway */
+	if (tp->ta != NULL && len <= tp->cap - off && off <= tp->cap)
+		memcpy(tp->mem + off, p, len);
+	tp->used += len;
+	return off;
+}
+
+static void
+ta_dn(void *ctx, const void *buf, size_t len)
+{
+	ta_put(ctx, buf, len);
+}
+
+static void
+ta_x509_push(void *ctx, const void *buf, size_t len)
+{
+	br_x509_decoder_push(ctx, buf, len);
+}
+
+static void
+ta_cert_end(struct ta_pass *tp, br_x509_decoder_context *dc)
+{
+	const br_x509_pkey *pk = br_x509_decoder_get_pkey(dc);
+	br_x509_trust_anchor ta;
+	size_t a, b;
+
+	if (pk == NULL || br_x509_decoder_last_error(dc) != 0 ||
+	    (pk->key_type != BR_KEYTYPE_RSA && pk->key_type != BR_KEYTYPE_EC)) {
+		tp->used = tp->dn_start;        /* drop its DN */
+		tp->skipped++;
+		return;
+	}
+	memset(&ta, 0, sizeof ta);
+	ta.dn.len = tp->used - tp->dn_start;
+	ta.flags = br_x509_decoder_isCA(dc) ? BR_X509_TA_CA : 0;
+	ta.pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		a = ta_put(tp, pk->key.rsa.n, pk->key.rsa.nlen);
+		b = ta_put(tp, pk->key.rsa.e, pk->key.rsa.elen);
+		ta.pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta.pkey.key.rsa.elen = pk->key.rsa.elen;
+	} else {
+		a = ta_put(tp, pk->key.ec.q, pk->key.ec.qlen);
+		b = 0;
+		ta.pkey.key.ec.curve = pk->key.ec.curve;
+		ta.pkey.key.ec.qlen = pk->key.ec.qlen;
+	}
+	if (tp->ta != NULL) {
+		ta.dn.data = tp->mem + tp->dn_start;
+		if (pk->key_type == BR_KEYTYPE_RSA) {
+			ta.pkey.key.rsa.n = tp->mem + a;
+			ta.pkey.key.rsa.e = tp->mem + b;
+		} else {
+			ta.pkey.key.ec.q = tp->mem + a;
+		}
+		tp->ta[tp->n] = ta;
+	}
+	tp->n++;
+}
+
+/* BearSSL 0.6 leaves "-----" and the CR in the name of a CRLF file. */
+static int
+ta_is_cert(const char *name)
+{
+	size_t n = strlen(name);
+
+	while (n > 0 && (name[n - 1] == '-' || name[n - 1] == '\r' || name[n - 1] == ' '))
+		n--;
+	return (n == 11 && memcmp(name, "CERTIFICATE", 11) == 0) ||
+	    (n == 16 && memcmp(name, "X509 CERTIFICATE", 16) == 0);
+}
+
+static void
+ta_pass_run(struct ta_pass *tp, const unsigned char *pem, size_t len)
+{
+	br_pem_decoder_context pc;
+	br_x509_decoder_context dc;
+	int in_cert = 0;
+
+	br_pem_decoder_init(&pc);
+	while (len > 0) {
+		size_t k = br_pem_decoder_push(&pc, pem, len);
+		pem += k;
+		len -= k;
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ:
+			in_cert = ta_is_cert(br_pem_decoder_name(&pc));
+			if (in_cert) {
+				tp->dn_start = tp->used;
+				br_x509_decoder_init(&dc, ta_dn, tp);
+				br_pem_decoder_setdest(&pc, ta_x509_push, &dc);
+			} else {
+				br_pem_decoder_setdest(&pc, NULL, NULL);
+			}
+			break;
+		case BR_PEM_END_OBJ:
+			if (in_cert)
+				ta_cert_end(tp, &dc);
+			in_cert = 0;
+			break;
+		case BR_PEM_ERROR:
+			/* a broken object is skipped, the rest still counts */
+			if (in_cert)
+				tp->used = tp->dn_start;
+			tp->skipped++;
+			in_cert = 0;
+			break;
+		}
+	}
+	if (in_cert)
+		tp->used = tp->dn_start;        /* cut off inside an object */
+}
+
+/* The whole file plus a final newline, which the PEM decoder needs after
+ * the last END line. */
+static unsigned char *
+ta_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	struct stat st;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (st.st_size > TLS_BUNDLE_MAX || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: too large", path);
+		close(fd);
+		return NULL;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;          /* shrank while reading */
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len++] = '\n';
+	*lenp = len;
+	return buf;
+}
+
+int
+tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen)
+{
+	struct ta_pass count, fill;
+	unsigned char *pem;
+	size_t len, head;
+
+	memset(a, 0, sizeof *a);
+	if ((pem = ta_read_file(path, &len, err, errlen)) == NULL)
+		return -1;
+	memset(&count, 0, sizeof count);
+	ta_pass_run(&count, pem, len);
+	if (count.n == 0) {
+		snprintf(err, errlen, "%s: no usable certificates", path);
+		free(pem);
+		return -1;
+	}
+	head = count.n * sizeof(br_x509_trust_anchor);
+	memset(&fill, 0, sizeof fill);
+	if ((fill.ta = malloc(head + count.used)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		free(pem);
+		return -1;
+	}
+	fill.mem = (unsigned char *)fill.ta + head;
+	fill.cap = count.used;
+	ta_pass_run(&fill, pem, len);
+	free(pem);
+	if (count.skipped > 0)
+		log_warn("%s: %d PEM objects skipped", path, count.skipped);
+	a->ta = fill.ta;
+	a->n = fill.n;
+	a->mem = fill.ta;
+	return 0;
+}
+
+void
+tls_anchors_free(struct tls_anchors *a)
+{
+	free(a->mem);
+	memset(a, 0, sizeof *a);
+}
+
+/* ---- the SAN-only X.509 wrapper (TLS-3) --------------------------------
+ * x509_minimal matches the server name against SAN dNSNames, but falls
+ * back to the subject CN when the certificate has no SAN extension.  The
+ * wrapper forwards everything to f->xc, which also gathers the first SAN
+ * dNSName of the end-entity certificate as a name element; if the chain
+ * validated and no dNSName was seen, the name came from the CN: refuse. */
+
+static const unsigned char san_dns_oid[] = { 0, 2 };   /* SAN, dNSName */
+
+static struct fetch *
+xw_fetch(const br_x509_class *const *ctx)
+{
+	return (struct fetch *)(uintptr_t)((uintptr_t)ctx - offsetof(struct fetch, xwrap_vtable));
+}
+
+static void
+xw_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct fetch *f = xw_fetch(ctx);
+
+	f->san_seen = 0;
+	f->xc.vtable->start_chain(&f->xc.vtable, server_name);
+}
+
+static void
+xw_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct fetch *f = xw_fetch(ctx);
+
+	f->xc.vtable->start_cert(&f->xc.vtable, length);
+}
+
+static void
+xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct fetch *f = xw_fetch(ctx);
+
+	f->xc.vtable->append(&f->xc.vtable, buf, len);
+}
+
+static void
+xw_end_cert(const br_x509_class **ctx)
+{
+	struct fetch *f = xw_fetch(ctx);
+
+	f->xc.vtable->end_cert(&f->xc.vtable);
+}
+
+static unsigned
+xw_end_chain(const br_x509_class **ctx)
+{
+	struct fetch *f = xw_fetch(ctx);
+	unsigned err = f->xc.vtable->end_chain(&f->xc.vtable);
+
+	/* status 1 (copied) or -1 (too long, bad encoding): a dNSName exists,
+	 * so BearSSL matched against the SAN and not against the CN */
+	f->san_seen = f->san.status != 0;
+	if (err == 0 && !f->san_seen)
+		err = BR_ERR_X509_BAD_SERVER_NAME;
+	return err;
+}
+
+static const br_x509_pkey *
+xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	struct fetch *f = xw_fetch(ctx);
+
+	return f->xc.vtable->get_pkey(&f->xc.vtable, usages);
+}
+
+static const br_x509_class xw_class = {
+	sizeof(br_x509_minimal_context),
+	xw_start_chain, xw_start_cert, xw_append, xw_end_cert,
+	xw_end_chain, xw_get_pkey
+};
+
+/* ---- error names -------------------------------------------------------- */
+
+#define X(e) { e, #e }
+static const struct { int code; const char *name; } x509_names[] = {
+	X(BR_ERR_X509_INVALID_VALUE), X(BR_ERR_X509_TRUNCATED),
+	X(BR_ERR_X509_EMPTY_CHAIN), X(BR_ERR_X509_INNER_TRUNC),
+	X(BR_ERR_X509_BAD_TAG_CLASS), X(BR_ERR_X509_BAD_TAG_VALUE),
+	X(BR_ERR_X509_INDEFINITE_LENGTH), X(BR_ERR_X509_EXTRA_ELEMENT),
+	X(BR_ERR_X509_UNEXPECTED), X(BR_ERR_X509_NOT_CONSTRUCTED),
+	X(BR_ERR_X509_NOT_PRIMITIVE), X(BR_ERR_X509_PARTIAL_BYTE),
+	X(BR_ERR_X509_BAD_BOOLEAN), X(BR_ERR_X509_OVERFLOW),
+	X(BR_ERR_X509_BAD_DN), X(BR_ERR_X509_BAD_TIME),
+	X(BR_ERR_X509_UNSUPPORTED), X(BR_ERR_X509_LIMIT_EXCEEDED),
+	X(BR_ERR_X509_WRONG_KEY_TYPE), X(BR_ERR_X509_BAD_SIGNATURE),
+	X(BR_ERR_X509_TIME_UNKNOWN), X(BR_ERR_X509_EXPIRED),
+	X(BR_ERR_X509_DN_MISMATCH), X(BR_ERR_X509_BAD_SERVER_NAME),
+	X(BR_ERR_X509_CRITICAL_EXTENSION), X(BR_ERR_X509_NOT_CA),
+	X(BR_ERR_X509_FORBIDDEN_KEY_USAGE), X(BR_ERR_X509_WEAK_PUBLIC_KEY),
+	X(BR_ERR_X509_NOT_TRUSTED),
+};
+#undef X
+
+/* Class and reason for a BearSSL error code (non-zero). */
+static enum fetch_class
+tls_error(int err, char *reason, size_t cap)
+{
+	size_t i;
+
+	if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32) {
+		for (i = 0; i < sizeof x509_names / sizeof x509_names[0]; i++) {
+			if (x509_names[i].code == err) {
+				strlcpy_m(reason, x509_names[i].name, cap);
+				return FETCH_ERR_WEBPKI;
+			}
+		}
+		snprintf(reason, cap, "BR_ERR_X509_%d", err);
+		return FETCH_ERR_WEBPKI;
+	}
+	if (err >= BR_ERR_SEND_FATAL_ALERT)
+		snprintf(reason, cap, "tls-alert-sent-%d", err - BR_ERR_SEND_FATAL_ALERT);
+	else if (err >= BR_ERR_RECV_FATAL_ALERT)
+		snprintf(reason, cap, "tls-alert-%d", err - BR_ERR_RECV_FATAL_ALERT);
+	else
+		snprintf(reason, cap, "tls-error-%d", err);
+	return FETCH_ERR_FETCH;
+}
+
+/* ---- the wall clock (TLS-6) ------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* The build date (__DATE__, "Mmm dd yyyy"), and never before 2025-01-01:
+ * a wall clock earlier than this has not been set. */
+static int64_t
+tls_build_time(void)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *d = __DATE__;
+	const char *m = strstr(months, (char[4]){ d[0], d[1], d[2], 0 });
+	int64_t t, floor = days_from_civil(2025, 1, 1) * 86400;
+
+	if (m == NULL)
+		return floor;
+	t = days_from_civil(atoi(d + 7), (int)(m - months) / 3 + 1, atoi(d + 4)) * 86400;
+	return t > floor ? t : floor;
+}
+
+static void
+tls_set_time(struct fetch *f)
+{
+	static int warned;
+	int64_t now = wall_now();
+
+	if (now < tls_build_time() && !warned) {
+		log_err("the system clock (%lld) is before this program's build date: "
+		    "certificates cannot be checked until the clock is set",
+		    (long long)now);
+		warned = 1;
+	}
+	/* BearSSL counts days from January 1st, 0 AD */
+	br_x509_minimal_set_time(&f->xc, (uint32_t)(now / 86400 + 719528),
+	    (uint32_t)(now % 86400));
+}
+
+/* ---- the fetch state machine ------------------------------------------ */
+
+enum { F_IDLE = 0, F_CONNECT, F_TLS, F_DONE };
+
+static void
+fetch_finish(struct fetch *f, enum fetch_class c, const char *reason)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	f->state = F_DONE;
+	f->result = c;
+	strlcpy_m(f->reason, reason, sizeof f->reason);
+}
+
+static void
+addr_text(const struct fetch_addr *a, char *out, size_t cap)
+{
+	const void *ip;
+
+	if (a->ss.ss_family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+	else
+		ip = &((const struct sockaddr_in *)&a->ss)->sin_addr;
+	if (inet_ntop(a->ss.ss_family, ip, out, (socklen_t)cap) == NULL)
+		strlcpy_m(out, "?", cap);
+}
+
+static void tls_pump(struct fetch *f);
+
+static void
+tls_begin(struct fetch *f)
+{
+	unsigned char seed[32];
+
+	f->state = F_TLS;
+	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
+	tls_set_time(f);
+	/* the system seeder may be missing in a chroot: add our own */
+	if (rand_fill(seed, sizeof seed) == 0)
+		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
+	/* SNI and the name checked in the certificate are both host (TLS-1) */
+	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
+		char reason[64];
+		enum fetch_class c = tls_error(br_ssl_engine_last_error(&f->sc.eng),
+		    reason, sizeof reason);
+		fetch_finish(f, c, reason);
+		return;
+	}
+	tls_pump(f);                    /* the ClientHello goes out now */
+}
+
+/* Try addresses from f->cur + 1 on until one connects or is connecting. */
+static void
+connect_next(struct fetch *f, msec_t now)
+{
+	while (++f->cur < f->naddr) {
+		const struct fetch_addr *a = &f->addr[f->cur];
+		int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			f->conn_err = errno;
+			continue;
+		}
+		f->fd = fd;
+		/* a share of the time left, so one black hole cannot eat it all */
+		f->conn_deadline = now + (f->deadline - now) / (f->naddr - f->cur);
+		if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0) {
+			tls_begin(f);
+			return;
+		}
+		if (errno == EINPROGRESS || errno == EINTR) {
+			f->state = F_CONNECT;   /* EINTR: it goes on in the background */
+			return;
+		}
+		f->conn_err = errno;
+		close(fd);
+		f->fd = -1;
+	}
+	fetch_finish(f, FETCH_ERR_FETCH, f->conn_err == ECONNREFUSED ? "connect-refused" :
+	    f->conn_err == ETIMEDOUT ? "connect-timeout" : "connect-failed");
+}
+
+static void
+connect_done(struct fetch *f, msec_t now)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0) {
+		tls_begin(f);
+		return;
+	}
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	f->conn_err = err;
+	close(f->fd);
+	f->fd = -1;
+	connect_next(f, now);
+}
+
+/* The TCP stream ended or failed under TLS: without close_notify, only a
+ * body already complete by its own framing counts (TLS-8). */
+static void
+tls_sock_end(struct fetch *f, int err)
+{
+	if (!f->hs_done) {
+		fetch_finish(f, FETCH_ERR_FETCH, err == 0 ? "tls-eof" :
+		    err == ECONNRESET ? "connection-reset" : "io-error");
+		return;
+	}
+	if (http_eof(&f->http, 0) == HTTP_DONE)
+		fetch_finish(f, FETCH_OK, "");
+	else
+		fetch_finish(f, f->http.err_class, f->http.reason);
+}
+
+static void
+tls_closed(struct fetch *f)
+{
+	int err = br_ssl_engine_last_error(&f->sc.eng);
+	char reason[64];
+
+	if (err != BR_ERR_OK) {
+		enum fetch_class c = tls_error(err, reason, sizeof reason);
+		fetch_finish(f, c, reason);
+	} else if (http_eof(&f->http, 1) == HTTP_DONE) {
+		fetch_finish(f, FETCH_OK, "");    /* close_notify ended the body */
+	} else {
+		fetch_finish(f, f->http.err_class, f->http.reason);
+	}
+}
+
+/* Move bytes until the socket would block or the fetch is over.
+ * Outgoing records first, as in BearSSL's own I/O loop. */
+static void
+tls_pump(struct fetch *f)
+{
+	br_ssl_engine_context *eng = &f->sc.eng;
+
+	while (f->state == F_TLS) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		unsigned char *buf;
+		size_t len, used;
+		ssize_t n;
+
+		if (st & BR_SSL_CLOSED) {
+			tls_closed(f);
+			return;
+		}
+		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+			f->hs_done = 1;
+		if (st & BR_SSL_SENDREC) {
+			buf = br_ssl_engine_sendrec_buf(eng, &len);
+			n = send(f->fd, buf, len, MSG_NOSIGNAL);
+			if (n > 0) {
+				br_ssl_engine_sendrec_ack(eng, (size_t)n);
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				tls_sock_end(f, n == 0 ? EIO : errno);
+				return;
+			}
+			/* blocked: reading may still make progress */
+		}
+		if (st & BR_SSL_RECVAPP) {
+			buf = br_ssl_engine_recvapp_buf(eng, &len);
+			switch (http_feed(&f->http, buf, len, &used)) {
+			case HTTP_DONE:
+				/* complete by its framing: no need to wait for close */
+				fetch_finish(f, FETCH_OK, "");
+				return;
+			case HTTP_ERROR:
+				fetch_finish(f, f->http.err_class, f->http.reason);
+				return;
+			case HTTP_NEED_MORE:
+				break;
+			}
+			br_ssl_engine_recvapp_ack(eng, used);
+			continue;
+		}
+		if ((st & BR_SSL_SENDAPP) && f->reqsent < f->reqlen) {
+			buf = br_ssl_engine_sendapp_buf(eng, &len);
+			if (len > f->reqlen - f->reqsent)
+				len = f->reqlen - f->reqsent;
+			memcpy(buf, f->req + f->reqsent, len);
+			br_ssl_engine_sendapp_ack(eng, len);
+			f->reqsent += len;
+			if (f->reqsent == f->reqlen)
+				br_ssl_engine_flush(eng, 0);
+			continue;
+		}
+		if (st & BR_SSL_RECVREC) {
+			buf = br_ssl_engine_recvrec_buf(eng, &len);
+			n = recv(f->fd, buf, len, 0);
+			if (n > 0) {
+				br_ssl_engine_recvrec_ack(eng, (size_t)n);
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return;
+			tls_sock_end(f, n == 0 ? 0 : errno);
+			return;
+		}
+		return;
+	}
+}
+
+void
+fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
+    const struct fetch_addr *addrs, int naddr, msec_t now, msec_t deadline)
+{
+	int i, n;
+
+	f->fd = -1;
+	f->state = F_IDLE;
+	f->cur = -1;
+	f->naddr = 0;
+	f->deadline = deadline;
+	f->conn_deadline = deadline;
+	f->conn_err = 0;
+	f->hs_done = 0;
+	f->reqlen = f->reqsent = 0;
+	f->result = FETCH_OK;
+	f->reason[0] = '\0';
+	f->peer[0] = '\0';
+	http_init(&f->http, f->body, sizeof f->body);
+	if (strlen(host) > DOMAIN_MAX || ta == NULL || ta->n == 0) {
+		fetch_finish(f, FETCH_ERR_FETCH, "bad-fetch-arguments");
+		return;
+	}
+	strlcpy_m(f->host, host, sizeof f->host);
+	for (i = 0; i < naddr && f->naddr < (int)(sizeof f->addr / sizeof f->addr[0]); i++) {
+		struct fetch_addr *a = &f->addr[f->naddr];
+		*a = addrs[i];
+		if (a->ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)fetch_port);
+		else if (a->ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)fetch_port);
+		else
+			continue;
+		f->naddr++;
+	}
+	n = snprintf(f->req, sizeof f->req,
+	    "GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+	    "Host: %s\r\n"
+	    "User-Agent: mtasts/" MTASTS_VERSION "\r\n"
+	    "Accept: text/plain\r\n"
+	    "Accept-Encoding: identity\r\n"
+	    "Connection: close\r\n"
+	    "\r\n", f->host);
+	f->reqlen = (size_t)n;
+
+	/* TLS 1.2 only (TLS-4), one mono buffer (TLS-7), the SAN wrapper
+	 * in front of the minimal X.509 engine (TLS-3) */
+	br_ssl_client_init_full(&f->sc, &f->xc, ta->ta, ta->n);
+	br_ssl_engine_set_versions(&f->sc.eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_buffer(&f->sc.eng, f->iobuf, sizeof f->iobuf, 0);
+	f->san.oid = san_dns_oid;
+	f->san.buf = f->san_name;
+	f->san.len = sizeof f->san_name;
+	f->san.status = 0;
+	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
+	f->xwrap_vtable = &xw_class;
+	f->san_seen = 0;
+	br_ssl_engine_set_x509(&f->sc.eng, &f->xwrap_vtable);
+
+	connect_next(f, now);
+}
+
+int
+fetch_poll(const struct fetch *f, short *events, msec_t *deadline)
+{
+	unsigned st;
+
+	*events = 0;
+	switch (f->state) {
+	case F_CONNECT:
+		*events = POLLOUT;
+		*deadline = f->conn_deadline < f->deadline ? f->conn_deadline : f->deadline;
+		return f->fd;
+	case F_TLS:
+		st = br_ssl_engine_current_state(&f->sc.eng);
+		if (st & BR_SSL_SENDREC)
+			*events |= POLLOUT;
+		if (st & BR_SSL_RECVREC)
+			*events |= POLLIN;
+		if (*events == 0)
+			*events = POLLIN;       /* never sleep without a wakeup */
+		*deadline = f->deadline;
+		return f->fd;
+	case F_DONE:
+		*deadline = 0;                  /* finished in fetch_start: step now */
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+int
+fetch_step(struct fetch *f, short revents, msec_t now)
+{
+	if (f->state == F_DONE)
+		return 1;
+	if (f->state == F_IDLE) {
+		fetch_finish(f, FETCH_ERR_FETCH, "not-started");
+		return 1;
+	}
+	if (f->state == F_CONNECT && revents != 0)
+		connect_done(f, now);
+	else if (f->state == F_TLS)
+		tls_pump(f);
+	if (f->state == F_DONE)
+		return 1;
+	if (now >= f->deadline) {
+		fetch_finish(f, FETCH_ERR_FETCH, "timeout");
+		return 1;
+	}
+	if (f->state == F_CONNECT && now >= f->conn_deadline) {
+		close(f->fd);
+		f->fd = -1;
+		f->conn_err = ETIMEDOUT;
+		connect_next(f, now);
+	}
+	return f->state == F_DONE;
+}
+
+void
+fetch_abort(struct fetch *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->state != F_DONE)
+		f->state = F_IDLE;
+}
