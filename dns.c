@@ -393,7 +393,7 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 }
 
 static enum dns_status
-parse_reply(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
     uint16_t qtype, struct dns_result *out, int *hopsp)
 {
 	uint8_t want[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
@@ -508,6 +508,20 @@ parse_reply(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 		return DNS_CNAME;
 	}
 	return DNS_NONE;
+}
+
+/* Records are only reported with DNS_DATA, never half of a broken reply. */
+static enum dns_status
+parse_reply(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct dns_result *out, int *hops)
+{
+	enum dns_status st = parse_body(msg, len, id, qname, qtype, out, hops);
+
+	if (st != DNS_DATA) {
+		out->ntxt = 0;
+		out->naddr = 0;
+	}
+	return st;
 }
 
 enum dns_status
