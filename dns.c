@@ -54,8 +54,8 @@ parse_num(const char *s, size_t len, long max)
 	return v;
 }
 
-/* "1.2.3.4", "::1", "1.2.3.4:53", "[::1]:53".  An unbracketed IPv6
- * address never carries a port, so "::1:53" is the address ::1:53. */
+/* "1.2.3.4", "::1", "1.2.3.4:53", "[::1]:53".  A port follows a single
+ * colon only, so "::1:53" is the IPv6 address ::1:53 on port 53. */
 static int
 addr_parse(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl)
 {
@@ -81,16 +81,12 @@ addr_parse(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl
 			port = parse_num(c + 2, len - (size_t)(c + 2 - s), 65535);
 		}
 		v6 = 1;
-	} else if (hl < sizeof host) {
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET6, host, &a6) == 1)
-			v6 = 2;     /* parsed already */
-		else if ((c = memchr(s, ':', len)) != NULL) {
-			hl = (size_t)(c - s);
-			port = parse_num(c + 1, len - hl - 1, 65535);
-		}
-	}
+	} else if ((c = memchr(s, ':', len)) != NULL &&
+	    memchr(c + 1, ':', len - (size_t)(c + 1 - s)) == NULL) {
+		hl = (size_t)(c - s);
+		port = parse_num(c + 1, len - hl - 1, 65535);
+	} else
+		v6 = c != NULL;
 	if (port <= 0 || hl >= sizeof host)
 		return -1;
 	memcpy(host, h, hl);
@@ -612,6 +608,16 @@ q_udp(struct dns_query *q, msec_t now)
 	return 0;
 }
 
+/* round-robin over the servers, `attempts` rounds */
+static void
+q_advance(struct dns_query *q)
+{
+	if (++q->server >= q->servers->n) {
+		q->server = 0;
+		q->round++;
+	}
+}
+
 /* Try the current server, then the following ones, until one send works. */
 static void
 q_send(struct dns_query *q, msec_t now)
@@ -619,10 +625,7 @@ q_send(struct dns_query *q, msec_t now)
 	while (q->round < q_attempts(q)) {
 		if (q_udp(q, now) == 0)
 			return;
-		if (++q->server >= q->servers->n) {
-			q->server = 0;
-			q->round++;
-		}
+		q_advance(q);
 	}
 	q_finish(q, DNS_FAIL);
 }
@@ -635,10 +638,7 @@ q_next(struct dns_query *q, msec_t now, const char *why)
 	log_debug("dns: %s from server %d for %s", why, q->server,
 	    log_safe(q->qname, strlen(q->qname), tmp, sizeof tmp));
 	q_close(q);
-	if (++q->server >= q->servers->n) {
-		q->server = 0;
-		q->round++;
-	}
+	q_advance(q);
 	q_send(q, now);
 }
 
@@ -836,7 +836,8 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 	q->result.cname[0] = '\0';
 	q->result.ntxt = 0;
 	q->result.naddr = 0;
-	if (servers == NULL || servers->n <= 0 || deadline <= now ||
+	if (servers == NULL || servers->n <= 0 || servers->n > DNS_NS_MAX ||
+	    deadline <= now ||
 	    strlcpy_m(q->qname, name, sizeof q->qname) >= sizeof q->qname) {
 		q_finish(q, DNS_FAIL);
 		return;

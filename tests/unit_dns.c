@@ -1427,7 +1427,9 @@ test_engine(void)
 /* SEC-1: IDs from the engine are unpredictable and spread out.  1000
  * random 16-bit IDs hold 992.4 distinct values on average with a standard
  * deviation near 2.8, so one batch alone would dip below 990 about one
- * time in seven; the mean of 20 batches is checked instead. */
+ * time in seven; the mean of 40 batches is checked instead (standard
+ * deviation 0.43: a false failure about once in 10^8 runs, while a
+ * 15-bit ID would average 984.9 and fail every time). */
 static void
 test_ids(void)
 {
@@ -1442,7 +1444,7 @@ test_ids(void)
 
 	CHECK_INT(resp_open(&RS[0], R_SILENT), 0);
 	servers_for(&s, 1, 1000, 1);
-	for (batch = 0; batch < 20; batch++) {
+	for (batch = 0; batch < 40; batch++) {
 		memset(seen, 0, sizeof seen);
 		distinct = 0;
 		for (i = 0; i < 1000; i++) {
@@ -1466,12 +1468,12 @@ test_ids(void)
 		if (distinct < worst)
 			worst = distinct;
 	}
-	CHECK(total >= 20 * 990);
-	CHECK(worst >= 975);
-	CHECK(seq <= 3);
+	CHECK(total >= 40 * 990);
+	CHECK(worst >= 970);
+	CHECK(seq <= 8);        /* 0.6 expected over 40000 pairs */
 	CHECK(ports >= 900);    /* a new socket, and port, per query */
 	printf("ids: mean %.1f distinct per 1000, worst %d, %d in sequence; %d ports\n",
-	    total / 20.0, worst, seq, ports);
+	    total / 40.0, worst, seq, ports);
 	resp_close(&RS[0]);
 }
 
