@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""bench/report.py RAW RESULT_JSON - the benchmark's table and JSON file.
+
+RAW holds "KEY VALUE" lines written by bench.sh, VALUE being JSON (an
+object from the load generator, a number or a string).  Prints the
+table; writes every figure, the machine, the versions and the commit to
+RESULT_JSON.
+"""
+import json
+import statistics
+import sys
+
+DAEMONS = ("ref", "mtasts", "ceiling")
+WARM = ("c1", "c16", "c100", "connect")
+
+
+def load_raw(path):
+    raw, warnings = {}, []
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition(" ")
+            if not key:
+                continue
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass            # a bare word, kept as text
+            if key == "warning":
+                warnings.append(value)
+            else:
+                raw[key] = value
+    return raw, warnings
+
+
+def get(obj, *path):
+    """obj[path[0]][path[1]]..., None when any step is missing."""
+    for p in path:
+        if not isinstance(obj, dict) or p not in obj:
+            return None
+        obj = obj[p]
+    return obj
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def collect(raw):
+    """Structured figures per phase and daemon."""
+    ph = {}
+    n = raw.get("meta.domains")
+    for d in DAEMONS:
+        r = {}
+        r["startup_ms"] = scale(get(raw, "startup." + d, "startup_us"), 1e-3)
+        if get(raw, "startup." + d, "ok") == 0:
+            r["startup_failed"] = True
+        r["idle_rss_kib"] = raw.get("idle_rss_kb." + d)
+        fill = raw.get("fill." + d)
+        if isinstance(fill, dict):
+            r["fill"] = {
+                "domains": n,
+                "wall_s": fill.get("elapsed_s"),
+                "p50_ms": scale(get(fill, "lat_us", "p50"), 1e-3),
+                "p99_ms": scale(get(fill, "lat_us", "p99"), 1e-3),
+                "daemon_cpu_s": fill.get("daemon_cpu_s"),
+                "cpu_per_domain_us": per(fill.get("daemon_cpu_s"), n, 1e6),
+                "ok": fill.get("ok"),
+                "failed": fill.get("failed"),
+                "first_error": fill.get("first_error"),
+            }
+        r["fill_rss_kib"] = raw.get("fill_rss_kb." + d)
+        r["fill_hwm_kib"] = raw.get("fill_hwm_kb." + d)
+        r["peak_rss_kib"] = raw.get("end_hwm_kb." + d)
+        r["end_rss_kib"] = raw.get("end_rss_kb." + d)
+        r["wakeups_per_s"] = raw.get("wakeups_per_s." + d)
+        for w in WARM:
+            runs = [v for k, v in sorted(raw.items())
+                    if k.startswith("warm.%s.%s." % (w, d)) and isinstance(v, dict)]
+            if not runs:
+                continue
+            r["warm_" + w] = {
+                "runs": len(runs),
+                "rps": median(x.get("rps") for x in runs),
+                "p50_us": median(get(x, "lat_us", "p50") for x in runs),
+                "p90_us": median(get(x, "lat_us", "p90") for x in runs),
+                "p99_us": median(get(x, "lat_us", "p99") for x in runs),
+                "p999_us": median(get(x, "lat_us", "p999") for x in runs),
+                "max_us": median(get(x, "lat_us", "max") for x in runs),
+                "cpu_per_lookup_us": median(x.get("daemon_cpu_per_req_us") for x in runs),
+                "failed": sum(x.get("failed") or 0 for x in runs),
+                "load_cpu_pct_max": max(x.get("load_cpu_pct") or 0 for x in runs),
+            }
+        hang, bg = raw.get("hang." + d), raw.get("hangbg." + d)
+        if isinstance(hang, dict):
+            r["hang"] = {
+                "hits": hang.get("ok"),
+                "p50_us": get(hang, "lat_us", "p50"),
+                "p99_us": get(hang, "lat_us", "p99"),
+                "max_us": get(hang, "lat_us", "max"),
+                "failed": hang.get("failed"),
+                "hung_lookups_answered": get(bg, "ok"),
+                "hung_lookups_failed": get(bg, "failed"),
+                "hung_lookup_p50_s": scale(get(bg, "lat_us", "p50"), 1e-6),
+            }
+        sc = {}
+        for key in raw:
+            parts = key.split(".")
+            if parts[0] == "scale" and parts[-1] == d and parts[2] == "fill":
+                sn = int(parts[1])
+                sc[str(sn)] = scale_figures(raw, sn, d)
+        if sc:
+            r["scale"] = sc
+        ph[d] = {k: v for k, v in r.items() if v is not None}
+    return ph
+
+
+def scale_figures(raw, sn, d):
+    pre = "scale.%d." % sn
+    idle, rss = raw.get(pre + "idle_rss_kb." + d), raw.get(pre + "rss_kb." + d)
+    fill, hits = raw.get(pre + "fill." + d) or {}, raw.get(pre + "hits." + d) or {}
+    return {
+        "idle_rss_kib": idle,
+        "rss_kib": rss,
+        "hwm_kib": raw.get(pre + "hwm_kb." + d),
+        "bytes_per_domain": (rss - idle) * 1024 / sn if rss is not None and idle is not None else None,
+        "fill_wall_s": fill.get("elapsed_s"),
+        "fill_cpu_per_domain_us": per(fill.get("daemon_cpu_s"), sn, 1e6),
+        "fill_failed": fill.get("failed"),
+        "hits_rps": hits.get("rps"),
+        "hits_p99_us": get(hits, "lat_us", "p99"),
+        "hits_cpu_per_lookup_us": hits.get("daemon_cpu_per_req_us"),
+        "hits_failed": hits.get("failed"),
+    }
+
+
+def scale(v, f):
+    return None if v is None else v * f
+
+
+def per(v, n, f):
+    return None if v is None or not n else v * f / n
+
+
+# ---- the table --------------------------------------------------------------
+#
+# A row: label, target text, getter (daemon -> value), check (values ->
+# True/False/None), format.
+
+def fmt(v, spec):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return spec.format(v)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def rows(ph, raw):
+    n = raw.get("meta.domains")
+
+    def g(*path):
+        return lambda d: get(ph, d, *path)
+
+    def le_abs(limit):
+        return lambda v: None if v["mtasts"] is None else v["mtasts"] <= limit
+
+    def lt_abs(limit):
+        return lambda v: None if v["mtasts"] is None else v["mtasts"] < limit
+
+    def vs(other, op, k):
+        def check(v):
+            if v["mtasts"] is None or v[other] is None:
+                return None
+            return op(v["mtasts"], k * v[other])
+        return check
+
+    le = lambda a, b: a <= b
+    ge = lambda a, b: a >= b
+    out = [
+        ("startup to first reply (ms)", "<= 2x ceiling", g("startup_ms"),
+         vs("ceiling", le, 2), "{:.1f}"),
+        ("(b) idle RSS (KiB)", "<= 1024", g("idle_rss_kib"), le_abs(1024), "{:.0f}"),
+        ("(c) cold fill %s domains, wall (s)" % n, "<= 1/3 ref", g("fill", "wall_s"),
+         vs("ref", le, 1 / 3), "{:.2f}"),
+        ("(c) cold fill p99 (ms)", "", g("fill", "p99_ms"), None, "{:.1f}"),
+        ("(c) cold fill CPU per domain (us)", "<= 1/4 ref", g("fill", "cpu_per_domain_us"),
+         vs("ref", le, 1 / 4), "{:.0f}"),
+        ("(c) cold fill failed", "0", g("fill", "failed"), le_abs(0), "{:.0f}"),
+        ("(d) RSS after fill (KiB)", "<= 2048" if n == 1000 else "(N=1000: <= 2048)",
+         g("fill_rss_kib"), le_abs(2048) if n == 1000 else None, "{:.0f}"),
+        ("(d) peak RSS, VmHWM at end (KiB)", "<= 4096", g("peak_rss_kib"), le_abs(4096), "{:.0f}"),
+    ]
+    for w, conns in (("c1", "1 conn"), ("c16", "16 conns"), ("c100", "100 conns")):
+        tgt = w != "c1"
+        out += [
+            ("(e) warm %s: req/s" % conns, ">= 0.9x ceiling" if tgt else "",
+             g("warm_" + w, "rps"), vs("ceiling", ge, 0.9) if tgt else None, "{:.0f}"),
+            ("(e) warm %s: p50 (us)" % conns, "", g("warm_" + w, "p50_us"), None, "{:.1f}"),
+            ("(e) warm %s: p99 (us)" % conns, "<= 1.2x ceiling" if tgt else "",
+             g("warm_" + w, "p99_us"), vs("ceiling", le, 1.2) if tgt else None, "{:.1f}"),
+            ("(e) warm %s: CPU per lookup (us)" % conns, "<= 1.25x ceiling",
+             g("warm_" + w, "cpu_per_lookup_us"), vs("ceiling", le, 1.25), "{:.2f}"),
+        ]
+    out += [
+        ("(f) connect per lookup: req/s", ">= 0.9x ceiling", g("warm_connect", "rps"),
+         vs("ceiling", ge, 0.9), "{:.0f}"),
+        ("(f) connect per lookup: p99 (us)", "", g("warm_connect", "p99_us"), None, "{:.1f}"),
+        ("(f) connect per lookup: CPU (us)", "", g("warm_connect", "cpu_per_lookup_us"),
+         None, "{:.2f}"),
+        ("(e,f) failed requests, all runs", "0",
+         lambda d: sum_warm_failed(ph, d), le_abs(0), "{:.0f}"),
+        ("(g) hit p99 while 100 fetches hang (us)", "< 1000", g("hang", "p99_us"),
+         lt_abs(1000), "{:.1f}"),
+        ("(g) failed hits while fetches hang", "0", g("hang", "failed"), le_abs(0), "{:.0f}"),
+        ("(g) hung lookups answered after (s)", "", g("hang", "hung_lookup_p50_s"), None,
+         "{:.2f}"),
+        ("(i) idle wakeups per second", "0", g("wakeups_per_s"), le_abs(0), "{:.1f}"),
+    ]
+    sizes = sorted({int(k) for d in DAEMONS for k in (get(ph, d, "scale") or {})})
+    for sn in sizes:
+        s = str(sn)
+        big = sn == 100000
+        out += [
+            ("(h) %d domains: RSS (KiB)" % sn, "", g("scale", s, "rss_kib"), None, "{:.0f}"),
+            ("(h) %d domains: bytes per domain" % sn, "<= 1024" if big else "",
+             g("scale", s, "bytes_per_domain"), le_abs(1024) if big else None, "{:.0f}"),
+            ("(h) %d domains: fill CPU/domain (us)" % sn, "", g("scale", s, "fill_cpu_per_domain_us"),
+             None, "{:.0f}"),
+            ("(h) %d domains: hit CPU/lookup (us)" % sn, "", g("scale", s, "hits_cpu_per_lookup_us"),
+             None, "{:.2f}"),
+        ]
+    out.append(("(j) stripped static binary (bytes)", "<= 262144",
+                lambda d: raw.get("binary_bytes") if d == "mtasts" else None,
+                le_abs(262144), "{:.0f}"))
+    return out
+
+
+def sum_warm_failed(ph, d):
+    runs = [get(ph, d, "warm_" + w, "failed") for w in WARM]
+    runs = [r for r in runs if r is not None]
+    return sum(runs) if runs else None
+
+
+def table(ph, raw):
+    header = ("metric", "target", "reference", "mtasts", "ceiling",
+              "mt/ref", "mt/ceil", "")
+    lines, figures = [], []
+    for label, target, getter, check, spec in rows(ph, raw):
+        v = {d: getter(d) for d in DAEMONS}
+        ok = check(v) if check else None
+        status = "" if ok is None else ("met" if ok else "MISSED")
+        r1, r2 = ratio(v["mtasts"], v["ref"]), ratio(v["mtasts"], v["ceiling"])
+        lines.append((label, target, fmt(v["ref"], spec), fmt(v["mtasts"], spec),
+                      fmt(v["ceiling"], spec), fmt(r1, "{:.2f}"), fmt(r2, "{:.2f}"), status))
+        figures.append({"metric": label, "target": target or None,
+                        "reference": v["ref"], "mtasts": v["mtasts"], "ceiling": v["ceiling"],
+                        "mtasts_vs_reference": r1, "mtasts_vs_ceiling": r2,
+                        "target_met": ok})
+    widths = [max(len(x[i]) for x in lines + [header]) for i in range(len(header))]
+    out = []
+    for i, row in enumerate([header] + lines):
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [row[j].rjust(widths[j]) for j in range(2, 7)]
+        cells.append(row[7])
+        out.append("  ".join(cells).rstrip())
+        if i == 0:
+            out.append("-" * len(out[0]))
+    return "\n".join(out), figures
+
+
+def main():
+    raw, warnings = load_raw(sys.argv[1])
+    ph = collect(raw)
+    text, figures = table(ph, raw)
+    meta = {k[5:]: v for k, v in raw.items() if k.startswith("meta.")}
+    versions = {k[8:]: v for k, v in raw.items() if k.startswith("version.")}
+    met = [f for f in figures if f["target_met"] is not None]
+    result = {
+        "machine": {k: meta.get(k) for k in ("cpu_model", "cores", "kernel", "cpus",
+                                             "loadavg_before", "loadavg_after")},
+        "versions": versions,
+        "git": {"commit": meta.get("git_commit"), "dirty": meta.get("git_dirty")},
+        "config": {k: meta.get(k) for k in ("domains", "seconds", "reps", "connect_conns")},
+        "binary": {"stripped_bytes": raw.get("binary_bytes"),
+                   "unstripped_bytes": raw.get("binary_unstripped_bytes"),
+                   "static": raw.get("binary_static")},
+        "phases": ph,
+        "table": figures,
+        "targets": {"met": sum(1 for f in met if f["target_met"]),
+                    "missed": [f["metric"] for f in met if not f["target_met"]]},
+        "warnings": warnings,
+        "raw": raw,
+    }
+    with open(sys.argv[2], "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(text)
+    print()
+    print("machine: %s, %s cores (%s); load average %s before, %s after" % (
+        meta.get("cpu_model"), meta.get("cores"), meta.get("cpus"),
+        meta.get("loadavg_before"), meta.get("loadavg_after")))
+    print("versions: " + ", ".join("%s %s" % kv for kv in sorted(versions.items())))
+    print("commit %s%s; %s domains, %s rounds of %s s warm runs (medians)" % (
+        meta.get("git_commit"), " (dirty)" if meta.get("git_dirty") is True else "",
+        meta.get("domains"), meta.get("reps"), meta.get("seconds")))
+    print("targets: %d met, %d missed" % (result["targets"]["met"],
+                                          len(result["targets"]["missed"])))
+    for w in warnings:
+        print("WARNING: %s" % w)
+
+
+if __name__ == "__main__":
+    main()
