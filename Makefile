@@ -58,7 +58,7 @@ UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
 DEPS_tls    = http.c
-DEPS_policy = dns.c
+DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
 DEPS_lookup = dns.c http.c tls.c policy.c cache.c

@@ -541,21 +541,3 @@ sts_mode_str(enum sts_mode m)
 	}
 	return "unknown";
 }
-
-/* Weak for now: http.c carries an identical copy (committed first); drop
- * the attribute once one of the two is removed. */
-__attribute__((weak)) const char *
-fetch_class_str(enum fetch_class c)
-{
-	switch (c) {
-	case FETCH_OK:
-		return "ok";
-	case FETCH_ERR_FETCH:
-		return "sts-policy-fetch-error";
-	case FETCH_ERR_WEBPKI:
-		return "sts-webpki-invalid";
-	case FETCH_ERR_POLICY:
-		return "sts-policy-invalid";
-	}
-	return "unknown";
-}
