@@ -887,10 +887,11 @@ dns_query_step(struct dns_query *q, short revents, msec_t now)
 	return q->state == Q_DONE;
 }
 
+/* A finished query holds no fd, so aborting it, or a zeroed struct that
+ * never started, touches nothing. */
 void
 dns_query_abort(struct dns_query *q)
 {
-	q_close(q);
-	q->state = Q_DONE;
-	q->result.status = DNS_FAIL;
+	if (q->state != Q_DONE)
+		q_finish(q, DNS_FAIL);
 }

@@ -976,6 +976,7 @@ struct resp {
 	int udp, lst, conn;
 	int port;
 	int mode;
+	int bulk;                  /* TCP answer in one write, not byte by byte */
 	int nudp, ntcp;            /* questions seen */
 	struct sockaddr_in peer;   /* of the last UDP question */
 	uint16_t ids[8];
@@ -1199,9 +1200,12 @@ resp_tcp(struct resp *r, short rev)
 		}
 	}
 	/* one byte per pass: the reader must cope with any split */
-	if ((rev & POLLOUT) && r->outpos < r->outlen)
-		if (send(r->conn, r->out + r->outpos, 1, MSG_NOSIGNAL) == 1)
-			r->outpos++;
+	if ((rev & POLLOUT) && r->outpos < r->outlen) {
+		n = send(r->conn, r->out + r->outpos, r->bulk ? r->outlen - r->outpos : 1,
+		    MSG_NOSIGNAL);
+		if (n > 0)
+			r->outpos += (size_t)n;
+	}
 }
 
 /* Run the query with nr responders until it is done. */
@@ -1286,6 +1290,9 @@ test_engine(void)
 	CHECK_INT(Q.fd, -1);
 	CHECK_INT(dns_query_poll(&Q, &ev, &dl), -1);
 	CHECK_INT(dns_query_step(&Q, 0, mono_now()), 1);   /* done stays done */
+	dns_query_abort(&Q);                                /* and keeps its data */
+	CHECK_INT(Q.result.status, DNS_DATA);
+	CHECK_INT(Q.result.ntxt, 1);
 	resp_close(&RS[0]);
 
 	/* DNS-6: a forged reply with a wrong ID first; the real one is used */
@@ -1308,6 +1315,16 @@ test_engine(void)
 	CHECK_INT(Q.result.txt[6].len, 227);
 	CHECK_INT(RS[0].outpos, RS[0].outlen);
 	CHECK(RS[0].outlen > DNS_UDP_SIZE);
+	resp_close(&RS[0]);
+	/* ... and with length and message merged in one write */
+	CHECK_INT(resp_open(&RS[0], R_TC), 0);
+	RS[0].bulk = 1;
+	servers_for(&s, 1, 2000, 1);
+	CHECK_INT(drive(&s, QN, DNS_T_TXT, 1, 10000), DNS_DATA);
+	CHECK_INT(RS[0].ntcp, 1);
+	CHECK_INT(Q.result.ntxt, 7);
+	CHECK_INT(Q.result.txt[6].len, 227);
+	CHECK(memcmp(Q.result.txtbuf + Q.result.txt[6].off, "v=STSv1; id=big-answer", 22) == 0);
 	resp_close(&RS[0]);
 
 	/* SERVFAIL from server 1, server 2 answers */
@@ -1352,7 +1369,20 @@ test_engine(void)
 	dns_query_abort(&Q);
 	CHECK_INT(fcntl(fd, F_GETFD), -1);
 	CHECK_INT(Q.result.status, DNS_FAIL);
+	dns_query_abort(&Q);                            /* twice is harmless */
 	resp_close(&RS[0]);
+	{
+		/* a zeroed query that never started: abort closes nothing */
+		static struct dns_query z;
+		int devnull = open("/dev/null", O_RDONLY);
+		int keep = dup(0);
+		dup2(devnull, 0);
+		dns_query_abort(&z);
+		CHECK(fcntl(0, F_GETFD) >= 0);
+		dup2(keep, 0);
+		close(keep);
+		close(devnull);
+	}
 
 	/* CNAME only, then the target's TXT on the re-query */
 	CHECK_INT(resp_open(&RS[0], R_CNAME), 0);
