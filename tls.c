@@ -386,12 +386,12 @@ tls_build_time(void)
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	const char *d = __DATE__;
 	const char *m = strstr(months, (char[4]){ d[0], d[1], d[2], 0 });
-	int64_t t, floor = days_from_civil(2025, 1, 1) * 86400;
+	int64_t t, least = days_from_civil(2025, 1, 1) * 86400;
 
 	if (m == NULL)
-		return floor;
+		return least;
 	t = days_from_civil(atoi(d + 7), (int)(m - months) / 3 + 1, atoi(d + 4)) * 86400;
-	return t > floor ? t : floor;
+	return t > least ? t : least;
 }
 
 static void
@@ -463,6 +463,18 @@ tls_begin(struct fetch *f)
 	tls_pump(f);                    /* the ClientHello goes out now */
 }
 
+static void
+conn_failed(struct fetch *f)
+{
+	char ip[64];
+
+	addr_text(&f->addr[f->cur], ip, sizeof ip);
+	log_debug("%s: connect to %s port %d: %s", f->host, ip, fetch_port,
+	    strerror(f->conn_err));
+	close(f->fd);
+	f->fd = -1;
+}
+
 /* Try addresses from f->cur + 1 on until one connects or is connecting. */
 static void
 connect_next(struct fetch *f, msec_t now)
@@ -487,8 +499,7 @@ connect_next(struct fetch *f, msec_t now)
 			return;
 		}
 		f->conn_err = errno;
-		close(fd);
-		f->fd = -1;
+		conn_failed(f);
 	}
 	fetch_finish(f, FETCH_ERR_FETCH, f->conn_err == ECONNREFUSED ? "connect-refused" :
 	    f->conn_err == ETIMEDOUT ? "connect-timeout" : "connect-failed");
@@ -509,8 +520,7 @@ connect_done(struct fetch *f, msec_t now)
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
 	f->conn_err = err;
-	close(f->fd);
-	f->fd = -1;
+	conn_failed(f);
 	connect_next(f, now);
 }
 
@@ -722,7 +732,7 @@ fetch_step(struct fetch *f, short revents, msec_t now)
 	if (f->state == F_DONE)
 		return 1;
 	if (f->state == F_IDLE) {
-		fetch_finish(f, FETCH_ERR_FETCH, "not-started");
+		fetch_finish(f, FETCH_ERR_FETCH, "aborted");
 		return 1;
 	}
 	if (f->state == F_CONNECT && revents != 0)
@@ -736,9 +746,8 @@ fetch_step(struct fetch *f, short revents, msec_t now)
 		return 1;
 	}
 	if (f->state == F_CONNECT && now >= f->conn_deadline) {
-		close(f->fd);
-		f->fd = -1;
 		f->conn_err = ETIMEDOUT;
+		conn_failed(f);
 		connect_next(f, now);
 	}
 	return f->state == F_DONE;

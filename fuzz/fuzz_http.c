@@ -85,8 +85,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(sa == sb);
 	REQUIRE(pa.err_class == pb.err_class);
 	REQUIRE(strcmp(pa.reason, pb.reason) == 0);
-	REQUIRE(pa.body_len == pb.body_len);
-	REQUIRE(memcmp(pa.body, pb.body, pa.body_len) == 0);
+	if (sa == HTTP_DONE) {  /* after an error the partial body is moot */
+		REQUIRE(pa.body_len == pb.body_len);
+		REQUIRE(memcmp(pa.body, pb.body, pa.body_len) == 0);
+	}
 
 	/* a finished parser takes nothing more */
 	if (sa != HTTP_NEED_MORE) {
