@@ -69,13 +69,17 @@ struct server {
 	int port;
 };
 
-static int
-random_port(void)
-{
-	uint16_t r;
+static int listener(int *port);
 
-	rand_fill(&r, sizeof r);
-	return 20000 + r % 40000;
+/* A port the kernel just considered free (not one in use by some other
+ * test's connection, as a random pick could be). */
+static int
+free_port(void)
+{
+	int port, fd = listener(&port);
+
+	close(fd);
+	return port;
 }
 
 static int
@@ -107,7 +111,7 @@ server_start(struct server *s, const char *name, const char *chain, const char *
 		const char *argv[20];
 		int n = 0;
 
-		s->port = random_port();
+		s->port = free_port();
 		snprintf(acc, sizeof acc, "127.0.0.1:%d", s->port);
 		snprintf(cert, sizeof cert, "%s/%s.pem", dir, name);
 		snprintf(key, sizeof key, "%s/%s.key", dir, name);
