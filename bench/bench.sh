@@ -18,6 +18,8 @@ SECS=${BENCH_SECONDS:-3}
 REPS=${BENCH_REPS:-3}
 REF_SCALE_MAX=${BENCH_REF_SCALE_MAX:-240}
 CONNECT_CONNS=${BENCH_CONNECT_CONNS:-16}
+KEY=${BENCH_KEY:-ec}
+CERT_NAMES=${BENCH_CERT_NAMES:-10}
 HANG=100
 TIMEOUT=4
 GRACE=3600
@@ -44,7 +46,6 @@ fi
 
 say() { printf '%s\n' "$*" >&2; }
 note() { printf '%s %s\n' "$1" "$2" >>"$RAW"; }
-nsx() { ip netns exec "$NS" "$@"; }
 
 # ---- teardown, also on failure ------------------------------------------
 cleanup() {
@@ -112,20 +113,11 @@ elif [ "$NCPU" -eq 2 ]; then
 else
 	DCPU=; LCPU=; ICPU=
 fi
-loadx() {
-	if [ -n "$LCPU" ]; then
-		ip netns exec "$NS" taskset -c "$LCPU" "$LOADBIN" "$@"
-	else
-		ip netns exec "$NS" "$LOADBIN" "$@"
-	fi
-}
-infra() {	# infra COMMAND... : run in the namespace on the infrastructure CPU
-	if [ -n "$ICPU" ]; then
-		ip netns exec "$NS" taskset -c "$ICPU" "$@"
-	else
-		ip netns exec "$NS" "$@"
-	fi
-}
+# Command prefixes (words without blanks): run in the namespace, pinned.
+# Being plain commands that exec, they keep $! the process's own id.
+NSX="ip netns exec $NS"
+LOADX="$NSX ${LCPU:+taskset -c $LCPU} $LOADBIN"
+INFRA="$NSX ${ICPU:+taskset -c $ICPU}"
 
 field() {	# field JSON KEY -> value of the first "KEY": number
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([-0-9.]*\).*/\1/p" | head -1
@@ -135,16 +127,17 @@ field() {	# field JSON KEY -> value of the first "KEY": number
 say "== environment: namespace $NS, $N domains, work dir $W"
 note meta.loadavg_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 ip netns add "$NS"
-nsx ip link set lo up
-nsx sysctl -qw net.ipv4.ip_local_port_range="1024 65535" || true
-nsx sysctl -qw net.ipv4.tcp_tw_reuse=1 || true
+$NSX ip link set lo up
+$NSX sysctl -qw net.ipv4.ip_local_port_range="1024 65535" || true
+$NSX sysctl -qw net.ipv4.tcp_tw_reuse=1 || true
 mkdir -p "/etc/netns/$NS/ssl/certs"
 echo "nameserver 127.0.0.53" >"/etc/netns/$NS/resolv.conf"
 [ -f /etc/ssl/openssl.cnf ] && cp /etc/ssl/openssl.cnf "/etc/netns/$NS/ssl/"
 
 # ---- test CA and certificates ---------------------------------------------
 # One server key; certificate g<G> names the policy hosts of domains
-# 100G .. 100G+99 (a wildcard would match one label only).
+# C*G .. C*G+C-1, C = BENCH_CERT_NAMES (a wildcard would match one label
+# only, and one certificate per domain is slow to make for 100000).
 T=$W/tls
 mkdir -p "$T"
 cat >"$T/openssl.cnf" <<EOF
@@ -164,27 +157,41 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ca.key" 2>/dev/null
+genkey() {	# genkey FILE: a P-256 key, or RSA-2048 with BENCH_KEY=rsa
+	case $KEY in
+	rsa)	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null ;;
+	*)	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null ;;
+	esac
+}
+genkey "$T/ca.key"
 openssl req -x509 -new -config "$T/openssl.cnf" -extensions ca -key "$T/ca.key" \
     -subj "/CN=mtasts bench CA" -days 3 -out "$T/ca.crt"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/server.key" 2>/dev/null
+genkey "$T/server.key"
 cp "$T/ca.crt" "/etc/netns/$NS/ssl/certs/ca-certificates.crt"
 
-make_certs() {	# make_certs UPTO: certificates for domains 1..UPTO
-	g=0
-	while [ $((g * 100)) -le "$1" ]; do
-		if [ ! -f "$T/g$g.crt" ]; then
-			san=$(awk -v g="$g" 'BEGIN {
-				lo = g * 100; if (lo == 0) lo = 1
-				for (k = lo; k <= g * 100 + 99; k++)
-					printf "%sDNS:mta-sts.d%d.bench.test", (k > lo ? "," : ""), k }')
-			openssl req -x509 -new -config "$T/openssl.cnf" -extensions leaf \
-			    -key "$T/server.key" -CA "$T/ca.crt" -CAkey "$T/ca.key" \
-			    -subj "/CN=mta-sts.d$((g * 100 + 99)).bench.test" \
-			    -addext "subjectAltName=$san" -days 3 -out "$T/g$g.crt"
-		fi
-		g=$((g + 1))
-	done
+# gencert.sh G: make certificate g<G>; xargs runs it on every CPU
+cat >"$T/gencert.sh" <<EOF
+set -eu
+san=\$(awk -v g="\$1" -v c="$CERT_NAMES" 'BEGIN {
+	lo = g * c; if (lo == 0) lo = 1
+	for (k = lo; k < (g + 1) * c; k++)
+		printf "%sDNS:mta-sts.d%d.bench.test", (k > lo ? "," : ""), k
+}')
+openssl req -x509 -new -config "$T/openssl.cnf" -extensions leaf \\
+    -key "$T/server.key" -CA "$T/ca.crt" -CAkey "$T/ca.key" \\
+    -subj "/CN=mtasts bench \$1" -addext "subjectAltName=\$san" -days 3 \\
+    -out "$T/g\$1.tmp"
+mv "$T/g\$1.tmp" "$T/g\$1.crt"
+EOF
+make_certs() {	# make_certs UPTO: the certificates for domains 1..UPTO
+	awk -v n="$1" -v c="$CERT_NAMES" -v t="$T" 'BEGIN {
+		for (g = 0; g * c <= n; g++) {
+			f = t "/g" g ".crt"
+			if ((getline line < f) <= 0)
+				print g
+			close(f)
+		}
+	}' | xargs -r -n 1 -P "$NCPU" sh "$T/gencert.sh"
 }
 
 # ---- nginx -----------------------------------------------------------------
@@ -227,11 +234,11 @@ location / {
 }
 EOF
 nginx_servers() {	# nginx_servers UPTO: one server block per certificate
-	awk -v n="$1" -v t="$T" -v inc="$NG/policy.conf" 'BEGIN {
-		for (g = 0; g * 100 <= n; g++) {
-			lo = g * 100; if (lo == 0) lo = 1
+	awk -v n="$1" -v c="$CERT_NAMES" -v t="$T" -v inc="$NG/policy.conf" 'BEGIN {
+		for (g = 0; g * c <= n; g++) {
+			lo = g * c; if (lo == 0) lo = 1
 			printf "server {\n\tserver_name"
-			for (k = lo; k <= g * 100 + 99; k++)
+			for (k = lo; k < (g + 1) * c; k++)
 				printf " mta-sts.d%d.bench.test", k
 			printf ";\n\tssl_certificate %s/g%d.crt;\n\tinclude %s;\n}\n", t, g, inc
 		}
@@ -265,11 +272,11 @@ start_dns() {	# start_dns UPTO: (re)start dnsmasq and wait until it answers
 		wait "$DNS_PID" 2>/dev/null || true
 	fi
 	dns_conf "$1"
-	infra dnsmasq --keep-in-foreground --conf-file="$W/dnsmasq.conf" \
+	$INFRA dnsmasq --keep-in-foreground --conf-file="$W/dnsmasq.conf" \
 	    --pid-file= --user=root --group=root >>"$W/dnsmasq.log" 2>&1 &
 	DNS_PID=$!
 	echo "$DNS_PID" >>"$PIDS"
-	nsx "$PY" - "_mta-sts.d$1.bench.test" <<'EOF'
+	$NSX "$PY" - "_mta-sts.d$1.bench.test" <<'EOF'
 import socket, struct, sys, time
 name = sys.argv[1]
 q = struct.pack(">HHHHHH", 4242, 0x0100, 1, 0, 0, 0)
@@ -295,14 +302,14 @@ start_web() {	# start_web UPTO: certificates, nginx (re)configured, verified
 	make_certs "$1"
 	nginx_servers "$1"
 	if [ -z "$NGINX_PID" ]; then
-		infra nginx -p "$NG" -c "$W/nginx.conf" &
+		$INFRA nginx -p "$NG" -c "$W/nginx.conf" &
 		NGINX_PID=$!
 		echo "$NGINX_PID" >>"$PIDS"
 	else
 		kill -HUP "$NGINX_PID"
 	fi
 	# the namespace's CA bundle and resolver, as the daemons see them
-	nsx "$PY" - "$1" <<'EOF'
+	$NSX "$PY" - "$1" <<'EOF'
 import ssl, sys, time, urllib.request
 n = int(sys.argv[1])
 end = time.time() + 60
@@ -327,7 +334,7 @@ EOF
 }
 
 start_hang() {	# a policy host that accepts connections and never answers
-	infra "$PY" -c '
+	$INFRA "$PY" -c '
 import socket, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -349,6 +356,14 @@ say "== certificates, nginx, dnsmasq"
 start_dns "$N"
 start_web "$N"
 start_hang
+
+# BENCH_SHELL=COMMAND: run COMMAND in the environment instead ("sh" for
+# an interactive shell), then tear down.  BENCH_CA/BENCH_WORK name the
+# CA certificate and the work directory for it.
+if [ -n "${BENCH_SHELL:-}" ]; then
+	BENCH_CA=$T/ca.crt BENCH_WORK=$W ip netns exec "$NS" sh -c "$BENCH_SHELL" || true
+	exit 0
+fi
 
 # ---- daemons ------------------------------------------------------------------
 write_configs() {	# write_configs CACHE_SIZE PORT_REF PORT_MTASTS
@@ -385,7 +400,7 @@ start() {
 	shift 2
 	: >"$W/$name.start"
 	rm -f "$W/$name.pid"
-	loadx -S -p "$port" -q 127.0.0.1 -t 30000 ${DCPU:+-A "$DCPU"} -L "$W/$name.log" \
+	$LOADX -S -p "$port" -q 127.0.0.1 -t 30000 ${DCPU:+-A "$DCPU"} -L "$W/$name.log" \
 	    -F "$W/$name.pid" -j "startup.$name" -- "$@" >"$W/$name.start" 2>>"$W/$name.log" &
 	echo "$!" >>"$PIDS"
 	eval "PARENT_$name=$!"
@@ -472,7 +487,7 @@ for d in $DAEMONS; do
 	sleep 1
 	note "idle_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 	[ "$d" = ceiling ] && continue
-	js=$(loadx -p "$port" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" -e "$EXPECT" \
+	js=$($LOADX -p "$port" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" -e "$EXPECT" \
 	    -j "fill.$d" || true)
 	note "fill.$d" "$js"
 	note "fill_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
@@ -507,7 +522,7 @@ while [ "$r" -le "$REPS" ]; do
 			connect) args="-C -c $CONNECT_CONNS" ;;
 			esac
 			# shellcheck disable=SC2086
-			js=$(loadx -p "$port" $args -d "$SECS" -o rand -r "1:$N" -t 10000 -P "$pid" \
+			js=$($LOADX -p "$port" $args -d "$SECS" -o rand -r "1:$N" -t 10000 -P "$pid" \
 			    -e "$EXPECT" -j "$w.$d.$r" || true)
 			note "warm.$w.$d.$r" "$js"
 			warn_load "$js" "$w.$d"
@@ -523,11 +538,11 @@ for d in $LIVE; do
 	[ "$d" = ceiling ] && continue
 	say "== (g) $d: hits while $HANG policy fetches hang"
 	eval "pid=\$PID_$d; port=\$PORT_$d"
-	loadx -p "$port" -c "$HANG" -o once -k h -r "1:$HANG" -e ANY -d 60 -t 60000 \
+	$LOADX -p "$port" -c "$HANG" -o once -k h -r "1:$HANG" -e ANY -d 60 -t 60000 \
 	    -j "hangbg.$d" >"$W/hangbg.$d" 2>&1 &
 	bg=$!
 	sleep 0.3
-	js=$(loadx -p "$port" -c 1 -d "$(awk -v t="$TIMEOUT" 'BEGIN { print t - 1 }')" -o rand \
+	js=$($LOADX -p "$port" -c 1 -d "$(awk -v t="$TIMEOUT" 'BEGIN { print t - 1 }')" -o rand \
 	    -r "1:$N" -t 10000 -P "$pid" -e "$EXPECT" -j "hang.$d" || true)
 	wait "$bg" || true
 	note "hang.$d" "$js"
@@ -568,12 +583,12 @@ if [ "$SCALE" != 0 ]; then
 			eval "pid=\$PID_$d"
 			sleep 1
 			note "scale.$sn.idle_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
-			js=$(loadx -p "$port" -c 50 -o once -r "1:$sn" -d 900 -t 30000 -P "$pid" \
+			js=$($LOADX -p "$port" -c 50 -o once -r "1:$sn" -d 900 -t 30000 -P "$pid" \
 			    -e "$EXPECT" -j "scale.$sn.fill.$d" || true)
 			note "scale.$sn.fill.$d" "$js"
 			note "scale.$sn.rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 			note "scale.$sn.hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
-			js2=$(loadx -p "$port" -c 16 -d "$SECS" -o rand -r "1:$sn" -t 10000 -P "$pid" \
+			js2=$($LOADX -p "$port" -c 16 -d "$SECS" -o rand -r "1:$sn" -t 10000 -P "$pid" \
 			    -e "$EXPECT" -j "scale.$sn.hits.$d" || true)
 			note "scale.$sn.hits.$d" "$js2"
 			say "   $d: fill $(field "$js" elapsed_s) s, $(failed_of "$js") failed, RSS $(status_kb "$pid" VmRSS) KiB"
