@@ -41,6 +41,13 @@ def get(obj, *path):
     return obj
 
 
+def lat(run, key):
+    """A latency figure of a run, None when it had no good reply."""
+    if not isinstance(run, dict) or not run.get("ok"):
+        return None
+    return get(run, "lat_us", key)
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -61,8 +68,8 @@ def collect(raw):
             r["fill"] = {
                 "domains": n,
                 "wall_s": fill.get("elapsed_s"),
-                "p50_ms": scale(get(fill, "lat_us", "p50"), 1e-3),
-                "p99_ms": scale(get(fill, "lat_us", "p99"), 1e-3),
+                "p50_ms": scale(lat(fill, "p50"), 1e-3),
+                "p99_ms": scale(lat(fill, "p99"), 1e-3),
                 "daemon_cpu_s": fill.get("daemon_cpu_s"),
                 "cpu_per_domain_us": per(fill.get("daemon_cpu_s"), n, 1e6),
                 "ok": fill.get("ok"),
@@ -82,11 +89,11 @@ def collect(raw):
             r["warm_" + w] = {
                 "runs": len(runs),
                 "rps": median(x.get("rps") for x in runs),
-                "p50_us": median(get(x, "lat_us", "p50") for x in runs),
-                "p90_us": median(get(x, "lat_us", "p90") for x in runs),
-                "p99_us": median(get(x, "lat_us", "p99") for x in runs),
-                "p999_us": median(get(x, "lat_us", "p999") for x in runs),
-                "max_us": median(get(x, "lat_us", "max") for x in runs),
+                "p50_us": median(lat(x, "p50") for x in runs),
+                "p90_us": median(lat(x, "p90") for x in runs),
+                "p99_us": median(lat(x, "p99") for x in runs),
+                "p999_us": median(lat(x, "p999") for x in runs),
+                "max_us": median(lat(x, "max") for x in runs),
                 "cpu_per_lookup_us": median(x.get("daemon_cpu_per_req_us") for x in runs),
                 "failed": sum(x.get("failed") or 0 for x in runs),
                 "load_cpu_pct_max": max(x.get("load_cpu_pct") or 0 for x in runs),
@@ -95,13 +102,13 @@ def collect(raw):
         if isinstance(hang, dict):
             r["hang"] = {
                 "hits": hang.get("ok"),
-                "p50_us": get(hang, "lat_us", "p50"),
-                "p99_us": get(hang, "lat_us", "p99"),
-                "max_us": get(hang, "lat_us", "max"),
+                "p50_us": lat(hang, "p50"),
+                "p99_us": lat(hang, "p99"),
+                "max_us": lat(hang, "max"),
                 "failed": hang.get("failed"),
                 "hung_lookups_answered": get(bg, "ok"),
                 "hung_lookups_failed": get(bg, "failed"),
-                "hung_lookup_p50_s": scale(get(bg, "lat_us", "p50"), 1e-6),
+                "hung_lookup_p50_s": scale(lat(bg, "p50"), 1e-6),
             }
         sc = {}
         for key in raw:
@@ -128,7 +135,7 @@ def scale_figures(raw, sn, d):
         "fill_cpu_per_domain_us": per(fill.get("daemon_cpu_s"), sn, 1e6),
         "fill_failed": fill.get("failed"),
         "hits_rps": hits.get("rps"),
-        "hits_p99_us": get(hits, "lat_us", "p99"),
+        "hits_p99_us": lat(hits, "p99"),
         "hits_cpu_per_lookup_us": hits.get("daemon_cpu_per_req_us"),
         "hits_failed": hits.get("failed"),
     }
@@ -254,7 +261,12 @@ def table(ph, raw):
     for label, target, getter, check, spec in rows(ph, raw):
         v = {d: getter(d) for d in DAEMONS}
         ok = check(v) if check else None
-        status = "" if ok is None else ("met" if ok else "MISSED")
+        if ok is not None:
+            status = "met" if ok else "MISSED"
+        elif check and get(ph, "mtasts", "startup_ms") is not None:
+            status = "no data"
+        else:
+            status = ""
         r1, r2 = ratio(v["mtasts"], v["ref"]), ratio(v["mtasts"], v["ceiling"])
         lines.append((label, target, fmt(v["ref"], spec), fmt(v["mtasts"], spec),
                       fmt(v["ceiling"], spec), fmt(r1, "{:.2f}"), fmt(r2, "{:.2f}"), status))
