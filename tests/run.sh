@@ -35,6 +35,9 @@ done
 if [ -f tests/fuzz.sh ]; then
 	run fuzz-regression sh tests/fuzz.sh regress
 fi
+if [ -f bench/smoke.sh ]; then
+	run bench-smoke sh bench/smoke.sh
+fi
 for t in tests/e2e/test_*.sh; do
 	[ -f "$t" ] || continue
 	run "$(basename "$t" .sh)" sh "$t"
