@@ -72,7 +72,8 @@ run_cases() {
 	pcase TXT-3 "spf.test: v=spf1 next to v=STSv1" postfix spf.test "$(okmx spf)"
 	pcase TXT-1 "joined.test: one TXT in two strings" postfix joined.test "$(okmx joined)"
 	pcase TXT-5 "txtfirst.test: id twice" postfix txtfirst.test "$(okmx txtfirst)"
-	pcase DNS-4 "tcptxt.test: 5.5 kB TXT RRset (TC=1, TCP)" postfix tcptxt.test "$(okmx tcptxt)"
+	pcase DNS-4 "tcptxt.test: 5 kB TXT RRset of 7 RRs (TC=1, TCP)" postfix tcptxt.test "$(okmx tcptxt)"
+	pcase TXT-3 "manytxt.test: 12 other TXT RRs next to STSv1 (SEC-4: 64 RRs)" postfix manytxt.test "$(okmx manytxt)"
 	pcase DNS-11 "cname.test: _mta-sts is a CNAME" postfix cname.test "$(okmx cname)"
 	pcase DNS-7 "servfail.test: SERVFAIL" postfix servfail.test NOTFOUND
 

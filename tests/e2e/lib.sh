@@ -130,6 +130,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "FAIL interrupted"; exit 1' INT TERM
 
+# Run in the namespace.  Background daemons are started with a literal
+# `ip netns exec "$NS" ... &` instead, so that $! is the daemon itself
+# (ip netns exec execs), not a subshell running a function.
 inns() { ip netns exec "$NS" "$@"; }
 ms() { date +%s%3N; }
 
@@ -311,10 +314,15 @@ fixtures() {
 	txt spf '"v=spf1 -all"'; site spf
 	txt joined '"v=STSv1; id=2024","0101"'; host joined $WEB_IP; std_policy joined; vhost joined
 	txt txtfirst '"v=STSv1; id=first; id=second"'; host txtfirst $WEB_IP; std_policy txtfirst; vhost txtfirst
-	# DNS-4: the TXT RRset is ~5.5 kB, so any UDP answer is truncated
+	# DNS-4: 6 extra TXT RRs of 4 strings each make the RRset ~5 kB, so any
+	# UDP answer is truncated (dnsmasq caps UDP at 1232 anyway; its config
+	# lines must stay under 1 kB)
 	site tcptxt
-	pad=$(printf '%0240d' 0)
-	for i in $(seq 1 20); do txt tcptxt "\"filler-$i=$pad\""; done
+	pad=$(printf '%0200d' 0)
+	for i in 1 2 3 4 5 6; do txt tcptxt "\"filler-$i=$pad\",\"$pad\",\"$pad\",\"$pad\""; done
+	# TXT-3/SEC-4: twelve short unrelated TXT RRs next to the STSv1 one (fits 512 bytes)
+	site manytxt
+	for i in $(seq 1 12); do txt manytxt "\"verify-$i=0123abcd\""; done
 	# DNS-11: _mta-sts CNAME to another name that holds the TXT
 	DNSCONF+="txt-record=_mta-sts.cnametarget.test,\"v=STSv1; id=cnametgt1\""$'\n'
 	DNSCONF+="cname=_mta-sts.cname.test,_mta-sts.cnametarget.test"$'\n'
@@ -407,12 +415,12 @@ dns_up() {
 	EOF
 	# -k: foreground, but TCP queries are still served by forked children,
 	# which log under their own pid: that is how dns_tcp_queries sees TCP.
-	inns dnsmasq -k -C "$T/dnsmasq.conf" -u root -g root >"$T/dnsmasq.out" 2>&1 &
+	ip netns exec "$NS" dnsmasq -k -C "$T/dnsmasq.conf" -u root -g root >"$T/dnsmasq.out" 2>&1 &
 	DNS_PID=$!
 	PIDS+=("$DNS_PID")
-	inns "$PY" "$TOOLS" servfail 127.0.0.1 5300 >"$T/servfail.out" 2>&1 &
+	ip netns exec "$NS" "$PY" "$TOOLS" servfail 127.0.0.1 5300 >"$T/servfail.out" 2>&1 &
 	PIDS+=($!)
-	inns "$PY" "$TOOLS" hang $HANG_IP 443 >"$T/hang.out" 2>&1 &
+	ip netns exec "$NS" "$PY" "$TOOLS" hang $HANG_IP 443 >"$T/hang.out" 2>&1 &
 	PIDS+=($!)
 	local i r
 	for i in $(seq 1 50); do
@@ -456,7 +464,7 @@ web_up() {
 	$NGXSERVERS
 	}
 	EOF
-	inns nginx -c "$T/nginx.conf" -g 'daemon off;' >"$T/nginx.out" 2>&1 &
+	ip netns exec "$NS" nginx -c "$T/nginx.conf" -g 'daemon off;' >"$T/nginx.out" 2>&1 &
 	PIDS+=($!)
 	local i
 	for i in $(seq 1 50); do
@@ -476,7 +484,9 @@ world_check() {
 	got=$(inns "$PY" "$TOOLS" dnsq $DNS_IP _mta-sts.tcptxt.test TXT)
 	case $got in "rcode=0 tc=1 "*) ;; *) setup_fail "tcptxt UDP answer is not truncated: $got" ;; esac
 	got=$(inns "$PY" "$TOOLS" dnsq $DNS_IP _mta-sts.tcptxt.test TXT tcp)
-	[ "$got" = "rcode=0 tc=0 an=21" ] || setup_fail "tcptxt over TCP: $got"
+	[ "$got" = "rcode=0 tc=0 an=7" ] || setup_fail "tcptxt over TCP: $got"
+	got=$(inns "$PY" "$TOOLS" dnsq $DNS_IP _mta-sts.manytxt.test TXT)
+	[ "$got" = "rcode=0 tc=0 an=13" ] || setup_fail "manytxt over UDP: $got"
 	got=$(inns "$PY" "$TOOLS" dnsq $DNS_IP _mta-sts.servfail.test TXT)
 	[ "$got" = "rcode=2 tc=0 an=0" ] || setup_fail "servfail.test: $got"
 	got=$(inns "$PY" "$TOOLS" dnsq $DNS_IP _mta-sts.cname.test TXT)
@@ -564,7 +574,7 @@ start_mtasts() { # start_mtasts [CONF]
 		fail "setup: mtasts binary $MTASTS does not exist (build it with make, or set MTASTS=)"
 		return 1
 	fi
-	inns "$MTASTS" -c "$conf" -v 3 >>"$T/mtasts.log" 2>&1 &
+	ip netns exec "$NS" "$MTASTS" -c "$conf" -v 3 >>"$T/mtasts.log" 2>&1 &
 	MTASTS_PID=$!
 	PIDS+=("$MTASTS_PID")
 	wait_port $MTASTS_PORT "$MTASTS_PID" && return 0
@@ -584,7 +594,7 @@ stop_mtasts() {
 
 start_ref() {
 	command -v mta-sts-daemon >/dev/null || { fail "setup: mta-sts-daemon not installed"; return 1; }
-	inns mta-sts-daemon -c "$T/ref.yml" -v debug >>"$T/ref.log" 2>&1 &
+	ip netns exec "$NS" mta-sts-daemon -c "$T/ref.yml" -v debug >>"$T/ref.log" 2>&1 &
 	REF_PID=$!
 	PIDS+=("$REF_PID")
 	wait_port $REF_PORT "$REF_PID" && return 0

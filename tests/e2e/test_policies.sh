@@ -168,7 +168,7 @@ else
 	listen = [::1]:8464
 	listen = unix:$T/mtasts.sock
 	EOF
-	inns "$MTASTS" -c "$T/listen.conf" -v 3 >>"$T/mtasts-listen.log" 2>&1 &
+	ip netns exec "$NS" "$MTASTS" -c "$T/listen.conf" -v 3 >>"$T/mtasts-listen.log" 2>&1 &
 	lpid=$!
 	PIDS+=("$lpid")
 	if wait_port 8463 "$lpid"; then
