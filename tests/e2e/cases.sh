@@ -75,7 +75,7 @@ run_cases() {
 	pcase DNS-4 "tcptxt.test: 5 kB TXT RRset of 7 RRs (TC=1, TCP)" postfix tcptxt.test "$(okmx tcptxt)"
 	pcase TXT-3 "manytxt.test: 12 other TXT RRs next to STSv1 (SEC-4: 64 RRs)" postfix manytxt.test "$(okmx manytxt)"
 	pcase DNS-11 "cname.test: _mta-sts is a CNAME" postfix cname.test "$(okmx cname)"
-	pcase DNS-7 "servfail.test: SERVFAIL" postfix servfail.test NOTFOUND
+	pcase DNS-7 "servfail.test: DNS server failure (rcode 2)" postfix servfail.test NOTFOUND
 
 	# policy bodies (POL-*)
 	pcase POL-3 "garbage.test: HTML as policy" postfix garbage.test NOTFOUND

@@ -66,8 +66,13 @@ norm_order() {
 # REFTAG names a documented difference of the reference daemon (spec section
 # 10 or a [D] item).  With IMPL=ref a mismatch on such a case is reported as
 # XFAIL and not counted as a failure; with mtasts it is an ordinary failure.
+DAEMON_DOWN=        # set to a reason when the daemon under test did not start
 check() {
 	local id=$1 desc=$2 exp=$3 got=$4 tag=${5:-}
+	if [ -n "$DAEMON_DOWN" ]; then
+		fail "$id $desc: not run, $DAEMON_DOWN"
+		return
+	fi
 	if [ "$IMPL" = ref ]; then
 		exp=$(norm_order "$exp")
 		got=$(norm_order "$got")
@@ -620,6 +625,7 @@ stop_ref() {
 #   ERROR ...         anything else (postmap's first warning)
 qport() {
 	local port=$1 name=$2 key=$3 out rc err
+	if [ -n "$DAEMON_DOWN" ]; then echo "ERROR $DAEMON_DOWN"; return; fi
 	err=$(mktemp "$T/q.XXXXXX")
 	out=$(inns timeout 20 postmap -c "$T/postfix" -q "$key" "socketmap:inet:127.0.0.1:$port:$name" 2>"$err")
 	rc=$?
@@ -644,7 +650,10 @@ q() {
 ns() { local LC_ALL=C; printf '%d:%s,' "${#1}" "$1"; }
 
 # raw PORT N CHUNK...: raw socketmap bytes; prints the raw replies (see tools.py send)
-raw() { inns "$PY" "$TOOLS" send 127.0.0.1 "$@"; }
+raw() {
+	if [ -n "$DAEMON_DOWN" ]; then echo "ERROR $DAEMON_DOWN"; return; fi
+	inns "$PY" "$TOOLS" send 127.0.0.1 "$@"
+}
 
 # ---------------------------------------------------------------- logs
 
