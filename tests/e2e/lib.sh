@@ -153,7 +153,9 @@ ns_up() {
 	done
 	mkdir -p "/etc/netns/$NS/ssl/certs"
 	echo "nameserver $DNS_IP" > "/etc/netns/$NS/resolv.conf"
-	[ -f /etc/ssl/openssl.cnf ] && cp /etc/ssl/openssl.cnf "/etc/netns/$NS/ssl/"
+	if [ -f /etc/ssl/openssl.cnf ]; then
+		cp /etc/ssl/openssl.cnf "/etc/netns/$NS/ssl/"
+	fi
 }
 
 # ---------------------------------------------------------------- PKI
@@ -203,13 +205,12 @@ pki_up() {
 	commonName = supplied
 	EOF
 	export SAN=DNS:unused.invalid OPENSSL_CONF=$P/openssl.cnf
-	local o="openssl"
-	$o req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 30 \
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 30 \
 	    -subj "/CN=mtasts e2e test CA" -config "$P/openssl.cnf" -extensions ca_ext 2>"$P/err" &&
-	$o req -x509 -newkey rsa:2048 -nodes -keyout "$P/other-ca.key" -out "$P/other-ca.crt" -days 30 \
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/other-ca.key" -out "$P/other-ca.crt" -days 30 \
 	    -subj "/CN=mtasts e2e other CA" -config "$P/openssl.cnf" -extensions ca_ext 2>>"$P/err" &&
-	$o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/leaf.key" 2>>"$P/err" &&
-	$o req -new -key "$P/leaf.key" -subj "/CN=csr" -out "$P/leaf.csr" -config "$P/openssl.cnf" 2>>"$P/err" ||
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/leaf.key" 2>>"$P/err" &&
+	openssl req -new -key "$P/leaf.key" -subj "/CN=csr" -out "$P/leaf.csr" -config "$P/openssl.cnf" 2>>"$P/err" ||
 	    setup_fail "openssl CA: $(tail -3 "$P/err")"
 	echo 1000 > "$P/ca.serial"
 	unset OPENSSL_CONF
