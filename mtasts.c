@@ -397,6 +397,38 @@ loop_init(struct loop *l, const struct daemon *d)
 }
 
 static void
+loop_free(struct loop *l)
+{
+	free(l->pfd);
+	free(l->map);
+}
+
+/* Everything allocated at start-up, returned at exit so leak checkers
+ * see a clean run. */
+static void
+daemon_free(struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->njob_active; k++) {
+		struct job *j = d->job_active[k];
+		dns_query_abort(&j->q[0]);
+		dns_query_abort(&j->q[1]);
+		fetch_abort(&j->fetch);
+	}
+	free(d->jobs);
+	free(d->job_active);
+	free(d->job_spare);
+	free(d->clients);
+	free(d->active);
+	free(d->spare);
+	cache_free(&d->cache);
+	tls_anchors_free(&d->anchors);
+	if (d->anchors_next.mem != NULL || d->anchors_next.ta != NULL)
+		tls_anchors_free(&d->anchors_next);
+}
+
+static void
 add_fd(struct loop *l, size_t *n, int fd, short ev, int type, void *p, int which)
 {
 	l->pfd[*n].fd = fd;
@@ -631,6 +663,8 @@ run_daemon(struct daemon *d)
 		waitpid(d->snap_pid, NULL, 0);
 	if (d->conf.cache_file[0] != '\0')
 		snapshot_save_now(d);
+	loop_free(&l);
+	daemon_free(d);
 	log_info("stopped");
 	return 0;
 }
@@ -681,6 +715,8 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	strlcpy_m(r.domain, domain, sizeof r.domain);
 	answer_format(d, &r, answer, sizeof answer);
 	printf("answer: %s\n", answer);
+	loop_free(&l);
+	daemon_free(d);
 	return strncmp(answer, "OK ", 3) == 0 ? 0 : 1;
 }
 
