@@ -44,9 +44,9 @@
 #define DNS_CNAME_MAX     8      /* CNAME hops, within and across queries */
 #define DNS_NS_MAX        3      /* nameservers used */
 #define DNS_ADDR_MAX      8      /* A/AAAA addresses kept per answer */
-#define DNS_TXT_MAX       8      /* TXT RRs kept per answer */
+#define DNS_TXT_MAX       DNS_MAX_RR  /* TXT RRs kept per answer */
 #define TXT_RECORD_MAX    4096   /* joined TXT record; longer is invalid */
-#define DNS_TXT_BUF       8192   /* storage for all kept TXT records */
+#define DNS_TXT_BUF       16384  /* storage for all kept TXT records */
 
 #define HTTP_HEADER_MAX   8192   /* whole header section */
 #define HTTP_FIELDS_MAX   64
