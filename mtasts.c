@@ -354,8 +354,9 @@ drop_privileges(struct daemon *d)
 			*slash = '\0';
 		if (mkdir(dir, 0750) == 0 || errno == EEXIST) {
 			struct stat sb;
+			/* never take over a shared directory like /tmp or / */
 			if (stat(dir, &sb) == 0 && sb.st_uid == 0 && strcmp(dir, "/") != 0 &&
-			    strncmp(dir, "/tmp", 4) != 0)
+			    !(sb.st_mode & S_ISVTX))
 				(void)!chown(dir, pw->pw_uid, pw->pw_gid);
 		}
 		(void)!chown(d->conf.cache_file, pw->pw_uid, pw->pw_gid);
