@@ -44,7 +44,8 @@ if [ "$N" -lt 1 ] || [ "$N" -gt 100000 ]; then
 	exit 2
 fi
 
-say() { printf '%s\n' "$*" >&2; }
+START=$(date +%s)
+say() { printf '[%4ds] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
 note() { printf '%s %s\n' "$1" "$2" >>"$RAW"; }
 
 # ---- teardown, also on failure ------------------------------------------
@@ -412,10 +413,11 @@ start() {
 	js=$(cat "$W/$name.start")
 	pid=$(cat "$W/$name.pid" 2>/dev/null || true)
 	[ -n "$pid" ] && echo "$pid" >>"$PIDS"
+	[ -n "$js" ] || js='{"ok":0}'
 	if [ "$(field "$js" ok)" != 1 ]; then
 		say "bench: $name did not answer: $js (log: $OUT/logs/$name.log)"
 		tail -5 "$W/$name.log" >&2 || true
-		note "startup.$name" "${js:-{\}}"
+		note "startup.$name" "$js"
 		eval "PID_$name="
 		return 1
 	fi
@@ -424,7 +426,8 @@ start() {
 	say "   $name: pid $pid, first reply after $(field "$js" startup_us) us"
 }
 
-stop() {	# stop NAME
+stop() {	# stop NAME: SIGTERM, SIGKILL after 5 s
+	name=$1
 	eval "pid=\$PID_$name; parent=\$PARENT_$name"
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null || true
@@ -445,9 +448,6 @@ ctxsw() {	# voluntary + involuntary context switches of all threads
 	cat /proc/"$1"/task/*/status 2>/dev/null |
 	    awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { s += $2 } END { print s + 0 }'
 }
-cpu_of() {	# utime+stime, seconds
-	sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }'
-}
 warn_load() {	# warn_load JSON LABEL
 	pct=$(field "$1" load_cpu_pct)
 	if [ -n "$pct" ] && awk -v p="$pct" 'BEGIN { exit !(p >= 90) }'; then
@@ -456,6 +456,7 @@ warn_load() {	# warn_load JSON LABEL
 	fi
 }
 failed_of() { field "$1" failed; }
+first_error() { printf '%s\n' "$1" | sed -n 's/.*"first_error":"\(..*\)"}$/(\1)/p'; }
 
 DAEMONS="ref mtasts ceiling"
 have_mtasts=1
@@ -492,7 +493,7 @@ for d in $DAEMONS; do
 	note "fill.$d" "$js"
 	note "fill_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 	note "fill_hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
-	say "   fill: $(field "$js" elapsed_s) s, $(field "$js" ok) ok, $(failed_of "$js") failed $(printf '%s' "$js" | sed -n 's/.*"first_error":\(".*"\)}$/\1/p')"
+	say "   fill: $(field "$js" elapsed_s) s, $(field "$js" ok) ok, $(failed_of "$js") failed $(first_error "$js")"
 	warn_load "$js" "fill.$d"
 done
 
@@ -526,7 +527,7 @@ while [ "$r" -le "$REPS" ]; do
 			    -e "$EXPECT" -j "$w.$d.$r" || true)
 			note "warm.$w.$d.$r" "$js"
 			warn_load "$js" "$w.$d"
-			[ "$(failed_of "$js")" = 0 ] || say "   $w.$d: $(failed_of "$js") failed requests"
+			[ "$(failed_of "$js")" = 0 ] || say "   $w.$d: $(failed_of "$js") failed requests $(first_error "$js")"
 		done
 	done
 	say "   round $r done"
@@ -554,8 +555,7 @@ for d in $LIVE; do
 	eval "pid=\$PID_$d"
 	note "end_hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
 	note "end_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
-	name=$d
-	stop
+	stop "$d"
 done
 
 # (h) scale: RSS and lookup CPU with many cached domains
@@ -591,9 +591,8 @@ if [ "$SCALE" != 0 ]; then
 			js2=$($LOADX -p "$port" -c 16 -d "$SECS" -o rand -r "1:$sn" -t 10000 -P "$pid" \
 			    -e "$EXPECT" -j "scale.$sn.hits.$d" || true)
 			note "scale.$sn.hits.$d" "$js2"
-			say "   $d: fill $(field "$js" elapsed_s) s, $(failed_of "$js") failed, RSS $(status_kb "$pid" VmRSS) KiB"
-			name=$d
-			stop
+			say "   $d: fill $(field "$js" elapsed_s) s, $(failed_of "$js") failed $(first_error "$js"), RSS $(status_kb "$pid" VmRSS) KiB"
+			stop "$d"
 		done
 	done
 fi

@@ -19,8 +19,8 @@ def load_raw(path):
     with open(path) as f:
         for line in f:
             key, _, value = line.rstrip("\n").partition(" ")
-            if not key:
-                continue
+            if not key or not value.strip():
+                continue        # e.g. a figure of a daemon that died
             try:
                 value = json.loads(value)
             except ValueError:
@@ -159,7 +159,10 @@ def fmt(v, spec):
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    return spec.format(v)
+    try:
+        return spec.format(v)
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def ratio(a, b):
