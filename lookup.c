@@ -103,24 +103,26 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 
 /* ---- deciding what a TXT answer means ------------------------------------ */
 
+enum fetch_need { FETCH_NOT_NEEDED, FETCH_NEEDED, FETCH_BACKING_OFF };
+
 /* Is a fetch needed for TXT id, given what is cached? */
-static int
+static enum fetch_need
 need_fetch(struct daemon *d, const struct cache_entry *e, const char *id, int force)
 {
 	int64_t age;
 
 	if (e != NULL && !strcmp(e->failed_id, id) && d->now < e->retry_after)
-		return 0;               /* HTTP-14: back off after a failed fetch */
+		return FETCH_BACKING_OFF;  /* HTTP-14: this id failed recently */
 	if (e == NULL || !cache_usable(e, d->now))
-		return 1;
+		return FETCH_NEEDED;
 	if (strcmp(e->id, id) != 0 || force)
-		return 1;               /* the policy changed, or a proactive refresh */
+		return FETCH_NEEDED;    /* the policy changed, or a proactive refresh */
 	age = wall_now() - e->fetched_wall;
 	if (age >= FRESH_AGE_SEC)
-		return 1;               /* RFC 8461 10.2: refresh daily */
+		return FETCH_NEEDED;    /* RFC 8461 10.2: refresh daily */
 	if ((e->expires - d->now) < (msec_t)e->max_age * 1000 / 4)
-		return 1;               /* nearing the end of max_age */
-	return 0;
+		return FETCH_NEEDED;    /* nearing the end of max_age */
+	return FETCH_NOT_NEEDED;
 }
 
 /* Revalidate after cache_grace; after failures back off, doubling from
@@ -268,12 +270,23 @@ txt_done(struct daemon *d, struct job *j)
 		return;
 	}
 	e = cache_find(&d->cache, j->domain);
-	if (!need_fetch(d, e, j->id, j->force)) {
+	switch (need_fetch(d, e, j->id, j->force)) {
+	case FETCH_NOT_NEEDED:
 		if (e != NULL)
 			schedule_check(d, e, 0);
 		snprintf(j->why, sizeof j->why, "TXT id %s: cached policy still current", j->id);
 		job_done(d, j);
 		return;
+	case FETCH_BACKING_OFF:
+		/* the id whose fetch failed is still published: the failure
+		 * stands, and the next check waits twice as long */
+		e->fails++;
+		schedule_check(d, e, 1);
+		snprintf(j->why, sizeof j->why, "TXT id %s: fetch failed recently, backing off", j->id);
+		job_done(d, j);
+		return;
+	case FETCH_NEEDED:
+		break;
 	}
 	/* the fetch gets a fresh timeout of its own (HTTP-13) */
 	deadline = d->now + (msec_t)j->zone->timeout * 1000;
