@@ -83,6 +83,42 @@ main(void)
 	z = conf_zone(&c, "stric", 5);
 	CHECK(z == &c.zone[0]);
 
+	/* lifecycle keys (issue: snapshot, proactive refresh, backoff, ...) */
+	CHECK_INT(parse("", &c, err, sizeof err), 0);
+	CHECK_STR(c.cache_file, "");
+	CHECK_INT(c.snapshot_interval, 300);
+	CHECK_INT(c.proactive_fetch, 0);
+	CHECK_INT(c.proactive_interval, 86400);
+	CHECK_INT(c.proactive_concurrency, 100);
+	CHECK_INT(c.proactive_grace_ratio, 2);
+	CHECK_INT(c.backoff_max, 3600);
+	CHECK_INT(c.shutdown_timeout, 20);
+	CHECK_INT(c.reuse_port, 1);
+	CHECK_STR(c.user, "");
+	CHECK_INT(c.use_syslog, 0);
+	CHECK_INT(parse("cache_file = /var/lib/mtasts/cache.snap\nsnapshot_interval = 10\n"
+	    "proactive_fetch = yes\nproactive_interval = 600\nproactive_concurrency = 5\n"
+	    "proactive_grace_ratio = 3\nbackoff_max = 120\nshutdown_timeout = 0\n"
+	    "reuse_port = no\nuser = mtasts\nlog = syslog\n", &c, err, sizeof err), 0);
+	CHECK_STR(err, "");
+	CHECK_STR(c.cache_file, "/var/lib/mtasts/cache.snap");
+	CHECK_INT(c.snapshot_interval, 10);
+	CHECK_INT(c.proactive_fetch, 1);
+	CHECK_INT(c.proactive_interval, 600);
+	CHECK_INT(c.proactive_concurrency, 5);
+	CHECK_INT(c.proactive_grace_ratio, 3);
+	CHECK_INT(c.backoff_max, 120);
+	CHECK_INT(c.shutdown_timeout, 0);
+	CHECK_INT(c.reuse_port, 0);
+	CHECK_STR(c.user, "mtasts");
+	CHECK_INT(c.use_syslog, 1);
+	CHECK_INT(parse("cache_file = relative.snap\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: cache_file: bad value \"relative.snap\": expected an absolute path");
+	CHECK_INT(parse("log = file\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("proactive_grace_ratio = 0\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("snapshot_interval = 0\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("[zone z]\nuser = x\n", &c, err, sizeof err), -1);
+
 	/* errors name the file and line */
 	CHECK_INT(parse("cache_size = 10\nbogus = 1\n", &c, err, sizeof err), -1);
 	CHECK_STR(err, "t.conf:2: unknown key \"bogus\"");
