@@ -71,6 +71,16 @@ $(B)/mtasts-asan: mtasts.c $(SRCS) $(HDRS)
 	@mkdir -p $(B)
 	$(TCC) $(TFLAGS) -o $@ mtasts.c $(SRCS) $(BEARSSL_LIB)
 
+# The daemon for valgrind memcheck: glibc, no sanitizers, and a wrapper
+# that the e2e tests run as MTASTS (memcheck errors make it exit 99).
+$(B)/mtasts-dev: mtasts.c $(SRCS) $(HDRS)
+	@mkdir -p $(B)
+	$(TCC) -g -O1 $(WARN) -I. -o $@ mtasts.c $(SRCS) $(BEARSSL_LIB)
+
+$(B)/mtasts-valgrind: $(B)/mtasts-dev
+	printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$(CURDIR)/$(B)/valgrind.%%p.log $(CURDIR)/$(B)/mtasts-dev "$$@"\n' > $@
+	chmod +x $@
+
 units: $(UNITS)
 
 FUZZ_SRCS    = $(wildcard fuzz/fuzz_*.c)
@@ -88,7 +98,7 @@ fuzz: $(FUZZERS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
 
 check: test-deps
-	$(MAKE) mtasts units $(B)/mtasts-asan
+	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind
 	sh tests/run.sh
 
 bench: mtasts

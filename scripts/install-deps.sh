@@ -5,7 +5,7 @@
 set -eu
 what=${1:-build}
 build_pkgs="make gcc musl-tools libbearssl-dev ca-certificates"
-test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light openssl
+test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light libnginx-mod-http-echo openssl
 	iproute2 python3 procps valgrind postfix-mta-sts-resolver"
 case $what in
 build) pkgs=$build_pkgs ;;

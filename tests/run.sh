@@ -42,5 +42,25 @@ for t in tests/e2e/test_*.sh; do
 	[ -f "$t" ] || continue
 	run "$(basename "$t" .sh)" sh "$t"
 done
+# The same daemon under AddressSanitizer + UndefinedBehaviorSanitizer, and
+# under valgrind memcheck (leaks and errors turn the SIGTERM exit code, which
+# the tests check, into a failure; the logs must also be empty).
+if [ -x build/mtasts-asan ]; then
+	run asan-test_policies env MTASTS=build/mtasts-asan sh tests/e2e/test_policies.sh
+	run asan-test_lifecycle env MTASTS=build/mtasts-asan sh tests/e2e/test_lifecycle.sh
+fi
+if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
+	rm -f build/valgrind.*.log
+	run valgrind-test_policies env MTASTS=build/mtasts-valgrind sh tests/e2e/test_policies.sh
+	run valgrind-logs sh -c 'n=0; for f in build/valgrind.*.log; do
+		[ -e "$f" ] || continue; n=$((n + 1))
+		if [ -s "$f" ]; then echo "FAIL $f:"; head -20 "$f"; echo "0 passed, 1 failed"; exit 1; fi
+	done; [ $n -gt 0 ] || { echo "FAIL no valgrind log"; echo "0 passed, 1 failed"; exit 1; }
+	echo "$n passed, 0 failed"'
+fi
+# Every fuzz target for FUZZ_CHECK_SECONDS (default 30) beyond its corpus
+if [ "${FUZZ_CHECK_SECONDS:-30}" -gt 0 ]; then
+	run fuzz-run env FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-30}" sh tests/fuzz.sh run
+fi
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
