@@ -7,6 +7,7 @@
 # dK.bench.test, nginx serves their policies over HTTPS with a test CA
 # made at run time.  /etc/netns/NS/{resolv.conf,ssl} stand in for the
 # system files, so every daemon runs on its defaults.  See bench/README.
+# shellcheck disable=SC2034,SC2154  # PID_x, PARENT_x, cs0_x are set by eval
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -93,6 +94,7 @@ fi
 if [ -n "$missing" ]; then
 	say "bench: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086  # one word per package
 	apt-get install -y $missing >"$W/apt.log" 2>&1 ||
 	    { apt-get update >>"$W/apt.log" 2>&1 && apt-get install -y $missing >>"$W/apt.log" 2>&1; } ||
 	    { say "bench: apt-get install$missing failed"; exit 1; }
@@ -393,7 +395,9 @@ EOF
 # servername=hostname by default (require_sni), the ceiling does too.
 EXPECT='OK secure match=mx.%s servername=hostname'
 
-PID_ref= PID_mtasts= PID_ceiling=
+PID_ref=''
+PID_mtasts=''
+PID_ceiling=''
 # start NAME PORT COMMAND...: spawn it through the load generator, which
 # times spawn to first reply and stays its parent.  Sets PID_NAME.
 start() {
@@ -402,7 +406,7 @@ start() {
 	: >"$W/$name.start"
 	rm -f "$W/$name.pid"
 	$LOADX -S -p "$port" -q 127.0.0.1 -t 30000 ${DCPU:+-A "$DCPU"} -L "$W/$name.log" \
-	    -F "$W/$name.pid" -j "startup.$name" -- "$@" >"$W/$name.start" 2>>"$W/$name.log" &
+	    -F "$W/$name.pid" -j "startup.$name" -- "$@" >"$W/$name.start" 2>"$W/$name.load.log" &
 	echo "$!" >>"$PIDS"
 	eval "PARENT_$name=$!"
 	i=0
@@ -532,6 +536,11 @@ while [ "$r" -le "$REPS" ]; do
 	done
 	say "   round $r done"
 	r=$((r + 1))
+done
+
+for d in $LIVE; do
+	eval "pid=\$PID_$d"
+	note "warm_hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
 done
 
 # (g) hits while 100 policy fetches hang

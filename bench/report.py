@@ -78,6 +78,7 @@ def collect(raw):
             }
         r["fill_rss_kib"] = raw.get("fill_rss_kb." + d)
         r["fill_hwm_kib"] = raw.get("fill_hwm_kb." + d)
+        r["warm_hwm_kib"] = raw.get("warm_hwm_kb." + d)
         r["peak_rss_kib"] = raw.get("end_hwm_kb." + d)
         r["end_rss_kib"] = raw.get("end_rss_kb." + d)
         r["wakeups_per_s"] = raw.get("wakeups_per_s." + d)
@@ -204,7 +205,10 @@ def rows(ph, raw):
         ("(c) cold fill failed", "0", g("fill", "failed"), le_abs(0), "{:.0f}"),
         ("(d) RSS after fill (KiB)", "<= 2048" if n == 1000 else "(N=1000: <= 2048)",
          g("fill_rss_kib"), le_abs(2048) if n == 1000 else None, "{:.0f}"),
-        ("(d) peak RSS, VmHWM at end (KiB)", "<= 4096", g("peak_rss_kib"), le_abs(4096), "{:.0f}"),
+        ("(d) VmHWM after the fill (KiB)", "", g("fill_hwm_kib"), None, "{:.0f}"),
+        ("(d) VmHWM after (e,f) (KiB)", "", g("warm_hwm_kib"), None, "{:.0f}"),
+        ("(d) peak RSS, VmHWM at the end (KiB)", "<= 4096", g("peak_rss_kib"), le_abs(4096),
+         "{:.0f}"),
     ]
     for w, conns in (("c1", "1 conn"), ("c16", "16 conns"), ("c100", "100 conns")):
         tgt = w != "c1"

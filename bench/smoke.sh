@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 out=build/bench/smoke
 mkdir -p "$out"
-CC=${CC_BENCH:-cc}
+CC=${CC_BENCH:-cc}	# shellcheck disable=SC2034  # used in check strings
 pass=0
 fail=0
 cpid=
