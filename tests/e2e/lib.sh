@@ -512,6 +512,7 @@ world_up() {
 	pki_up
 	cp "$T/pki/ca.crt" "/etc/netns/$NS/ssl/certs/ca-certificates.crt"
 	fixtures
+	extra_fixtures
 	dns_up
 	web_up
 	mkdir -p "$T/postfix"
@@ -684,3 +685,11 @@ dns_tcp_queries() {
 }
 # GET requests nginx served for policy host mta-sts.NAME.test
 gets() { grep -c "^mta-sts.$1.test .*\"GET " "$T/access.log"; }
+
+# ---------------------------------------------------------------- per-test fixtures
+# A test that needs fixtures of its own defines them in functions and names
+# them in EXTRA_FIXTURES before world_up; they run right after fixtures(), so
+# their txt/host/vhost/cert lines reach dnsmasq and nginx and no other test
+# builds them.
+EXTRA_FIXTURES=${EXTRA_FIXTURES:-}
+extra_fixtures() { local f; for f in $EXTRA_FIXTURES; do "$f"; done; }
