@@ -7,6 +7,7 @@
  * HTTP_ERROR with a class (RFC 8460 result type) and a short reason code.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "mtasts.h"
@@ -49,7 +50,8 @@ fetch_class_str(enum fetch_class c)
 void
 http_init(struct http_parser *p, uint8_t *body, size_t body_cap)
 {
-	memset(p, 0, sizeof *p);
+	/* everything but the header buffer, whose untouched pages stay so */
+	memset(p, 0, offsetof(struct http_parser, hdr));
 	p->state = HS_HEAD;
 	p->body = body;
 	p->body_cap = body_cap;

@@ -154,12 +154,12 @@ struct dns_result {
 	enum dns_status status;
 	uint8_t rcode;
 	int edns_rejected;         /* FORMERR/NOTIMP to an EDNS query: retry without OPT */
-	char cname[DOMAIN_MAX + 2];/* target when status == DNS_CNAME */
-	int ntxt;
-	struct dns_txt_rr txt[DNS_TXT_MAX];
-	uint8_t txtbuf[DNS_TXT_BUF];
 	int naddr;
 	struct dns_addr addr[DNS_ADDR_MAX];
+	int ntxt;
+	struct dns_txt_rr txt[DNS_TXT_MAX];
+	char cname[DOMAIN_MAX + 2];/* target when status == DNS_CNAME */
+	uint8_t txtbuf[DNS_TXT_BUF];   /* last: untouched by address queries */
 };
 /* Build a query; returns its length or 0 if it does not fit / bad name. */
 size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
@@ -188,9 +188,9 @@ struct dns_query {
 	size_t io;                 /* TCP bytes written / read so far */
 	size_t tcp_want;
 	uint8_t qbuf[2 + 512];     /* TCP length prefix + query */
-	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
 	/* public when dns_query_step() returned done */
 	struct dns_result result;
+	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
 };
 void dns_query_start(struct dns_query *q, const struct dns_servers *servers,
                      const char *name, uint16_t qtype, msec_t now, msec_t deadline);
@@ -210,18 +210,6 @@ enum fetch_class {            /* RFC 8460 4.3.2.2 result types */
 };
 const char *fetch_class_str(enum fetch_class c);
 struct http_parser {
-	/* private */
-	int state;
-	int framing;               /* length, chunked, close */
-	uint64_t remaining;        /* body bytes / chunk bytes still expected */
-	size_t hdrlen;
-	int nfields;
-	uint8_t hdr[HTTP_HEADER_MAX];
-	size_t linestart;          /* header section: start of the current line */
-	size_t linelen;            /* chunk-size line / trailer section bytes */
-	int ndigits;               /* chunk-size hex digits */
-	int interim;               /* 1xx responses skipped */
-	int seen;                  /* any byte fed at all */
 	/* public */
 	int status_code;
 	enum fetch_class err_class;/* when HTTP_ERROR */
@@ -229,6 +217,18 @@ struct http_parser {
 	uint8_t *body;             /* caller-owned, body_cap bytes */
 	size_t body_cap;
 	size_t body_len;
+	/* private */
+	int state;
+	int framing;               /* length, chunked, close */
+	uint64_t remaining;        /* body bytes / chunk bytes still expected */
+	size_t hdrlen;
+	int nfields;
+	size_t linestart;          /* header section: start of the current line */
+	size_t linelen;            /* chunk-size line / trailer section bytes */
+	int ndigits;               /* chunk-size hex digits */
+	int interim;               /* 1xx responses skipped */
+	int seen;                  /* any byte fed at all */
+	uint8_t hdr[HTTP_HEADER_MAX];  /* last: only the pages used get touched */
 };
 void http_init(struct http_parser *p, uint8_t *body, size_t body_cap);
 /* Feed response bytes; *used = bytes consumed.  HTTP_DONE when the body is
@@ -283,32 +283,34 @@ struct fetch_addr {
 	socklen_t len;
 };
 struct fetch {
+	/* Small and hot fields first, big buffers last, so a fetch touches
+	 * few pages (each touched page stays in RSS until the slot is freed). */
+	/* public when done */
+	enum fetch_class result;
+	char reason[64];
+	char peer[64];             /* address connected to, for logs */
 	/* private; contexts never move once started */
 	int fd;
 	int state;
 	int cur;                   /* address being tried */
 	int naddr;
-	struct fetch_addr addr[2 * DNS_ADDR_MAX];
 	msec_t deadline;
+	msec_t conn_deadline;      /* this address's share of the deadline */
+	int conn_err;              /* errno of the last failed connect */
+	int hs_done;               /* handshake over: application data flows */
 	size_t reqlen, reqsent;
-	char host[DOMAIN_MAX + 1];
-	char req[512];
-	br_ssl_client_context sc;
-	br_x509_minimal_context xc;
 	const br_x509_class *xwrap_vtable;   /* SAN-only wrapper around xc */
 	int san_seen;
 	br_name_element san;       /* first SAN dNSName of the EE certificate */
 	char san_name[DOMAIN_MAX + 2];
-	msec_t conn_deadline;      /* this address's share of the deadline */
-	int conn_err;              /* errno of the last failed connect */
-	int hs_done;               /* handshake over: application data flows */
-	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
+	char host[DOMAIN_MAX + 1];
+	char req[512];
+	struct fetch_addr addr[2 * DNS_ADDR_MAX];
+	br_ssl_client_context sc;
+	br_x509_minimal_context xc;
 	struct http_parser http;
+	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	uint8_t body[HTTP_BODY_MAX];
-	/* public when done */
-	enum fetch_class result;
-	char reason[64];
-	char peer[64];             /* address connected to, for logs */
 };
 /* port 443 is set into each address by fetch_start */
 void fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
