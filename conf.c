@@ -5,6 +5,7 @@
  * conf_parse() is pure over the text; conf_load() reads the file.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "mtasts.h"
+
+#define ARRAY_LEN(a) (sizeof (a) / sizeof (a)[0])
 
 void
 conf_defaults(struct config *c)
@@ -87,123 +90,123 @@ valid_listen(const char *v)
 	return parse_uint(colon + 1, 1, 65535, &port) == 0;
 }
 
-static int
-zone_key(struct zone *z, const char *k, const char *v, const char **why)
-{
-	long n;
+/* Every key: where its value goes and what it may be.  One table, so a new
+ * key is one line here, one in mta-sts.conf and one in the README. */
+enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_MODE, K_NAMESERVER, K_LOG };
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;             /* in struct config, or struct zone for zone keys */
+	long min, max;          /* K_UINT */
+	size_t cap;             /* K_STR, K_PATH */
+	const char *why;        /* shown for a bad value */
+};
+#define C(f) offsetof(struct config, f)
+#define Z(f) offsetof(struct zone, f)
+#define SECS(f, lo, hi) K_UINT, C(f), lo, hi, 0, "expected seconds, " #lo " to " #hi
+#define COUNT(f, lo, hi) K_UINT, C(f), lo, hi, 0, "expected a count, " #lo " to " #hi
+#define YESNO "expected yes or no"
+static const struct key zone_keys[] = {
+	{ "require_sni", K_BOOL, Z(require_sni), 0, 0, 0, YESNO },
+	{ "strict_testing", K_BOOL, Z(strict_testing), 0, 0, 0, YESNO },
+	{ "timeout", K_UINT, Z(timeout), 1, 300, 0, "expected seconds, 1 to 300" },
+};
+static const struct key global_keys[] = {
+	{ "backoff_max", SECS(backoff_max, 1, 604800) },
+	{ "ca_file", K_STR, C(ca_file), 0, 0, sizeof ((struct config *)0)->ca_file, "too long" },
+	{ "cache_file", K_PATH, C(cache_file), 0, 0, sizeof ((struct config *)0)->cache_file - 8,
+	    "expected an absolute path" },
+	{ "cache_grace", SECS(cache_grace, 0, 86400) },
+	{ "cache_size", K_UINT, C(cache_size), 1, 10000000, 0, "expected entries, 1 to 10000000" },
+	{ "idle_timeout", SECS(idle_timeout, 1, 86400) },
+	{ "listen", K_LISTEN, C(listen), 0, 0, 0,
+	    "expected ADDR:PORT, [ADDR6]:PORT or unix:/path" },
+	{ "log", K_LOG, C(use_syslog), 0, 0, 0, "expected stderr or syslog" },
+	{ "max_clients", COUNT(max_clients, 1, 100000) },
+	{ "max_lookups", COUNT(max_lookups, 1, 10000) },
+	{ "nameserver", K_NAMESERVER, C(nameserver), 0, 0, 0,
+	    "expected an IPv4 or IPv6 address, optionally with :port" },
+	{ "proactive_concurrency", COUNT(proactive_concurrency, 1, 10000) },
+	{ "proactive_fetch", K_BOOL, C(proactive_fetch), 0, 0, 0, YESNO },
+	{ "proactive_grace_ratio", K_UINT, C(proactive_grace_ratio), 1, 1000, 0,
+	    "expected a number, 1 to 1000" },
+	{ "proactive_interval", SECS(proactive_interval, 1, 31557600) },
+	{ "resolv_conf", K_STR, C(resolv_conf), 0, 0, sizeof ((struct config *)0)->resolv_conf,
+	    "too long" },
+	{ "reuse_port", K_BOOL, C(reuse_port), 0, 0, 0, YESNO },
+	{ "shutdown_timeout", SECS(shutdown_timeout, 0, 3600) },
+	{ "snapshot_interval", SECS(snapshot_interval, 1, 86400) },
+	{ "socket_mode", K_MODE, C(socket_mode), 0, 0, 0, "expected an octal mode like 0660" },
+	{ "user", K_STR, C(user), 0, 0, sizeof ((struct config *)0)->user, "name too long" },
+};
 
-	if (!strcmp(k, "strict_testing")) {
-		if (parse_bool(v, &z->strict_testing) < 0)
-			return *why = "expected yes or no", -1;
-	} else if (!strcmp(k, "require_sni")) {
-		if (parse_bool(v, &z->require_sni) < 0)
-			return *why = "expected yes or no", -1;
-	} else if (!strcmp(k, "timeout")) {
-		if (parse_uint(v, 1, 300, &n) < 0)
-			return *why = "expected seconds, 1 to 300", -1;
-		z->timeout = (int)n;
-	} else
-		return 1;       /* not a zone key */
-	return 0;
+static const struct key *
+key_find(const struct key *keys, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
 }
 
+/* Store value v for key k into the struct at base; -1 with *why if bad. */
 static int
-global_key(struct config *c, const char *k, const char *v, const char **why)
+key_set(struct config *c, void *base, const struct key *k, const char *v, const char **why)
 {
+	int *ip = (int *)((char *)base + k->off);
+	char *end;
 	long n;
 
-	if (!strcmp(k, "listen")) {
+	*why = k->why;
+	switch (k->type) {
+	case K_BOOL:
+		return parse_bool(v, ip);
+	case K_UINT:
+		if (parse_uint(v, k->min, k->max, &n) < 0)
+			return -1;
+		*ip = (int)n;
+		return 0;
+	case K_PATH:
+		if (v[0] != '/')
+			return -1;
+		/* FALLTHROUGH */
+	case K_STR:
+		if (strlen(v) >= k->cap)
+			return -1;
+		strlcpy_m((char *)base + k->off, v, k->cap);
+		return 0;
+	case K_MODE:
+		n = strtol(v, &end, 8);
+		if (*v == '\0' || *end != '\0' || n < 0 || n > 0777)
+			return -1;
+		*ip = (int)n;
+		return 0;
+	case K_LOG:
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
+			return -1;
+		*ip = !strcmp(v, "syslog");
+		return 0;
+	case K_LISTEN:
 		if (!valid_listen(v))
-			return *why = "expected ADDR:PORT, [ADDR6]:PORT or unix:/path", -1;
+			return -1;
 		if (c->nlisten == LISTEN_MAX)
 			return *why = "too many listen lines", -1;
 		strlcpy_m(c->listen[c->nlisten++], v, sizeof c->listen[0]);
-	} else if (!strcmp(k, "socket_mode")) {
-		char *end;
-		n = strtol(v, &end, 8);
-		if (*v == '\0' || *end != '\0' || n < 0 || n > 0777)
-			return *why = "expected an octal mode like 0660", -1;
-		c->socket_mode = (int)n;
-	} else if (!strcmp(k, "cache_size")) {
-		if (parse_uint(v, 1, 10000000, &n) < 0)
-			return *why = "expected entries, 1 to 10000000", -1;
-		c->cache_size = (uint32_t)n;
-	} else if (!strcmp(k, "cache_grace")) {
-		if (parse_uint(v, 0, 86400, &n) < 0)
-			return *why = "expected seconds, 0 to 86400", -1;
-		c->cache_grace = (int)n;
-	} else if (!strcmp(k, "resolv_conf")) {
-		strlcpy_m(c->resolv_conf, v, sizeof c->resolv_conf);
-	} else if (!strcmp(k, "nameserver")) {
+		return 0;
+	case K_NAMESERVER: {
 		struct dns_servers probe;
 		memset(&probe, 0, sizeof probe);
 		if (dns_servers_add(&probe, v) < 0)
-			return *why = "expected an IPv4 or IPv6 address, optionally with :port", -1;
+			return -1;
 		if (c->nnameserver == DNS_NS_MAX)
 			return *why = "at most 3 nameserver lines", -1;
 		strlcpy_m(c->nameserver[c->nnameserver++], v, sizeof c->nameserver[0]);
-	} else if (!strcmp(k, "ca_file")) {
-		strlcpy_m(c->ca_file, v, sizeof c->ca_file);
-	} else if (!strcmp(k, "max_clients")) {
-		if (parse_uint(v, 1, 100000, &n) < 0)
-			return *why = "expected a count, 1 to 100000", -1;
-		c->max_clients = (int)n;
-	} else if (!strcmp(k, "max_lookups")) {
-		if (parse_uint(v, 1, 10000, &n) < 0)
-			return *why = "expected a count, 1 to 10000", -1;
-		c->max_lookups = (int)n;
-	} else if (!strcmp(k, "idle_timeout")) {
-		if (parse_uint(v, 1, 86400, &n) < 0)
-			return *why = "expected seconds, 1 to 86400", -1;
-		c->idle_timeout = (int)n;
-	} else if (!strcmp(k, "cache_file")) {
-		if (v[0] != '/' || strlen(v) >= sizeof c->cache_file - 8)
-			return *why = "expected an absolute path", -1;
-		strlcpy_m(c->cache_file, v, sizeof c->cache_file);
-	} else if (!strcmp(k, "snapshot_interval")) {
-		if (parse_uint(v, 1, 86400, &n) < 0)
-			return *why = "expected seconds, 1 to 86400", -1;
-		c->snapshot_interval = (int)n;
-	} else if (!strcmp(k, "proactive_fetch")) {
-		if (parse_bool(v, &c->proactive_fetch) < 0)
-			return *why = "expected yes or no", -1;
-	} else if (!strcmp(k, "proactive_interval")) {
-		if (parse_uint(v, 1, 31557600, &n) < 0)
-			return *why = "expected seconds, 1 to 31557600", -1;
-		c->proactive_interval = (int)n;
-	} else if (!strcmp(k, "proactive_concurrency")) {
-		if (parse_uint(v, 1, 10000, &n) < 0)
-			return *why = "expected a count, 1 to 10000", -1;
-		c->proactive_concurrency = (int)n;
-	} else if (!strcmp(k, "proactive_grace_ratio")) {
-		if (parse_uint(v, 1, 1000, &n) < 0)
-			return *why = "expected a number, 1 to 1000", -1;
-		c->proactive_grace_ratio = (int)n;
-	} else if (!strcmp(k, "backoff_max")) {
-		if (parse_uint(v, 1, 604800, &n) < 0)
-			return *why = "expected seconds, 1 to 604800", -1;
-		c->backoff_max = (int)n;
-	} else if (!strcmp(k, "shutdown_timeout")) {
-		if (parse_uint(v, 0, 3600, &n) < 0)
-			return *why = "expected seconds, 0 to 3600", -1;
-		c->shutdown_timeout = (int)n;
-	} else if (!strcmp(k, "reuse_port")) {
-		if (parse_bool(v, &c->reuse_port) < 0)
-			return *why = "expected yes or no", -1;
-	} else if (!strcmp(k, "user")) {
-		if (strlen(v) >= sizeof c->user)
-			return *why = "name too long", -1;
-		strlcpy_m(c->user, v, sizeof c->user);
-	} else if (!strcmp(k, "log")) {
-		if (!strcmp(v, "syslog"))
-			c->use_syslog = 1;
-		else if (!strcmp(v, "stderr"))
-			c->use_syslog = 0;
-		else
-			return *why = "expected stderr or syslog", -1;
-	} else
-		return 1;
-	return 0;
+		return 0;
+	}
+	}
+	return -1;
 }
 
 static char *
@@ -229,6 +232,7 @@ conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
 	while (pos < len) {
 		size_t start = pos, n;
 		char *k, *v, *eq, *hash;
+		const struct key *key;
 		const char *why = NULL;
 		int r;
 
@@ -289,17 +293,16 @@ conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
 			snprintf(err, errlen, "%s:%d: %s: empty value", fname, lineno, k);
 			return -1;
 		}
-		r = zone_key(zone, k, v, &why);
-		if (r == 1) {
-			if (zone != &c->zone[0]) {
-				snprintf(err, errlen, "%s:%d: unknown zone key \"%s\"", fname, lineno, k);
-				return -1;
-			}
-			r = global_key(c, k, v, &why);
-			if (r == 1) {
-				snprintf(err, errlen, "%s:%d: unknown key \"%s\"", fname, lineno, k);
-				return -1;
-			}
+		if ((key = key_find(zone_keys, ARRAY_LEN(zone_keys), k)) != NULL) {
+			r = key_set(c, zone, key, v, &why);
+		} else if (zone != &c->zone[0]) {
+			snprintf(err, errlen, "%s:%d: unknown zone key \"%s\"", fname, lineno, k);
+			return -1;
+		} else if ((key = key_find(global_keys, ARRAY_LEN(global_keys), k)) != NULL) {
+			r = key_set(c, c, key, v, &why);
+		} else {
+			snprintf(err, errlen, "%s:%d: unknown key \"%s\"", fname, lineno, k);
+			return -1;
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%d: %s: bad value \"%s\": %s", fname, lineno, k, v, why);

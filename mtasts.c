@@ -633,7 +633,7 @@ run_daemon(struct daemon *d)
 	d->proactive_cursor = CACHE_NIL;
 	d->proactive_next = d->now;
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
-	log_info("mtasts %s started: %u cache entries, %d clients, %d lookups at once",
+	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->conf.max_clients, d->conf.max_lookups);
 	for (;;) {
 		loop_once(d, &l, 1);
@@ -801,7 +801,7 @@ main(int argc, char **argv)
 			return 2;
 		return run_query(&d, query, zone);
 	}
-	if (engine_init(&d, d.conf.cache_size) < 0)
+	if (engine_init(&d, (uint32_t)d.conf.cache_size) < 0)
 		return 2;
 	return run_daemon(&d);
 }

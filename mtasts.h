@@ -335,7 +335,7 @@ struct config {
 	int nlisten;
 	char listen[LISTEN_MAX][128];
 	int socket_mode;
-	uint32_t cache_size;         /* entries */
+	int cache_size;              /* entries */
 	int cache_grace;             /* seconds between TXT rechecks */
 	char resolv_conf[256];
 	int nnameserver;
