@@ -17,7 +17,7 @@ SCALE=${BENCH_SCALE:-1}
 SCALE_NS=${BENCH_SCALE_DOMAINS:-10000 100000}
 SECS=${BENCH_SECONDS:-5}
 REPS=${BENCH_REPS:-3}
-REF_SCALE_MAX=${BENCH_REF_SCALE_MAX:-240}
+REF_SCALE_MAX=${BENCH_REF_SCALE_MAX:-180}
 CONNECT_CONNS=${BENCH_CONNECT_CONNS:-16}
 KEY=${BENCH_KEY:-ec}
 CERT_NAMES=${BENCH_CERT_NAMES:-10}
@@ -569,7 +569,9 @@ done
 
 # (h) scale: RSS and lookup CPU with many cached domains
 if [ "$SCALE" != 0 ]; then
-	ref_fill=$(sed -n 's/^fill\.ref //p' "$RAW" | sed -n 's/.*"elapsed_s":\([0-9.]*\).*/\1/p')
+	# seconds per domain of the reference's largest fill so far
+	ref_rate=$(awk -v n="$N" '$1 == "fill.ref" && match($0, /"elapsed_s":[0-9.]+/) {
+		print substr($0, RSTART + 12, RLENGTH - 12) / n }' "$RAW")
 	for sn in $SCALE_NS; do
 		say "== (h) scale: $sn domains"
 		start_dns "$sn"
@@ -577,9 +579,9 @@ if [ "$SCALE" != 0 ]; then
 		write_configs "$((sn + HANG))" "$PORT_ref" "$PORT_mtasts"
 		list=
 		[ "$have_mtasts" = 1 ] && list=mtasts
-		if [ -n "$ref_fill" ] &&
-		    awk -v f="$ref_fill" -v n="$N" -v s="$sn" -v m="$REF_SCALE_MAX" \
-		    'BEGIN { exit !(f * s / n <= m) }'; then
+		if [ -n "$ref_rate" ] &&
+		    awk -v r="$ref_rate" -v s="$sn" -v m="$REF_SCALE_MAX" \
+		    'BEGIN { exit !(r * s <= m) }'; then
 			list="ref $list"
 		else
 			say "   reference left out: its fill would take over ${REF_SCALE_MAX} s"
@@ -595,6 +597,9 @@ if [ "$SCALE" != 0 ]; then
 			js=$($LOADX -p "$port" -c 50 -o once -r "1:$sn" -d 900 -t 30000 -P "$pid" \
 			    -e "$EXPECT" -j "scale.$sn.fill.$d" || true)
 			note "scale.$sn.fill.$d" "$js"
+			if [ "$d" = ref ] && [ "$(field "$js" failed)" = 0 ]; then
+				ref_rate=$(awk -v t="$(field "$js" elapsed_s)" -v s="$sn" 'BEGIN { print t / s }')
+			fi
 			note "scale.$sn.rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 			note "scale.$sn.hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
 			js2=$($LOADX -p "$port" -c 16 -d "$SECS" -o rand -r "1:$sn" -t 10000 -P "$pid" \

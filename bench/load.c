@@ -383,6 +383,15 @@ slot_fail(struct slot *s, uint64_t *counter, const char *what, const char *detai
 	s->state = S_IDLE;
 }
 
+/* A failed system call on a slot: count it, note errno, close. */
+static void
+slot_fail_errno(struct slot *s, const char *what, int err)
+{
+	const char *e = strerror(err);
+
+	slot_fail(s, &st.errors, what, e, strlen(e));
+}
+
 /* Start the next request on a slot: connect first if needed. */
 static void
 slot_start(struct slot *s)
@@ -417,7 +426,7 @@ slot_start(struct slot *s)
 		s->state = S_CONNECTING;
 		slot_watch(s, EPOLLOUT, EPOLL_CTL_ADD);
 	} else
-		slot_fail(s, &st.errors, "connect: ", strerror(errno), strlen(strerror(errno)));
+		slot_fail_errno(s, "connect: ", errno);
 }
 
 static void
@@ -436,7 +445,7 @@ slot_send(struct slot *s)
 			return;
 		}
 		if (n <= 0) {
-			slot_fail(s, &st.errors, "write: ", strerror(errno), strlen(strerror(errno)));
+			slot_fail_errno(s, "write: ", n < 0 ? errno : EPIPE);
 			return;
 		}
 		s->woff += (size_t)n;
@@ -458,9 +467,12 @@ slot_read(struct slot *s)
 	n = read(s->fd, s->rbuf + s->rlen, sizeof s->rbuf - s->rlen);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		slot_fail(s, &st.errors, n == 0 ? "connection closed by daemon" :
-		    "read: ", n == 0 ? "" : strerror(errno), n == 0 ? 0 : strlen(strerror(errno)));
+	if (n == 0) {
+		slot_fail(s, &st.errors, "connection closed by daemon", "", 0);
+		return;
+	}
+	if (n < 0) {
+		slot_fail_errno(s, "read: ", errno);
 		return;
 	}
 	s->rlen += (size_t)n;
@@ -504,7 +516,7 @@ slot_event(struct slot *s, uint32_t ev)
 		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
 			if (err == 0)
 				err = errno;
-			slot_fail(s, &st.errors, "connect: ", strerror(err), strlen(strerror(err)));
+			slot_fail_errno(s, "connect: ", err);
 			return;
 		}
 		s->state = S_SENDING;

@@ -7,6 +7,7 @@ table; writes every figure, the machine, the versions and the commit to
 RESULT_JSON.
 """
 import json
+import re
 import statistics
 import sys
 
@@ -30,6 +31,26 @@ def load_raw(path):
             else:
                 raw[key] = value
     return raw, warnings
+
+
+def merge_warnings(warnings):
+    """One line per run label for the load generator's CPU warnings."""
+    busy, out = {}, []
+    for w in warnings:
+        m = re.match(r"load generator at ([\d.]+)% of its CPU in (\S+)$", str(w))
+        if not m:
+            out.append(w)
+            continue
+        pct, label = float(m.group(1)), m.group(2)
+        if label not in busy:
+            busy[label] = [pct, 0]
+        busy[label][0] = max(busy[label][0], pct)
+        busy[label][1] += 1
+    for label, (pct, n) in busy.items():
+        out.append("load generator at up to %.1f%% of its CPU in %s (%d run%s): "
+                   "the load generator is the bottleneck there"
+                   % (pct, label, n, "s" if n > 1 else ""))
+    return out
 
 
 def get(obj, *path):
@@ -295,6 +316,7 @@ def table(ph, raw):
 
 def main():
     raw, warnings = load_raw(sys.argv[1])
+    warnings = merge_warnings(warnings)
     ph = collect(raw)
     text, figures = table(ph, raw)
     meta = {k[5:]: v for k, v in raw.items() if k.startswith("meta.")}
