@@ -50,16 +50,26 @@ say() { printf '[%4ds] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
 note() { printf '%s %s\n' "$1" "$2" >>"$RAW"; }
 
 # ---- teardown, also on failure ------------------------------------------
+alive() {	# alive PID...: is any of them running (not a zombie)?
+	for p in "$@"; do
+		if [ -d "/proc/$p" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then
+			return 0
+		fi
+	done
+	return 1
+}
 cleanup() {
 	set +e
-	if [ -s "$PIDS" ] || ip netns pids "$NS" >/dev/null 2>&1; then
-		for p in $(cat "$PIDS" 2>/dev/null) $(ip netns pids "$NS" 2>/dev/null); do
-			kill "$p" 2>/dev/null
+	# shellcheck disable=SC2046
+	set -- $(cat "$PIDS" 2>/dev/null) $(ip netns pids "$NS" 2>/dev/null)
+	if [ $# -gt 0 ]; then
+		kill "$@" 2>/dev/null
+		i=0
+		while [ $i -lt 30 ] && alive "$@"; do
+			sleep 0.1
+			i=$((i + 1))
 		done
-		sleep 0.5
-		for p in $(cat "$PIDS" 2>/dev/null) $(ip netns pids "$NS" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
+		kill -9 "$@" 2>/dev/null
 	fi
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
