@@ -432,6 +432,7 @@ start() {
 		say "bench: $name did not answer: $js (log: $OUT/logs/$name.log)"
 		tail -5 "$W/$name.log" >&2 || true
 		note "startup.$name" "$js"
+		note warning "$name did not answer at start-up $(first_error "$js"): left out"
 		eval "PID_$name="
 		return 1
 	fi

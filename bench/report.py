@@ -80,8 +80,9 @@ def collect(raw):
     n = raw.get("meta.domains")
     for d in DAEMONS:
         r = {}
-        r["startup_ms"] = scale(get(raw, "startup." + d, "startup_us"), 1e-3)
-        if get(raw, "startup." + d, "ok") == 0:
+        if get(raw, "startup." + d, "ok") == 1:
+            r["startup_ms"] = scale(get(raw, "startup." + d, "startup_us"), 1e-3)
+        elif get(raw, "startup." + d) is not None:
             r["startup_failed"] = True
         r["idle_rss_kib"] = raw.get("idle_rss_kb." + d)
         fill = raw.get("fill." + d)
@@ -291,7 +292,7 @@ def table(ph, raw):
         ok = check(v) if check else None
         if ok is not None:
             status = "met" if ok else "MISSED"
-        elif check and get(ph, "mtasts", "startup_ms") is not None:
+        elif check and get(raw, "startup.mtasts") is not None:
             status = "no data"
         else:
             status = ""
