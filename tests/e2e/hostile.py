@@ -35,6 +35,9 @@ and in time; servers live at most LIFETIME seconds.
   warm HOST PORT N REQ
         N connections at once, each sends 15 x REQ and one 1900-byte key in
         a single write and reads the 16 replies; prints "ok=N".
+  flood HOST PORT WAIT_S ALTERNATE
+        Write requests without reading until the daemon stops reading, wait,
+        then read everything (see cmd_flood).
 """
 import os
 import random
@@ -808,6 +811,81 @@ def cmd_warm(host, port, n, req):
     print('ok=%d' % ok)
 
 
+def cmd_flood(host, port, wait_s, alternate):
+    """A client that writes requests without reading a reply, with a small
+    receive buffer, until its writes block because the daemon stopped
+    reading (SM-8 backpressure); then it waits WAIT_S seconds and reads
+    everything.  With ALTERNATE=1 the requests alternate a cached domain and
+    an IP literal (both 24 bytes), so the order of the replies shows; else
+    all are the literal.  Prints "sent=N replies=M order=ok|bad END", END
+    being <all> (every reply came), <closed> (the daemon hung up) or
+    <silent> (2 s without data)."""
+    lit = netstring(b'postfix [192.0.2.10]')
+    reqs = [netstring(b'postfix enforce.test'), lit] if alternate == '1' else [lit, lit]
+    block = b''.join(reqs) * 512
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect((host, int(port)))
+    s.setblocking(False)
+    p = select.poll()
+    p.register(s, select.POLLOUT)
+    sent = 0
+    end = time.monotonic() + 4
+    for _ in range(100000):
+        if sent >= 4 << 20 or time.monotonic() > end:
+            break
+        if not p.poll(500):
+            break                       # the daemon stopped reading
+        try:
+            sent += s.send(block[sent % len(block):])
+        except BlockingIOError:
+            continue
+        except OSError:
+            break
+    n = sent // len(lit)
+    time.sleep(float(wait_s))
+    s.setblocking(True)
+    buf = b''
+    commas = 0                          # one per reply: replies hold none
+    status = '<silent>'
+    end = time.monotonic() + 20
+    for _ in range(1000000):
+        if time.monotonic() > end:
+            status = '<limit>'
+            break
+        s.settimeout(2)
+        try:
+            d = s.recv(1 << 20)
+        except socket.timeout:
+            break
+        except OSError:
+            d = b''
+        if not d:
+            status = '<closed>'
+            break
+        buf += d
+        commas += d.count(b',')
+        if commas >= n:
+            status = '<all>'
+            break
+    got, pos = [], 0
+    for _ in range(len(buf) // 12 + 1):
+        colon = buf.find(b':', pos, pos + 8)
+        if colon < 0 or not buf[pos:colon].isdigit():
+            break
+        k = int(buf[pos:colon])
+        if len(buf) < colon + k + 2:
+            break
+        got.append(buf[colon + 1:colon + 1 + k])
+        pos = colon + k + 2
+    first = b'OK ' if alternate == '1' else b'NOTFOUND'
+    order = all(g.startswith(first) == (i % 2 == 0) for i, g in enumerate(got)) \
+        if alternate == '1' else all(g == b'NOTFOUND ' for g in got)
+    print('sent=%d replies=%d order=%s %s' % (n, len(got), 'ok' if order else 'bad', status))
+    s.close()
+
+
 def main(argv):
     cmds = {
         'dns': lambda a: cmd_dns(*a),
@@ -817,6 +895,7 @@ def main(argv):
         'vanish': lambda a: cmd_vanish(a[0], a[1], a[2], a[3:]),
         'crowd': lambda a: cmd_crowd(*a),
         'warm': lambda a: cmd_warm(*a),
+        'flood': lambda a: cmd_flood(*a),
     }
     if len(argv) < 2 or argv[1] not in cmds:
         sys.stderr.write(__doc__)
