@@ -435,7 +435,7 @@ client_parse(struct daemon *d, struct client *c)
 }
 
 static int
-client_write(struct client *c)
+client_write(struct daemon *d, struct client *c)
 {
 	while (c->outoff < c->outlen) {
 		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
@@ -447,14 +447,27 @@ client_write(struct client *c)
 			return -1;
 		}
 		c->outoff += (size_t)n;
+		c->last_active = d->now;
 	}
 	c->outoff = c->outlen = 0;
 	return 0;
 }
 
+/* Work this connection can do without waiting for a new event: buffered
+ * requests with room in the ring, or answers ready with room to write. */
+static int
+client_can_progress(const struct daemon *d, const struct client *c)
+{
+	if (c->inoff < c->inlen && c->qlen < REQ_QUEUE)
+		return 1;
+	return c->qlen > 0 && c->outlen == c->outoff && request_ready(d, &c->q[c->qhead]);
+}
+
 void
 client_io(struct daemon *d, struct client *c, short revents)
 {
+	int round;
+
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		if (c->inlen < sizeof c->in && !c->eof && c->qlen < REQ_QUEUE) {
 			ssize_t n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
@@ -469,15 +482,23 @@ client_io(struct daemon *d, struct client *c, short revents)
 			}
 		}
 	}
-	if (client_parse(d, c) < 0) {
-		log_warn("client fd %d: bad netstring, closing the connection", c->fd);
-		client_close(d, c, NULL);
-		return;
-	}
-	client_flush(d, c);
-	if (client_write(c) < 0) {
-		client_close(d, c, NULL);
-		return;
+	/* Parse, answer, write, until nothing more moves: a ring that was
+	 * full may take the rest of the buffered pipeline once it drains
+	 * (SM-8).  Each round parses or answers at least one request, and
+	 * the input buffer holds at most a few hundred. */
+	for (round = 0; round < (int)sizeof c->in; round++) {
+		if (client_parse(d, c) < 0) {
+			log_warn("client fd %d: bad netstring, closing the connection", c->fd);
+			client_close(d, c, NULL);
+			return;
+		}
+		client_flush(d, c);
+		if (client_write(d, c) < 0) {
+			client_close(d, c, NULL);
+			return;
+		}
+		if (!client_can_progress(d, c))
+			break;
 	}
 	if (c->eof && c->qlen == 0 && c->outlen == 0)
 		client_close(d, c, NULL);
@@ -498,12 +519,14 @@ client_events(const struct client *c)
 msec_t
 client_deadline(const struct daemon *d, const struct client *c)
 {
-	msec_t dl;
+	msec_t idle = c->last_active + (msec_t)d->conf.idle_timeout * 1000, dl;
 	int i;
 
-	if (c->qlen == 0)
-		return c->last_active + (msec_t)d->conf.idle_timeout * 1000;
-	/* only the head can be answered; its deadline is what matters */
+	if (client_can_progress(d, c))
+		return d->now;
+	/* idle, or stuck writing to a client that stopped reading (SEC-6) */
+	if (c->qlen == 0 || c->outlen > c->outoff)
+		return idle;
 	dl = INT64_MAX;
 	for (i = 0; i < c->qlen; i++) {
 		const struct request *r = &c->q[(c->qhead + i) % REQ_QUEUE];
@@ -513,14 +536,22 @@ client_deadline(const struct daemon *d, const struct client *c)
 	return dl;
 }
 
-/* Deadlines passed: answer late requests, close idle connections. */
+/* Deadlines passed: answer late requests, close idle connections and
+ * connections that stopped reading their answers. */
 void
 client_timers(struct daemon *d, struct client *c)
 {
-	if (c->qlen == 0 && c->outlen == 0 &&
-	    d->now >= c->last_active + (msec_t)d->conf.idle_timeout * 1000) {
-		client_close(d, c, NULL);
-		return;
+	if (d->now >= c->last_active + (msec_t)d->conf.idle_timeout * 1000) {
+		if (c->outlen > c->outoff) {
+			log_info("client fd %d: not reading its answers for %d s, closing",
+			    c->fd, d->conf.idle_timeout);
+			client_close(d, c, NULL);
+			return;
+		}
+		if (c->qlen == 0) {
+			client_close(d, c, NULL);
+			return;
+		}
 	}
 	client_io(d, c, 0);
 }
