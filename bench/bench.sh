@@ -148,9 +148,10 @@ echo "nameserver 127.0.0.53" >"/etc/netns/$NS/resolv.conf"
 [ -f /etc/ssl/openssl.cnf ] && cp /etc/ssl/openssl.cnf "/etc/netns/$NS/ssl/"
 
 # ---- test CA and certificates ---------------------------------------------
-# One server key; certificate g<G> names the policy hosts of domains
-# C*G .. C*G+C-1, C = BENCH_CERT_NAMES (a wildcard would match one label
-# only, and one certificate per domain is slow to make for 100000).
+# One server key; certificate c<C>-<G> names the policy hosts of domains
+# C*G .. C*G+C-1 (a wildcard would match one label only, and a
+# certificate per domain is slow to make for 100000).  C is
+# BENCH_CERT_NAMES, or more to keep to about 1000 certificates.
 T=$W/tls
 mkdir -p "$T"
 cat >"$T/openssl.cnf" <<EOF
@@ -182,29 +183,34 @@ openssl req -x509 -new -config "$T/openssl.cnf" -extensions ca -key "$T/ca.key" 
 genkey "$T/server.key"
 cp "$T/ca.crt" "/etc/netns/$NS/ssl/certs/ca-certificates.crt"
 
-# gencert.sh G: make certificate g<G>; xargs runs it on every CPU
+# gencert.sh C G: make certificate c<C>-<G>; xargs runs it on every CPU
 cat >"$T/gencert.sh" <<EOF
 set -eu
-san=\$(awk -v g="\$1" -v c="$CERT_NAMES" 'BEGIN {
+san=\$(awk -v c="\$1" -v g="\$2" 'BEGIN {
 	lo = g * c; if (lo == 0) lo = 1
 	for (k = lo; k < (g + 1) * c; k++)
 		printf "%sDNS:mta-sts.d%d.bench.test", (k > lo ? "," : ""), k
 }')
 openssl req -x509 -new -config "$T/openssl.cnf" -extensions leaf \\
     -key "$T/server.key" -CA "$T/ca.crt" -CAkey "$T/ca.key" \\
-    -subj "/CN=mtasts bench \$1" -addext "subjectAltName=\$san" -days 3 \\
-    -out "$T/g\$1.tmp"
-mv "$T/g\$1.tmp" "$T/g\$1.crt"
+    -subj "/CN=mtasts bench \$1-\$2" -addext "subjectAltName=\$san" -days 3 \\
+    -out "$T/c\$1-\$2.tmp"
+mv "$T/c\$1-\$2.tmp" "$T/c\$1-\$2.crt"
 EOF
-make_certs() {	# make_certs UPTO: the certificates for domains 1..UPTO
-	awk -v n="$1" -v c="$CERT_NAMES" -v t="$T" 'BEGIN {
+names_per_cert() {	# names_per_cert UPTO
+	awk -v n="$1" -v c="$CERT_NAMES" 'BEGIN { m = int((n + 999) / 1000); print (m > c ? m : c) }'
+}
+make_certs() {	# make_certs UPTO C: the certificates for domains 1..UPTO
+	awk -v n="$1" -v c="$2" -v t="$T" 'BEGIN {
 		for (g = 0; g * c <= n; g++) {
-			f = t "/g" g ".crt"
+			if ((g + 1) * c <= 1)
+				continue	# no domain 0
+			f = t "/c" c "-" g ".crt"
 			if ((getline line < f) <= 0)
-				print g
+				print c, g
 			close(f)
 		}
-	}' | xargs -r -n 1 -P "$NCPU" sh "$T/gencert.sh"
+	}' | xargs -r -n 2 -P "$NCPU" sh "$T/gencert.sh"
 }
 
 # ---- nginx -----------------------------------------------------------------
@@ -246,14 +252,16 @@ location / {
 	return 404;
 }
 EOF
-nginx_servers() {	# nginx_servers UPTO: one server block per certificate
-	awk -v n="$1" -v c="$CERT_NAMES" -v t="$T" -v inc="$NG/policy.conf" 'BEGIN {
+nginx_servers() {	# nginx_servers UPTO C: one server block per certificate
+	awk -v n="$1" -v c="$2" -v t="$T" -v inc="$NG/policy.conf" 'BEGIN {
 		for (g = 0; g * c <= n; g++) {
+			if ((g + 1) * c <= 1)
+				continue
 			lo = g * c; if (lo == 0) lo = 1
 			printf "server {\n\tserver_name"
 			for (k = lo; k < (g + 1) * c; k++)
 				printf " mta-sts.d%d.bench.test", k
-			printf ";\n\tssl_certificate %s/g%d.crt;\n\tinclude %s;\n}\n", t, g, inc
+			printf ";\n\tssl_certificate %s/c%d-%d.crt;\n\tinclude %s;\n}\n", t, c, g, inc
 		}
 	}' >"$NG/servers.conf"
 }
@@ -312,8 +320,10 @@ EOF
 
 NGINX_PID=
 start_web() {	# start_web UPTO: certificates, nginx (re)configured, verified
-	make_certs "$1"
-	nginx_servers "$1"
+	c=$(names_per_cert "$1")
+	note "meta.names_per_cert.$1" "$c"
+	make_certs "$1" "$c"
+	nginx_servers "$1" "$c"
 	if [ -z "$NGINX_PID" ]; then
 		$INFRA nginx -p "$NG" -c "$W/nginx.conf" &
 		NGINX_PID=$!

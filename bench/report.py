@@ -328,7 +328,9 @@ def main():
                                              "loadavg_before", "loadavg_after")},
         "versions": versions,
         "git": {"commit": meta.get("git_commit"), "dirty": meta.get("git_dirty")},
-        "config": {k: meta.get(k) for k in ("domains", "seconds", "reps", "connect_conns")},
+        "config": dict({k: meta.get(k) for k in ("domains", "seconds", "reps", "connect_conns")},
+                       names_per_certificate={k.split(".", 1)[1]: v for k, v in meta.items()
+                                              if k.startswith("names_per_cert.")}),
         "binary": {"stripped_bytes": raw.get("binary_bytes"),
                    "unstripped_bytes": raw.get("binary_unstripped_bytes"),
                    "static": raw.get("binary_static")},
