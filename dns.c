@@ -699,10 +699,15 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 }
 
 static enum dns_status
-q_parse(struct dns_query *q, size_t len, int *hops)
+q_parse(struct dns_query *q, const uint8_t *msg, size_t len, int *hops)
 {
-	return parse_reply(q->rbuf, len, q->id, q->qname, q->qtype, &q->result, hops);
+	return parse_reply(msg, len, q->id, q->qname, q->qtype, &q->result, hops);
 }
+
+/* A UDP reply is parsed the moment it arrives and nothing points into it
+ * afterwards, so all queries share one buffer (one thread, one loop);
+ * only TCP replies, which arrive in pieces, use the query's own rbuf. */
+static uint8_t udp_buf[DNS_UDP_SIZE];
 
 static void
 q_udp_read(struct dns_query *q, msec_t now)
@@ -715,7 +720,7 @@ q_udp_read(struct dns_query *q, msec_t now)
 	for (i = 0; i < UDP_READS; i++) {
 		/* MSG_TRUNC: the real length, so an oversized datagram is
 		 * treated as truncated instead of being parsed in part */
-		n = recv(q->fd, q->rbuf, DNS_UDP_SIZE, MSG_TRUNC);
+		n = recv(q->fd, udp_buf, sizeof udp_buf, MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -723,7 +728,7 @@ q_udp_read(struct dns_query *q, msec_t now)
 				q_next(q, now, strerror(errno));
 			return;
 		}
-		st = q_parse(q, (size_t)n < DNS_UDP_SIZE ? (size_t)n : DNS_UDP_SIZE, &hops);
+		st = q_parse(q, udp_buf, (size_t)n < DNS_UDP_SIZE ? (size_t)n : DNS_UDP_SIZE, &hops);
 		if (st == DNS_MISMATCH) {
 			log_debug("dns: ignored a reply that does not match the query for %s",
 			    log_safe(q->qname, strlen(q->qname), tmp, sizeof tmp));
@@ -804,7 +809,7 @@ q_tcp_read(struct dns_query *q, msec_t now)
 		}
 		q->io += (size_t)n;
 		if (q->io - 2 == q->tcp_want) {
-			enum dns_status st = q_parse(q, q->tcp_want, &hops);
+			enum dns_status st = q_parse(q, q->rbuf, q->tcp_want, &hops);
 			q_handle(q, st, hops, now);
 			return;
 		}

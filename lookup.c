@@ -35,10 +35,22 @@ lookup_find(struct daemon *d, const char *domain)
 	return NULL;
 }
 
+/* Return the whole pages inside [p, p + len) to the kernel; they read
+ * back as zeros.  Pages shared with neighbouring fields are kept. */
+static void
+release_pages(void *p, size_t len)
+{
+	uintptr_t page = 4096;
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static void
 job_free(struct daemon *d, struct job *j)
 {
-	uintptr_t page = 4096, lo, hi;
 
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
@@ -50,10 +62,7 @@ job_free(struct daemon *d, struct job *j)
 	d->job_spare[d->njob_spare++] = j;
 	/* Hand the pages of the large buffers back: a burst of lookups must
 	 * not leave its peak in RSS for the rest of the daemon's life. */
-	lo = ((uintptr_t)&j->q[0] + page - 1) & ~(page - 1);
-	hi = ((uintptr_t)(j + 1)) & ~(page - 1);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
 }
 
 void
@@ -330,6 +339,10 @@ addr_done(struct daemon *d, struct job *j)
 		finish_fetch_failed(d, j, FETCH_ERR_FETCH, "policy-host-not-resolved");
 		return;
 	}
+	/* The DNS part is over: give its pages back before the fetch touches
+	 * its own, so a lookup's peak is the larger of the two, not the sum. */
+	release_pages(&j->q[0], (size_t)((char *)&j->fetch - (char *)&j->q[0]));
+	j->q[0].fd = j->q[1].fd = -1;
 	j->state = JOB_FETCH;
 	fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
 	    d->now + (msec_t)j->zone->timeout * 1000);
