@@ -458,6 +458,9 @@ struct request {
 	char domain[DOMAIN_MAX + 1];
 };
 struct client {
+	/* Laid out so that a client doing one request at a time (as Postfix
+	 * does) touches two pages: the ring restarts at q[0] whenever it
+	 * empties, and in, rd.payload and the start of out follow it. */
 	int fd;
 	int slot;                  /* index in daemon.active */
 	int eof;                   /* peer shut its write side */
@@ -465,9 +468,9 @@ struct client {
 	int qhead, qlen;           /* request ring */
 	size_t inoff, inlen;
 	size_t outoff, outlen;
-	struct ns_reader rd;
 	struct request q[REQ_QUEUE];
 	uint8_t in[2048];
+	struct ns_reader rd;
 	char out[REPLY_MAX];
 };
 enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };

@@ -409,7 +409,8 @@ client_flush(struct daemon *d, struct client *c)
 		c->outlen += w;
 		request_release(d, r);
 		c->qhead = (c->qhead + 1) % REQ_QUEUE;
-		c->qlen--;
+		if (--c->qlen == 0)
+			c->qhead = 0;   /* an empty ring restarts at its first slot */
 	}
 }
 
