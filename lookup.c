@@ -96,7 +96,6 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 	j->started = d->now;
 	j->have_policy = 0;
 	j->force = 0;
-	j->policy_applies = 0;
 	j->id[0] = '\0';
 	j->why[0] = '\0';
 	j->pol.nmx = 0;
@@ -142,7 +141,6 @@ schedule_check(struct daemon *d, struct cache_entry *e, int failed)
 {
 	msec_t wait = (msec_t)d->conf.cache_grace * 1000;
 
-	e->checked = d->now;
 	if (!failed) {
 		e->fails = 0;
 	} else {

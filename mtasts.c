@@ -154,7 +154,6 @@ snapshot_insert(void *arg, const struct snap_record *r)
 	e->fetched_wall = r->fetched;
 	/* the lifetime keeps counting from the original fetch */
 	e->expires = d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000;
-	e->checked = 0;
 	e->next_check = d->now;   /* the first lookup revalidates in the background */
 	strlcpy_m(e->id, r->id, sizeof e->id);
 }
@@ -210,7 +209,7 @@ snapshot_save_now(struct daemon *d)
 	char err[400];
 	int n;
 
-	n = snapshot_write(&d->cache, d->conf.cache_file, wall_now(), mono_now(), err, sizeof err);
+	n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(), err, sizeof err);
 	if (n < 0)
 		log_err("snapshot not written: %s", err);
 	else
@@ -235,7 +234,7 @@ snapshot_tick(struct daemon *d)
 	pid = fork();
 	if (pid == 0) {
 		char err[400];
-		int n = snapshot_write(&d->cache, d->conf.cache_file, wall_now(), mono_now(),
+		int n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(),
 		    err, sizeof err);
 		if (n < 0)
 			log_err("snapshot not written: %s", err);

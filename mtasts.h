@@ -385,7 +385,6 @@ struct cache_entry {
 	uint32_t max_age;
 	int64_t fetched_wall;        /* UNIX time of the successful fetch */
 	msec_t expires;              /* fetched + max_age, monotonic */
-	msec_t checked;              /* last TXT check (or store) */
 	msec_t next_check;           /* revalidate on a lookup after this */
 	msec_t retry_after;          /* no fetch for failed_id before this */
 	char id[TXT_ID_MAX + 1];     /* TXT id the policy was fetched under */
@@ -436,7 +435,7 @@ uint32_t crc32_buf(const void *buf, size_t len);
 int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, void *arg,
                    struct snap_stats *st);
 /* Temp file + fsync + rename; returns records written or -1 with err */
-int snapshot_write(const struct cache *c, const char *path, int64_t now_wall, msec_t now,
+int snapshot_write(const struct cache *c, const char *path, msec_t now,
                    char *err, size_t errlen);
 
 /* ---- the daemon: server.c, lookup.c, mtasts.c ------------------------ */
@@ -486,7 +485,6 @@ struct job {
 	char id[TXT_ID_MAX + 1];
 	int force;                 /* proactive refresh: fetch even if current */
 	int have_policy;           /* pol holds the freshly fetched policy */
-	int policy_applies;        /* query mode: any answer other than NOTFOUND */
 	char why[160];             /* outcome, for logs and query mode */
 	struct policy pol;
 	struct dns_query q[2];     /* TXT, then A and AAAA */

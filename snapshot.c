@@ -234,7 +234,7 @@ put_line(FILE *f, const char *body, size_t len)
 }
 
 int
-snapshot_write(const struct cache *c, const char *path, int64_t now_wall, msec_t now,
+snapshot_write(const struct cache *c, const char *path, msec_t now,
     char *err, size_t errlen)
 {
 	char tmp[300], line[SNAP_LINE_MAX + 64], data[65536];
@@ -274,7 +274,6 @@ snapshot_write(const struct cache *c, const char *path, int64_t now_wall, msec_t
 		bad |= put_line(f, line, n);
 		records++;
 	}
-	(void)now_wall;
 	snprintf(line, sizeof line, "E %u", records);
 	bad |= put_line(f, line, strlen(line));
 	if (bad || fflush(f) != 0 || fsync(fd) != 0) {

@@ -69,7 +69,7 @@ main(void)
 	e->mode = STS_ENFORCE; e->expires = 500;   /* already expired: not written */
 	fd = mkstemp(path);
 	close(fd);
-	CHECK_INT(snapshot_write(&c, path, NOW, 1000, err, sizeof err), 2);
+	CHECK_INT(snapshot_write(&c, path, 1000, err, sizeof err), 2);
 	{
 		char *buf = slurp(path, &len);
 		CHECK_INT(parse(buf, len, &st), 0);
