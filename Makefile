@@ -98,11 +98,16 @@ fuzz: $(FUZZERS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
 
 check: test-deps
-	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind
+	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor
 	sh tests/run.sh
 
-bench: mtasts
+bench: mtasts $(B)/bench/floor
 	sh bench/bench.sh
+
+# The public-key floor of a cold lookup, linked like the daemon
+$(B)/bench/floor: bench/floor.c $(EXTRA) $(HDRDEP)
+	@mkdir -p $(B)/bench
+	$(CC) -O2 $(WARN) $(BINCS) $(LDSTATIC) -o $@ bench/floor.c $(EXTRA) $(BEARSSL_LIB)
 
 clean:
 	rm -rf $(B) mtasts

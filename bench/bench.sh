@@ -25,6 +25,7 @@ HANG=100
 TIMEOUT=4
 GRACE=3600
 MTASTS=${BENCH_MTASTS:-./mtasts}
+FLOOR=${BENCH_FLOOR:-build/bench/floor}
 REF=/usr/bin/mta-sts-daemon
 PY=/usr/bin/python3
 
@@ -222,7 +223,9 @@ pid $NG/nginx.pid;
 error_log $W/nginx.log warn;
 events { worker_connections 4096; }
 http {
-	access_log off;
+	# one line per request: what each daemon's handshakes negotiated
+	log_format handshake '\$ssl_protocol \$ssl_cipher \$ssl_curve';
+	access_log $W/handshakes.log handshake;
 	server_tokens off;
 	default_type text/plain;
 	keepalive_timeout 5;
@@ -488,6 +491,17 @@ if [ ! -x "$MTASTS" ]; then
 	have_mtasts=0
 fi
 
+# The public-key floor of a cold lookup: BearSSL's operations timed on
+# the daemon's CPU, before the phases and after them (report.py keeps the
+# lower figure of each).  See bench/floor.c.
+run_floor() {	# run_floor LABEL
+	[ -x "$FLOOR" ] || { note warning "$FLOOR missing: no public-key floor"; return 0; }
+	say "== public-key floor ($1): BearSSL operations on CPU ${DCPU:-any}"
+	note "floor.$1" "$(${DCPU:+taskset -c $DCPU} "$FLOOR" || echo '"failed"')"
+}
+note meta.key "\"$KEY\""
+run_floor before
+
 cmd_of() {	# the command line of a daemon
 	case $1 in
 	ref)	echo "$REF -c $W/ref.yml" ;;
@@ -510,9 +524,22 @@ for d in $DAEMONS; do
 	sleep 1
 	note "idle_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 	[ "$d" = ceiling ] && continue
+	hs0=$(wc -l <"$W/handshakes.log")
+	prof=
+	if [ -n "${BENCH_PROFILE:-}" ] && [ "$d" = mtasts ] && command -v perf >/dev/null; then
+		# BENCH_PROFILE=1: sample the daemon during its fill (software
+		# clock, works without hardware counters) for perf report -i
+		mkdir -p "$OUT/logs"
+		perf record -q -e cpu-clock -g -p "$pid" -o "$OUT/logs/fill.perf" 2>/dev/null &
+		prof=$!
+		sleep 0.5
+	fi
 	js=$($LOADX -p "$port" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" -e "$EXPECT" \
 	    -j "fill.$d" || true)
+	[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof" || true; }
 	note "fill.$d" "$js"
+	note "handshakes.$d" "\"$(tail -n "+$((hs0 + 1))" "$W/handshakes.log" | sort | uniq -c |
+	    sort -rn | awk '{ $1 = $1; printf "%s%s", (NR > 1 ? "; " : ""), $0 }')\""
 	note "fill_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 	note "fill_hwm_kb.$d" "$(status_kb "$pid" VmHWM)"
 	say "   fill: $(field "$js" elapsed_s) s, $(field "$js" ok) ok, $(failed_of "$js") failed $(first_error "$js")"
@@ -642,6 +669,8 @@ if [ "$have_mtasts" = 1 ]; then
 	fi
 	note version.mtasts "\"$("$MTASTS" -V 2>&1 | head -1)\""
 fi
+
+run_floor after
 
 # ---- machine, versions, report ---------------------------------------------------
 note meta.loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -201,9 +201,9 @@ json_string(const char *s)
 	putchar('"');
 }
 
-/* utime+stime of a process in seconds, -1 if unknown. */
+/* utime+stime of a process in seconds, -1 if unknown; *sys gets stime. */
 static double
-proc_cpu(pid_t pid)
+proc_cpu(pid_t pid, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, stm;
@@ -226,6 +226,7 @@ proc_cpu(pid_t pid)
 	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 	    &ut, &stm) != 2)
 		return -1;
+	*sys = (double)stm / (double)sysconf(_SC_CLK_TCK);
 	return (double)(ut + stm) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -555,7 +556,8 @@ scan_slots(struct slot *slots, uint64_t now)
 }
 
 static void
-print_result(double elapsed, double load_cpu, double d_cpu0, double d_cpu1)
+print_result(double elapsed, double load_cpu, double d_cpu0, double d_cpu1,
+    double d_sys)
 {
 	uint64_t failed = st.wrong + st.timeouts + st.errors;
 
@@ -582,6 +584,7 @@ print_result(double elapsed, double load_cpu, double d_cpu0, double d_cpu1)
 		    "\"daemon_cpu_per_req_us\":%.2f", d_cpu1 - d_cpu0,
 		    elapsed > 0 ? 100.0 * (d_cpu1 - d_cpu0) / elapsed : 0.0,
 		    reqs ? (d_cpu1 - d_cpu0) * 1e6 / (double)reqs : 0.0);
+		printf(",\"daemon_sys_s\":%.3f", d_sys);
 	}
 	printf(",\"first_error\":");
 	json_string(st.first_error);
@@ -595,7 +598,7 @@ run_load(void)
 	struct epoll_event evs[256];
 	struct slot *slots;
 	uint64_t t0, t_last, next_scan, hard_end = 0;
-	double cpu0, d_cpu0, d_cpu1;
+	double cpu0, d_cpu0, d_cpu1, d_sys0 = 0, d_sys1 = 0;
 	int i, n;
 
 	if ((slots = calloc((size_t)opt.conns, sizeof *slots)) == NULL)
@@ -604,7 +607,7 @@ run_load(void)
 		die("epoll_create1: %s", strerror(errno));
 	st.rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	cpu0 = self_cpu();
-	d_cpu0 = proc_cpu(opt.daemon_pid);
+	d_cpu0 = proc_cpu(opt.daemon_pid, &d_sys0);
 	t0 = now_ns();
 	t_end = opt.seconds > 0 ? t0 + (uint64_t)(opt.seconds * 1e9) : 0;
 	next_scan = t0 + SCAN_NS;
@@ -632,10 +635,11 @@ run_load(void)
 			break;
 	}
 	t_last = now_ns();
-	d_cpu1 = proc_cpu(opt.daemon_pid);
+	d_cpu1 = proc_cpu(opt.daemon_pid, &d_sys1);
 	for (i = 0; i < opt.conns; i++)
 		slot_close(&slots[i]);
-	print_result((double)(t_last - t0) / 1e9, self_cpu() - cpu0, d_cpu0, d_cpu1);
+	print_result((double)(t_last - t0) / 1e9, self_cpu() - cpu0, d_cpu0, d_cpu1,
+	    d_sys1 - d_sys0);
 	free(slots);
 	return st.wrong + st.timeouts + st.errors == 0 ? 0 : 1;
 }

@@ -119,5 +119,21 @@ rc=0
 wait "$spid" || rc=$?
 check "startup mode reaps the command" '[ "$rc" -eq 0 ] && [ ! -d "/proc/$dpid" ]'
 
+# 6. the public-key floor (built by make check like the daemon): every
+# operation checked against its counterpart and timed, all figures > 0
+floor=${BENCH_FLOOR:-build/bench/floor}
+if [ -x "$floor" ]; then
+	rc=0
+	"$floor" -q >"$out/floor.json" || rc=$?
+	check "floor: exits 0 (ECDH sides agree, signatures verify, damaged ones fail)" \
+	    '[ "$rc" -eq 0 ]'
+	for k in ecdhe_p256_us ecdhe_x25519_us ecdhe_p384_us ecdsa_p256_verify_us rsa2048_verify_us; do
+		check "floor: $k is timed" \
+		    'awk -v v="$(field "$out/floor.json" "$k")" "BEGIN { exit !(v + 0 > 0) }"'
+	done
+else
+	check "floor is built ($floor)" false
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
