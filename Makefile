@@ -57,11 +57,11 @@ UNIT_SRCS = $(wildcard tests/unit_*.c)
 UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
-DEPS_tls    = http.c
+DEPS_tls    = http.c anchors.c
 DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
-DEPS_lookup = dns.c http.c tls.c policy.c cache.c
+DEPS_lookup = dns.c http.c tls.c anchors.c policy.c cache.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $*.c $(DEPS_$*) util.c log.c $(BEARSSL_LIB)

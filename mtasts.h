@@ -6,7 +6,8 @@
  *   dns_     dns.c         DNS message build/parse (pure) + stub resolver engine
  *   http_    http.c        HTTP/1.1 response parser incl. chunked (pure)
  *   txt_/policy_ policy.c  TXT record rules, policy parser, Postfix answer (pure)
- *   tls_/fetch_  tls.c     trust anchors, non-blocking HTTPS GET over BearSSL
+ *   anchors_/tls_anchors_ anchors.c  PEM CA bundle -> trust anchors (pure parsers)
+ *   fetch_       tls.c     non-blocking HTTPS GET over BearSSL
  *   cache_   cache.c       fixed hash table + byte-bounded store, LRU (pure)
  *   conf_    conf.c        mta-sts.conf parser (pure over text)
  *   server.c, lookup.c, mtasts.c: the loop and its jobs (I/O)
@@ -267,7 +268,7 @@ size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
                      int strict_testing, int sni, char *out, size_t cap);
 const char *sts_mode_str(enum sts_mode m);
 
-/* ---- tls.c: trust anchors + non-blocking HTTPS GET ------------------- */
+/* ---- anchors.c: PEM CA bundle -> trust anchors ---------------------- */
 struct tls_anchors {
 	br_x509_trust_anchor *ta;
 	size_t n;
@@ -277,6 +278,28 @@ struct tls_anchors {
 /* Load every certificate of a PEM bundle as trust anchors.  0 ok, -1 with err. */
 int tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen);
 void tls_anchors_free(struct tls_anchors *a);
+
+/* What an anchor takes from a certificate; pointers into the DER. */
+struct cert_anchor {
+	const unsigned char *dn;        /* subject Name, the whole TLV */
+	size_t dnlen;
+	int key_type;                   /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+	const unsigned char *n, *e;     /* RSA, unsigned, no leading zeros */
+	size_t nlen, elen;
+	int curve;                      /* EC: BR_EC_secp256r1/384r1/521r1 */
+	const unsigned char *q;
+	size_t qlen;
+	int is_ca;                      /* basicConstraints cA */
+};
+/* PEM certificates -> concatenated DER, in place; returns the DER length.
+ * Broken certificate objects are dropped and counted in *skipped. */
+size_t anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped);
+/* One DER certificate at der[0..len): 0, or -1 if it cannot be an anchor;
+ * *used = its length (0: not even an outer SEQUENCE). */
+int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
+                       struct cert_anchor *a);
+
+/* ---- tls.c: non-blocking HTTPS GET ------------------------------------ */
 
 struct fetch_addr {
 	struct sockaddr_storage ss;

@@ -412,7 +412,8 @@ def main():
                                              "loadavg_before", "loadavg_after")},
         "versions": versions,
         "git": {"commit": meta.get("git_commit"), "dirty": meta.get("git_dirty")},
-        "config": dict({k: meta.get(k) for k in ("domains", "seconds", "reps", "connect_conns")},
+        "config": dict({k: meta.get(k) for k in ("domains", "seconds", "reps", "connect_conns",
+                                                 "ca_anchors", "key")},
                        names_per_certificate={k.split(".", 1)[1]: v for k, v in meta.items()
                                               if k.startswith("names_per_cert.")}),
         "binary": {"stripped_bytes": raw.get("binary_bytes"),
@@ -436,9 +437,11 @@ def main():
         meta.get("cpu_model"), meta.get("cores"), meta.get("cpus"),
         meta.get("loadavg_before"), meta.get("loadavg_after")))
     print("versions: " + ", ".join("%s %s" % kv for kv in sorted(versions.items())))
-    print("commit %s%s; %s domains, %s rounds of %s s warm runs (medians)" % (
-        meta.get("git_commit"), " (dirty)" if meta.get("git_dirty") is True else "",
-        meta.get("domains"), meta.get("reps"), meta.get("seconds")))
+    print("commit %s%s; %s domains, %s rounds of %s s warm runs (medians); "
+          "CA bundle of %s anchors, %s keys" % (
+              meta.get("git_commit"), " (dirty)" if meta.get("git_dirty") is True else "",
+              meta.get("domains"), meta.get("reps"), meta.get("seconds"),
+              meta.get("ca_anchors", "?"), "RSA-2048" if meta.get("key") == "rsa" else "P-256"))
     print("targets: %d met, %d missed, %d impossible on this machine" % (
         result["targets"]["met"], len(result["targets"]["missed"]), len(impossible)))
     if fl:

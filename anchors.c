@@ -1,0 +1,466 @@
+/* anchors.c - a PEM bundle of CA certificates -> BearSSL trust anchors
+ *
+ * BearSSL's PEM and X.509 decoders are T0 byte code: about 1700
+ * instructions per byte of PEM, so Debian's bundle of 150 roots took
+ * 150 ms at every start, every `-q` and every SIGHUP (in the loop).  An
+ * anchor needs three things from its certificate: the subject DN as
+ * encoded, the public key and the CA flag; BearSSL checks neither the
+ * signature nor the dates of an anchor.  So the armour is taken off by a
+ * plain base64 decoder, in place, and each certificate is walked by a
+ * small DER reader that skips everything else.  Both are pure functions
+ * over (buf, len); fuzz/fuzz_anchors.c holds the reader to
+ * br_x509_decoder's results.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "mtasts.h"
+
+#define BUNDLE_MAX (16 * 1024 * 1024)   /* larger CA files are refused */
+
+/* ---- PEM -> DER, in place ------------------------------------------ */
+
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+static size_t
+line_end(const unsigned char *buf, size_t len, size_t at)
+{
+	const unsigned char *nl = memchr(buf + at, '\n', len - at);
+
+	return nl != NULL ? (size_t)(nl - buf) : len;
+}
+
+static int
+starts(const unsigned char *p, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+
+	return n >= k && memcmp(p, s, k) == 0;
+}
+
+/* The label of a "-----BEGIN X-----" line names a certificate. */
+static int
+label_is_cert(const unsigned char *p, size_t n)
+{
+	p += 11;                        /* "-----BEGIN " */
+	n -= 11;
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return (n == 16 && memcmp(p, "CERTIFICATE-----", 16) == 0) ||
+	    (n == 21 && memcmp(p, "X509 CERTIFICATE-----", 21) == 0);
+}
+
+/*
+ * Rewrite buf as the concatenated DER of its PEM certificates: the output
+ * never overtakes the input (3 bytes out per 4 in), so it decodes in
+ * place.  Text around the objects and objects of other kinds are ignored;
+ * a certificate object whose base64 is broken or that has no END line is
+ * dropped and counted in *skipped.  Returns the DER length.
+ */
+size_t
+anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t eol = line_end(buf, len, in), start = out;
+		uint32_t acc = 0;
+		int is_cert, nbits = 0, ndata = 0, npad = 0, bad = 0, ended = 0;
+
+		if (!starts(buf + in, eol - in, "-----BEGIN ")) {
+			in = eol + 1;
+			continue;
+		}
+		is_cert = label_is_cert(buf + in, eol - in);
+		in = eol + 1;
+		while (in < len) {
+			size_t i;
+
+			eol = line_end(buf, len, in);
+			if (starts(buf + in, eol - in, "-----END ")) {
+				ended = 1;
+				in = eol + 1;
+				break;
+			}
+			if (starts(buf + in, eol - in, "-----"))
+				break;          /* a new BEGIN: this object is cut */
+			for (i = in; i < eol; i++) {
+				unsigned char c = buf[i];
+				int v = b64_value(c);
+
+				if (c == ' ' || c == '\t' || c == '\r')
+					continue;
+				if (c == '=') {
+					npad++;
+					continue;
+				}
+				if (v < 0 || npad > 0) {
+					bad = 1;        /* a stranger, or data after '=' */
+					continue;
+				}
+				ndata++;
+				if (!is_cert || bad)
+					continue;
+				acc = (acc << 6) | (uint32_t)v;
+				nbits += 6;
+				if (nbits >= 8) {
+					nbits -= 8;
+					buf[out++] = (unsigned char)(acc >> nbits);
+				}
+			}
+			in = eol + 1;
+		}
+		if (!is_cert) {
+			out = start;
+			continue;
+		}
+		if (!ended || bad || ndata % 4 == 1 || npad > 2 || out == start) {
+			out = start;
+			(*skipped)++;
+		}
+	}
+	return out;
+}
+
+/* ---- a certificate's subject, key and CA flag ------------------------ */
+
+struct der {
+	const unsigned char *p;
+	size_t len;
+};
+
+/*
+ * Take the next TLV off d if its tag is `tag` (low-tag-number form only,
+ * which is all X.509 uses): *val gets the contents, *tlv (if not NULL)
+ * the whole TLV.  Definite lengths of up to 4 octets; -1 otherwise.
+ */
+static int
+der_take(struct der *d, unsigned char tag, struct der *val, struct der *tlv)
+{
+	size_t hdr = 2, n, k;
+
+	if (d->len < 2 || d->p[0] != tag)
+		return -1;
+	n = d->p[1];
+	if (n & 0x80) {
+		k = n & 0x7f;
+		if (k == 0 || k > 4 || d->len - 2 < k)
+			return -1;      /* indefinite, or absurdly long */
+		for (n = 0; k > 0; k--, hdr++)
+			n = (n << 8) | d->p[hdr];
+	}
+	if (n > d->len - hdr)
+		return -1;
+	if (tlv != NULL) {
+		tlv->p = d->p;
+		tlv->len = hdr + n;
+	}
+	val->p = d->p + hdr;
+	val->len = n;
+	d->p += hdr + n;
+	d->len -= hdr + n;
+	return 0;
+}
+
+static int
+der_skip(struct der *d, unsigned char tag)
+{
+	struct der v;
+
+	return der_take(d, tag, &v, NULL);
+}
+
+static int
+der_is(const struct der *d, const unsigned char *what, size_t n)
+{
+	return d->len == n && memcmp(d->p, what, n) == 0;
+}
+
+/* An INTEGER as an unsigned big-endian number without leading zeros. */
+static int
+der_unsigned(struct der *d, const unsigned char **p, size_t *len)
+{
+	struct der v;
+
+	if (der_take(d, 0x02, &v, NULL) < 0 || v.len == 0 || (v.p[0] & 0x80))
+		return -1;      /* empty, or negative */
+	while (v.len > 0 && v.p[0] == 0) {
+		v.p++;
+		v.len--;
+	}
+	if (v.len == 0)
+		return -1;
+	*p = v.p;
+	*len = v.len;
+	return 0;
+}
+
+static const unsigned char oid_rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+static const unsigned char oid_ec[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+static const unsigned char oid_p256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p384[] = { 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const unsigned char oid_p521[] = { 0x2b, 0x81, 0x04, 0x00, 0x23 };
+static const unsigned char oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
+
+static int
+spki_parse(struct der spki, struct cert_anchor *a)
+{
+	struct der alg, oid, bits, key, rsa;
+
+	if (der_take(&spki, 0x30, &alg, NULL) < 0 || der_take(&alg, 0x06, &oid, NULL) < 0 ||
+	    der_take(&spki, 0x03, &bits, NULL) < 0 || bits.len < 2 || bits.p[0] != 0)
+		return -1;
+	key.p = bits.p + 1;     /* after the count of unused bits */
+	key.len = bits.len - 1;
+	if (der_is(&oid, oid_rsa, sizeof oid_rsa)) {
+		if (der_take(&key, 0x30, &rsa, NULL) < 0 ||
+		    der_unsigned(&rsa, &a->n, &a->nlen) < 0 ||
+		    der_unsigned(&rsa, &a->e, &a->elen) < 0)
+			return -1;
+		a->key_type = BR_KEYTYPE_RSA;
+		return 0;
+	}
+	if (der_is(&oid, oid_ec, sizeof oid_ec)) {
+		if (der_take(&alg, 0x06, &oid, NULL) < 0)
+			return -1;      /* only named curves */
+		if (der_is(&oid, oid_p256, sizeof oid_p256))
+			a->curve = BR_EC_secp256r1;
+		else if (der_is(&oid, oid_p384, sizeof oid_p384))
+			a->curve = BR_EC_secp384r1;
+		else if (der_is(&oid, oid_p521, sizeof oid_p521))
+			a->curve = BR_EC_secp521r1;
+		else
+			return -1;
+		a->q = key.p;
+		a->qlen = key.len;
+		a->key_type = BR_KEYTYPE_EC;
+		return 0;
+	}
+	return -1;              /* a key type BearSSL cannot use */
+}
+
+/* basicConstraints cA in the extensions ([3] of the TBSCertificate). */
+static int
+extensions_is_ca(struct der exts)
+{
+	struct der list, ext, oid, crit, octets, bc, ca;
+
+	if (der_take(&exts, 0x30, &list, NULL) < 0)
+		return -1;
+	while (list.len > 0) {
+		if (der_take(&list, 0x30, &ext, NULL) < 0 || der_take(&ext, 0x06, &oid, NULL) < 0)
+			return -1;
+		if (!der_is(&oid, oid_basic_constraints, sizeof oid_basic_constraints))
+			continue;
+		if (ext.len > 0 && ext.p[0] == 0x01 && der_take(&ext, 0x01, &crit, NULL) < 0)
+			return -1;
+		if (der_take(&ext, 0x04, &octets, NULL) < 0 || der_take(&octets, 0x30, &bc, NULL) < 0)
+			return -1;
+		if (bc.len == 0 || bc.p[0] != 0x01)
+			return 0;       /* cA absent: DEFAULT FALSE */
+		if (der_take(&bc, 0x01, &ca, NULL) < 0 || ca.len != 1)
+			return -1;
+		return ca.p[0] != 0;
+	}
+	return 0;
+}
+
+/*
+ * Read the certificate at der[0..len): *used gets the length of its outer
+ * SEQUENCE (0 when even that cannot be read: the rest is not walkable),
+ * *a the subject DN, the key and the CA flag, pointing into der.
+ * Returns 0, or -1 for a certificate that cannot be an anchor.
+ */
+int
+anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct cert_anchor *a)
+{
+	struct der all = { der, len }, cert, tbs, subject_tlv, subject, spki, v;
+	int ca = 0;
+
+	memset(a, 0, sizeof *a);
+	*used = 0;
+	if (der_take(&all, 0x30, &cert, &v) < 0)
+		return -1;
+	*used = v.len;
+	if (der_take(&cert, 0x30, &tbs, NULL) < 0)
+		return -1;
+	if (tbs.len > 0 && tbs.p[0] == 0xa0 && der_skip(&tbs, 0xa0) < 0)
+		return -1;      /* version */
+	if (der_skip(&tbs, 0x02) < 0 ||         /* serialNumber */
+	    der_skip(&tbs, 0x30) < 0 ||         /* signature */
+	    der_skip(&tbs, 0x30) < 0 ||         /* issuer */
+	    der_skip(&tbs, 0x30) < 0 ||         /* validity */
+	    der_take(&tbs, 0x30, &subject, &subject_tlv) < 0 ||
+	    der_take(&tbs, 0x30, &spki, NULL) < 0 ||
+	    spki_parse(spki, a) < 0)
+		return -1;
+	while (tbs.len > 0) {   /* issuerUniqueID [1], subjectUniqueID [2], extensions [3] */
+		unsigned char tag = tbs.p[0];
+
+		if (tag == 0xa3) {
+			if (der_take(&tbs, 0xa3, &v, NULL) < 0 || (ca = extensions_is_ca(v)) < 0)
+				return -1;
+		} else if ((tag == 0x81 || tag == 0x82 || tag == 0xa1 || tag == 0xa2) &&
+		    der_skip(&tbs, tag) == 0) {
+			continue;
+		} else {
+			return -1;
+		}
+	}
+	a->dn = subject_tlv.p;
+	a->dnlen = subject_tlv.len;
+	a->is_ca = ca;
+	return 0;
+}
+
+/* ---- the bundle -------------------------------------------------------- */
+
+/* The whole file, read at once. */
+static unsigned char *
+read_file(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	struct stat st;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > BUNDLE_MAX || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: too large", path);
+		close(fd);
+		return NULL;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;          /* shrank while reading */
+		len += (size_t)n;
+	}
+	close(fd);
+	*lenp = len;
+	return buf;
+}
+
+/* Walk the DER certificates: count anchors and their bytes (ta == NULL),
+ * or fill ta[] and mem. */
+static void
+anchors_walk(const unsigned char *der, size_t len, br_x509_trust_anchor *ta,
+    unsigned char *mem, size_t *n, size_t *bytes, int *skipped)
+{
+	struct cert_anchor a;
+	size_t used;
+
+	*n = *bytes = 0;
+	while (len > 0) {
+		int rc = anchors_cert_parse(der, len, &used, &a);
+
+		if (used == 0) {
+			(*skipped)++;   /* not even a SEQUENCE: nothing more to walk */
+			return;
+		}
+		der += used;
+		len -= used;
+		if (rc < 0) {
+			(*skipped)++;
+			continue;
+		}
+		if (ta != NULL) {
+			br_x509_trust_anchor *t = &ta[*n];
+
+			memset(t, 0, sizeof *t);
+			t->dn.data = memcpy(mem + *bytes, a.dn, a.dnlen);
+			t->dn.len = a.dnlen;
+			t->flags = a.is_ca ? BR_X509_TA_CA : 0;
+			t->pkey.key_type = (unsigned char)a.key_type;
+			if (a.key_type == BR_KEYTYPE_RSA) {
+				t->pkey.key.rsa.n = memcpy(mem + *bytes + a.dnlen, a.n, a.nlen);
+				t->pkey.key.rsa.nlen = a.nlen;
+				t->pkey.key.rsa.e = memcpy(mem + *bytes + a.dnlen + a.nlen, a.e, a.elen);
+				t->pkey.key.rsa.elen = a.elen;
+			} else {
+				t->pkey.key.ec.curve = a.curve;
+				t->pkey.key.ec.q = memcpy(mem + *bytes + a.dnlen, a.q, a.qlen);
+				t->pkey.key.ec.qlen = a.qlen;
+			}
+		}
+		*bytes += a.dnlen + (a.key_type == BR_KEYTYPE_RSA ? a.nlen + a.elen : a.qlen);
+		(*n)++;
+	}
+}
+
+int
+tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	size_t len, n, bytes, n2, bytes2, head;
+	int skipped = 0, ignored = 0;
+
+	memset(a, 0, sizeof *a);
+	if ((buf = read_file(path, &len, err, errlen)) == NULL)
+		return -1;
+	len = anchors_pem_to_der(buf, len, &skipped);
+	anchors_walk(buf, len, NULL, NULL, &n, &bytes, &skipped);
+	if (n == 0) {
+		snprintf(err, errlen, "%s: no usable certificates", path);
+		free(buf);
+		return -1;
+	}
+	/* one region: the anchor array, then the DNs and keys */
+	head = n * sizeof(br_x509_trust_anchor);
+	if ((a->mem = malloc(head + bytes)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		free(buf);
+		return -1;
+	}
+	a->ta = a->mem;
+	anchors_walk(buf, len, a->ta, (unsigned char *)a->mem + head, &n2, &bytes2, &ignored);
+	free(buf);
+	a->n = n2;
+	if (skipped > 0)
+		log_warn("%s: %d PEM objects skipped", path, skipped);
+	return 0;
+}
+
+void
+tls_anchors_free(struct tls_anchors *a)
+{
+	free(a->mem);
+	memset(a, 0, sizeof *a);
+}
