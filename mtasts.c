@@ -385,6 +385,7 @@ struct loop {
 	struct pollfd *pfd;
 	struct slot *map;
 	size_t cap;
+	size_t job_turn;        /* where the next pass starts on job events */
 };
 
 static int
@@ -473,7 +474,8 @@ static void
 loop_once(struct daemon *d, struct loop *l, int serving)
 {
 	msec_t deadline = INT64_MAX, dl;
-	size_t n = 0, i;
+	int64_t slice_end;
+	size_t n = 0, i, t;
 	int k, w, timeout;
 	short ev;
 
@@ -527,18 +529,7 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	}
 	d->now = mono_now();
 
-	/* jobs first: they only ever finish here, never start */
-	for (i = 0; i < n; i++)
-		if (l->map[i].type == SLOT_JOB && l->pfd[i].revents != 0)
-			lookup_step(d, l->map[i].p, l->map[i].which, l->pfd[i].revents);
-	for (k = d->njob_active - 1; k >= 0; k--) {
-		struct job *j = d->job_active[k];
-		for (w = 0; w < 2 && j->state != JOB_FREE && j->state != JOB_DONE; w++) {
-			dl = INT64_MAX;
-			if (lookup_poll(j, w, &ev, &dl) != -2 && dl <= d->now)
-				lookup_step(d, j, w, 0);
-		}
-	}
+	/* clients first: a cached answer never waits behind lookup work */
 	for (i = 0; i < n; i++) {
 		short re = l->pfd[i].revents;
 		if (re == 0)
@@ -551,6 +542,32 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 			char buf[64];
 			while (read(sig_pipe[0], buf, sizeof buf) > 0)
 				;
+		}
+	}
+	/* then jobs.  A TLS step can cost milliseconds of public-key work,
+	 * so after JOB_SLICE_US the remaining job events wait for the next
+	 * pass (poll reports them again), after that pass's clients; it
+	 * starts where this one stopped, so every job gets its turn.  Jobs
+	 * that finish wake their clients below. */
+	slice_end = mono_usec() + JOB_SLICE_US;
+	for (t = 0; t < n; t++) {
+		i = (l->job_turn + t) % n;
+		if (l->map[i].type != SLOT_JOB || l->pfd[i].revents == 0)
+			continue;
+		lookup_step(d, l->map[i].p, l->map[i].which, l->pfd[i].revents);
+		l->pfd[i].revents = 0;
+		if (mono_usec() >= slice_end) {
+			l->job_turn = i + 1;
+			d->now = mono_now();
+			break;
+		}
+	}
+	for (k = d->njob_active - 1; k >= 0; k--) {
+		struct job *j = d->job_active[k];
+		for (w = 0; w < 2 && j->state != JOB_FREE && j->state != JOB_DONE; w++) {
+			dl = INT64_MAX;
+			if (lookup_poll(j, w, &ev, &dl) != -2 && dl <= d->now)
+				lookup_step(d, j, w, 0);
 		}
 	}
 	for (i = 0; i < n; i++)

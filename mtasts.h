@@ -54,11 +54,14 @@
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
 
 #define CACHE_BLOCK       64     /* bytes per cache store block */
+#define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
+                                  * are served again (a TLS step can cost ms) */
 
 typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
 
 /* ---- util.c ----------------------------------------------------------- */
 msec_t mono_now(void);
+int64_t mono_usec(void);                   /* CLOCK_MONOTONIC microseconds */
 int64_t wall_now(void);                    /* UNIX seconds */
 int rand_fill(void *buf, size_t len);      /* getrandom(2); 0 ok, -1 error */
 int set_nonblock(int fd);

@@ -18,6 +18,15 @@ mono_now(void)
 }
 
 int64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
 wall_now(void)
 {
 	return (int64_t)time(NULL);

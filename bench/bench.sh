@@ -538,8 +538,16 @@ for d in $DAEMONS; do
 		prof=$!
 		sleep 0.5
 	fi
+	# meanwhile: hits on a cached domain (d1) over one connection, to see
+	# whether new domains' handshakes hold up answers from the cache
+	$LOADX -p "$port" -c 1 -o once -r 1:1 -d 0 -t 10000 -e "$EXPECT" >/dev/null 2>&1 || true
+	$LOADX -p "$port" -c 1 -r 1:1 -d 600 -e "$EXPECT" -j "fillhits.$d" >"$W/fillhits.$d" &
+	hits=$!
 	js=$($LOADX -p "$port" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" -e "$EXPECT" \
 	    -j "fill.$d" || true)
+	kill -USR1 "$hits" 2>/dev/null || true
+	wait "$hits" || true
+	note "fillhits.$d" "$(cat "$W/fillhits.$d")"
 	[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof" || true; }
 	note "fill.$d" "$js"
 	note "handshakes.$d" "\"$(tail -n "+$((hs0 + 1))" "$W/handshakes.log" | sort | uniq -c |

@@ -81,6 +81,7 @@ static struct {
 
 static int epfd = -1;
 static int stopping, ndone;
+static volatile sig_atomic_t usr1;     /* SIGUSR1: end the run now */
 static uint64_t t_end;
 static volatile sig_atomic_t child_pid;
 
@@ -349,6 +350,10 @@ next_key(long *key)
 
 	if (stopping)
 		return 0;
+	if (usr1) {
+		stopping = 1;
+		return 0;
+	}
 	if ((opt.count > 0 && st.issued >= opt.count) ||
 	    (t_end != 0 && now_ns() >= t_end)) {
 		stopping = 1;
@@ -647,6 +652,13 @@ run_load(void)
 /* ---- startup mode ------------------------------------------------------- */
 
 static void
+on_usr1(int sig)
+{
+	(void)sig;
+	usr1 = 1;
+}
+
+static void
 forward_signal(int sig)
 {
 	if (child_pid > 0)
@@ -885,5 +897,6 @@ main(int argc, char **argv)
 	}
 	if (opt.expect == NULL)
 		opt.expect = "OK secure match=mx.%s servername=hostname";
+	signal(SIGUSR1, on_usr1);
 	return run_load();
 }

@@ -98,6 +98,11 @@ def collect(raw):
                 "failed": fill.get("failed"),
                 "first_error": fill.get("first_error"),
             }
+        fh = raw.get("fillhits." + d)
+        if isinstance(fh, dict):
+            r["fill_hits"] = {"hits": fh.get("ok"), "failed": fh.get("failed"),
+                              "p50_us": lat(fh, "p50"), "p99_us": lat(fh, "p99"),
+                              "p999_us": lat(fh, "p999"), "max_us": lat(fh, "max")}
         r["fill_rss_kib"] = raw.get("fill_rss_kb." + d)
         r["fill_hwm_kib"] = raw.get("fill_hwm_kb." + d)
         r["warm_hwm_kib"] = raw.get("warm_hwm_kb." + d)
@@ -304,6 +309,12 @@ def rows(ph, raw):
         ("(c)   public-key floor, as negotiated (us)", "",
          lambda d: neg if d == "mtasts" else None, None, "{:.0f}"),
         ("(c) cold fill failed", "0", g("fill", "failed"), le_abs(0), "{:.0f}"),
+        ("(c) cached hits during the fill: p99 (us)", "", g("fill_hits", "p99_us"), None,
+         "{:.0f}"),
+        ("(c) cached hits during the fill: max (us)", "", g("fill_hits", "max_us"), None,
+         "{:.0f}"),
+        ("(c) cached hits during the fill: failed", "0", g("fill_hits", "failed"), le_abs(0),
+         "{:.0f}"),
         ("(d) RSS after fill (KiB)", "<= 2048" if n == 1000 else "(N=1000: <= 2048)",
          g("fill_rss_kib"), le_abs(2048) if n == 1000 else None, "{:.0f}"),
         ("(d) VmHWM after the fill (KiB)", "", g("fill_hwm_kib"), None, "{:.0f}"),
