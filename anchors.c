@@ -25,20 +25,24 @@
 
 /* ---- PEM -> DER, in place ------------------------------------------ */
 
-static int
-b64_value(unsigned char c)
+/* base64 digit values; the others: B64_SPACE, B64_PAD or B64_BAD */
+enum { B64_BAD = -1, B64_SPACE = -2, B64_PAD = -3 };
+static signed char b64_table[256];
+static int b64_ready;
+
+static void
+b64_init(void)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int i;
+
+	memset(b64_table, B64_BAD, sizeof b64_table);
+	for (i = 0; i < 64; i++)
+		b64_table[(unsigned char)digits[i]] = (signed char)i;
+	b64_table[' '] = b64_table['\t'] = b64_table['\r'] = B64_SPACE;
+	b64_table['='] = B64_PAD;
+	b64_ready = 1;
 }
 
 static size_t
@@ -81,6 +85,8 @@ anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
 {
 	size_t in = 0, out = 0;
 
+	if (!b64_ready)
+		b64_init();
 	while (in < len) {
 		size_t eol = line_end(buf, len, in), start = out;
 		uint32_t acc = 0;
@@ -103,28 +109,40 @@ anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
 			}
 			if (starts(buf + in, eol - in, "-----"))
 				break;          /* a new BEGIN: this object is cut */
-			for (i = in; i < eol; i++) {
-				unsigned char c = buf[i];
-				int v = b64_value(c);
+			i = in;
+			/* the common case first: whole quads of digits, 3 bytes
+			 * each (a quad only starts on a byte boundary) */
+			while (nbits == 0 && npad == 0 && eol - i >= 4) {
+				int a = b64_table[buf[i]], b = b64_table[buf[i + 1]],
+				    c = b64_table[buf[i + 2]], e = b64_table[buf[i + 3]];
+				uint32_t v;
 
-				if (c == ' ' || c == '\t' || c == '\r')
-					continue;
-				if (c == '=') {
+				if ((a | b | c | e) < 0)
+					break;
+				v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)e;
+				buf[out] = (unsigned char)(v >> 16);
+				buf[out + 1] = (unsigned char)(v >> 8);
+				buf[out + 2] = (unsigned char)v;
+				out += 3;
+				ndata += 4;
+				i += 4;
+			}
+			for (; i < eol; i++) {
+				int v = b64_table[buf[i]];
+
+				if (v >= 0 && npad == 0) {
+					ndata++;
+					acc = (acc << 6) | (uint32_t)v;
+					nbits += 6;
+					if (nbits >= 8) {
+						nbits -= 8;
+						/* an ignored object may be overwritten */
+						buf[out++] = (unsigned char)(acc >> nbits);
+					}
+				} else if (v == B64_PAD) {
 					npad++;
-					continue;
-				}
-				if (v < 0 || npad > 0) {
+				} else if (v != B64_SPACE) {
 					bad = 1;        /* a stranger, or data after '=' */
-					continue;
-				}
-				ndata++;
-				if (!is_cert || bad)
-					continue;
-				acc = (acc << 6) | (uint32_t)v;
-				nbits += 6;
-				if (nbits >= 8) {
-					nbits -= 8;
-					buf[out++] = (unsigned char)(acc >> nbits);
 				}
 			}
 			in = eol + 1;

@@ -719,7 +719,7 @@ out:
 static int
 run_startup(char **argv, const char *key, int cpu, const char *logfile, const char *pidfile)
 {
-	struct timespec ms = { 0, 1000000 };
+	struct timespec ms = { 0, 100000 };   /* 0.1 ms between attempts */
 	struct sigaction sa;
 	uint64_t t0, deadline, t_ok = 0;
 	long attempts = 0;

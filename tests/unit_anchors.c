@@ -346,6 +346,11 @@ test_pem(void)
 	CHECK(memcmp(out, "Hello!", 6) == 0 && sk == 0);
 	CHECK_INT(pem("-----BEGIN CERTIFICATE-----\r\nSGVs\r\n bG8h \t\r\n-----END CERTIFICATE-----", out, &sk), 6);
 	CHECK(memcmp(out, "Hello!", 6) == 0 && sk == 0);
+	/* quads split across lines, and odd line lengths */
+	CHECK_INT(pem("-----BEGIN CERTIFICATE-----\nSGVsbG\n8hSGVs\nbG8h\n-----END CERTIFICATE-----\n", out, &sk), 12);
+	CHECK(memcmp(out, "Hello!Hello!", 12) == 0 && sk == 0);
+	CHECK_INT(pem("-----BEGIN CERTIFICATE-----\nS\nG\nV\nsbG8hSGk\n=\n-----END CERTIFICATE-----\n", out, &sk), 8);
+	CHECK(memcmp(out, "Hello!Hi", 8) == 0 && sk == 0);
 	CHECK_INT(pem("text\n-----BEGIN X509 CERTIFICATE-----\nSGk=\n-----END X509 CERTIFICATE-----\nmore\n", out, &sk), 2);
 	CHECK(memcmp(out, "Hi", 2) == 0 && sk == 0);
 	/* two objects, and one of another kind between them (ignored) */
