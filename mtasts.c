@@ -392,6 +392,7 @@ static int
 loop_init(struct loop *l, const struct daemon *d)
 {
 	l->cap = 1 + LISTEN_MAX + (size_t)d->conf.max_clients + 2 * (size_t)d->njobs;
+	l->job_turn = 0;
 	l->pfd = calloc(l->cap, sizeof *l->pfd);
 	l->map = calloc(l->cap, sizeof *l->map);
 	return l->pfd == NULL || l->map == NULL ? -1 : 0;
