@@ -444,7 +444,7 @@ anchors_walk(const unsigned char *der, size_t len, br_x509_trust_anchor *ta,
 }
 
 int
-tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen)
+anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 {
 	unsigned char *buf;
 	size_t len, n, bytes, n2, bytes2, head;
@@ -472,12 +472,12 @@ tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errl
 	free(buf);
 	a->n = n2;
 	if (skipped > 0)
-		log_warn("%s: %d PEM objects skipped", path, skipped);
+		log_warnx("%s: %d PEM objects skipped", path, skipped);
 	return 0;
 }
 
 void
-tls_anchors_free(struct tls_anchors *a)
+anchors_free(struct anchors *a)
 {
 	free(a->mem);
 	memset(a, 0, sizeof *a);

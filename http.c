@@ -36,7 +36,7 @@ enum { FRAME_NONE = 0, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 #define HTTP_INTERIM_MAX 8
 
 const char *
-fetch_class_str(enum fetch_class c)
+http_class_str(enum fetch_class c)
 {
 	switch (c) {
 	case FETCH_OK:         return "ok";

@@ -58,38 +58,37 @@ log_enabled(int level)
 	return level <= log_level;
 }
 
-void
-log_msg(int level, const char *fmt, ...)
+/* Format one line and write it; with_errno appends ": strerror(errno)"
+ * of errno as it was on entry. */
+static void
+log_vline(int level, int with_errno, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t n = 0;
 	int saved = errno;
-	va_list ap;
 
 	if (level > log_level)
 		return;
-	if (log_syslog) {
-		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-		va_start(ap, fmt);
-		vsnprintf(line, sizeof line, fmt, ap);
-		va_end(ap);
-		syslog(prio[level], "%s", line);
-		errno = saved;
-		return;
-	}
-	if (log_fd != 2) {
+	if (log_fd != 2 && !log_syslog) {
 		struct timespec ts;
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
-	n += (size_t)snprintf(line + n, sizeof line - n, "mtasts[%d] %s: ",
-	    (int)getpid(), level_name[level]);
-	if (n < sizeof line) {
-		va_start(ap, fmt);
+	if (!log_syslog)
+		n += (size_t)snprintf(line + n, sizeof line - n, "mtasts[%d] %s: ",
+		    (int)getpid(), level_name[level]);
+	if (n < sizeof line)
 		vsnprintf(line + n, sizeof line - n, fmt, ap);
-		va_end(ap);
+	n = strlen(line);
+	if (with_errno && n < sizeof line)
+		snprintf(line + n, sizeof line - n, ": %s", strerror(saved));
+	if (log_syslog) {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		syslog(prio[level], "%s", line);
+		errno = saved;
+		return;
 	}
 	n = strlen(line);
 	if (n > sizeof line - 2)
@@ -97,6 +96,26 @@ log_msg(int level, const char *fmt, ...)
 	line[n++] = '\n';
 	(void)!write(log_fd, line, n);
 	errno = saved;
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_msg_errno(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(level, 1, fmt, ap);
+	va_end(ap);
 }
 
 const char *

@@ -55,7 +55,7 @@ job_free(struct daemon *d, struct job *j)
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
 	if (j->state == JOB_FETCH)
-		fetch_abort(&j->fetch);
+		tls_fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
 	d->job_active[j->slot] = d->job_active[--d->njob_active];
 	d->job_active[j->slot]->slot = j->slot;
@@ -196,19 +196,19 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
 
 	snprintf(j->why, sizeof j->why, "policy fetch failed: %s %s",
-	    fetch_class_str(cls), reason);
+	    http_class_str(cls), reason);
 	if (e != NULL && cache_usable(e, d->now)) {
 		long left = (long)((e->expires - d->now) / 1000);
 		if (e->mode == STS_NONE)
 			log_debug("%s: id %s: %s %s; cached mode none kept", j->domain, j->id,
-			    fetch_class_str(cls), reason);
+			    http_class_str(cls), reason);
 		else
-			log_warn("%s: policy refresh failed (id %s): %s %s; cached %s policy "
-			    "kept, expires in %ld s", j->domain, j->id, fetch_class_str(cls),
-			    reason, sts_mode_str((enum sts_mode)e->mode), left);
+			log_warnx("%s: policy refresh failed (id %s): %s %s; cached %s policy "
+			    "kept, expires in %ld s", j->domain, j->id, http_class_str(cls),
+			    reason, policy_mode_str((enum sts_mode)e->mode), left);
 	} else {
 		log_info("%s: policy fetch failed (id %s): %s %s", j->domain, j->id,
-		    fetch_class_str(cls), reason);
+		    http_class_str(cls), reason);
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
 	}
 	if (e != NULL) {
@@ -235,7 +235,7 @@ finish_policy(struct daemon *d, struct job *j)
 		mx[i] = p->mx[i];
 	j->have_policy = 1;
 	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
-	    j->id, sts_mode_str(p->mode), p->max_age);
+	    j->id, policy_mode_str(p->mode), p->max_age);
 	log_info("%s: %s", j->domain, j->why);
 	if (p->max_age == 0) {          /* answers this lookup, is not cached */
 		if ((e = cache_find(&d->cache, j->domain)) != NULL)
@@ -245,7 +245,7 @@ finish_policy(struct daemon *d, struct job *j)
 	}
 	e = cache_store(&d->cache, j->domain, CE_POLICY, mx, p->nmx, d->now);
 	if (e == NULL) {
-		log_warn("%s: policy could not be cached (cache full)", j->domain);
+		log_warnx("%s: policy could not be cached (cache full)", j->domain);
 	} else {
 		e->mode = (uint8_t)p->mode;
 		e->max_age = p->max_age;
@@ -271,7 +271,7 @@ txt_done(struct daemon *d, struct job *j)
 		finish_without_policy(d, j, "TXT lookup failed (DNS error or timeout)", 1);
 		return;
 	}
-	if (r->status != DNS_DATA || txt_select(r, j->id) != TXT_FOUND) {
+	if (r->status != DNS_DATA || policy_txt_select(r, j->id) != TXT_FOUND) {
 		finish_without_policy(d, j, r->status == DNS_DATA ?
 		    "no valid STSv1 TXT record" : "no TXT record", 0);
 		return;
@@ -307,7 +307,7 @@ txt_done(struct daemon *d, struct job *j)
 static void
 addr_done(struct daemon *d, struct job *j)
 {
-	struct fetch_addr addrs[2 * DNS_ADDR_MAX];
+	struct tls_addr addrs[2 * DNS_ADDR_MAX];
 	int n = 0, q, i;
 
 	/* IPv4 first: it is what most policy hosts serve and what tests use */
@@ -316,7 +316,7 @@ addr_done(struct daemon *d, struct job *j)
 		if (r->status != DNS_DATA)
 			continue;
 		for (i = 0; i < r->naddr && n < 2 * DNS_ADDR_MAX; i++) {
-			struct fetch_addr *a = &addrs[n++];
+			struct tls_addr *a = &addrs[n++];
 			memset(a, 0, sizeof *a);
 			if (r->addr[i].family == AF_INET) {
 				struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
@@ -342,24 +342,24 @@ addr_done(struct daemon *d, struct job *j)
 	release_pages(&j->q[0], (size_t)((char *)&j->fetch - (char *)&j->q[0]));
 	j->q[0].fd = j->q[1].fd = -1;
 	j->state = JOB_FETCH;
-	fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
+	tls_fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
 	    d->now + (msec_t)j->zone->timeout * 1000);
 }
 
 static void
 fetch_done(struct daemon *d, struct job *j)
 {
-	struct fetch *f = &j->fetch;
+	struct tls_fetch *f = &j->fetch;
 	struct policy_error pe;
 	char reason[96];
 
 	if (f->result != FETCH_OK) {
-		fetch_abort(f);
+		tls_fetch_abort(f);
 		finish_fetch_failed(d, j, f->result, f->reason);
 		return;
 	}
 	if (policy_parse(f->http.body, f->http.body_len, &j->pol, &pe) < 0) {
-		fetch_abort(f);
+		tls_fetch_abort(f);
 		if (pe.line > 0)
 			snprintf(reason, sizeof reason, "policy:%s:line%d", pe.reason, pe.line);
 		else
@@ -367,7 +367,7 @@ fetch_done(struct daemon *d, struct job *j)
 		finish_fetch_failed(d, j, FETCH_ERR_POLICY, reason);
 		return;
 	}
-	fetch_abort(f);
+	tls_fetch_abort(f);
 	finish_policy(d, j);
 }
 
@@ -382,7 +382,7 @@ lookup_poll(const struct job *j, int which, short *events, msec_t *deadline)
 			return -2;      /* this query already finished */
 		return dns_query_poll(&j->q[which], events, deadline);
 	case JOB_FETCH:
-		return which == 0 ? fetch_poll(&j->fetch, events, deadline) : -2;
+		return which == 0 ? tls_fetch_poll(&j->fetch, events, deadline) : -2;
 	default:
 		return -2;
 	}
@@ -404,7 +404,7 @@ lookup_step(struct daemon *d, struct job *j, int which, short revents)
 		}
 		break;
 	case JOB_FETCH:
-		if (which == 0 && fetch_step(&j->fetch, revents, d->now))
+		if (which == 0 && tls_fetch_step(&j->fetch, revents, d->now))
 			fetch_done(d, j);
 		break;
 	default:

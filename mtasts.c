@@ -101,11 +101,11 @@ resolver_init(struct daemon *d)
 			n = fread(buf, 1, sizeof buf, f);
 			fclose(f);
 		} else
-			log_warn("%s: %s", d->conf.resolv_conf, strerror(errno));
+			log_warn("%s", d->conf.resolv_conf);
 		dns_servers_parse(buf, n, &d->servers);
 	}
 	if (d->servers.n == 0) {
-		log_warn("no nameserver configured: using 127.0.0.1");
+		log_warnx("no nameserver configured: using 127.0.0.1");
 		dns_servers_add(&d->servers, "127.0.0.1");
 	}
 	return 0;
@@ -118,17 +118,17 @@ engine_init(struct daemon *d, uint32_t cache_entries)
 	unsigned char probe[4];
 
 	if (rand_fill(probe, sizeof probe) < 0) {
-		log_err("no randomness (getrandom failed): refusing to run a DNS resolver");
+		log_errx("no randomness (getrandom failed): refusing to run a DNS resolver");
 		return -1;
 	}
 	resolver_init(d);
-	if (tls_anchors_load(&d->anchors, d->conf.ca_file, err, sizeof err) < 0) {
-		log_err("ca_file: %s", err);
+	if (anchors_load(&d->anchors, d->conf.ca_file, err, sizeof err) < 0) {
+		log_errx("ca_file: %s", err);
 		return -1;
 	}
 	log_debug("%zu trust anchors loaded from %s", d->anchors.n, d->conf.ca_file);
 	if (cache_init(&d->cache, cache_entries) < 0 || lookup_init(d) < 0) {
-		log_err("out of memory for the cache (%u entries)", cache_entries);
+		log_errx("out of memory for the cache (%u entries)", cache_entries);
 		return -1;
 	}
 	return 0;
@@ -173,13 +173,13 @@ snapshot_load(struct daemon *d)
 	fd = open(d->conf.cache_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			log_warn("cache_file %s: %s; starting with an empty cache",
-			    d->conf.cache_file, strerror(errno));
+			log_warn("cache_file %s (starting with an empty cache)",
+			    d->conf.cache_file);
 		return;
 	}
 	if (fstat(fd, &sb) < 0 || sb.st_size > 64 * 1024 * 1024 ||
 	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		log_warn("cache_file %s: unreadable or too large; starting with an empty cache",
+		log_warnx("cache_file %s: unreadable or too large; starting with an empty cache",
 		    d->conf.cache_file);
 		close(fd);
 		return;
@@ -190,13 +190,13 @@ snapshot_load(struct daemon *d)
 	close(fd);
 	d->now = mono_now();
 	if (snapshot_parse(buf, len, wall_now(), snapshot_insert, d, &st) < 0)
-		log_warn("cache_file %s: %s; ignored, starting with an empty cache",
+		log_warnx("cache_file %s: %s; ignored, starting with an empty cache",
 		    d->conf.cache_file, st.why);
 	else {
 		log_info("cache_file %s: %d policies loaded, %d expired, %d bad",
 		    d->conf.cache_file, st.loaded, st.expired, st.bad);
 		if (st.bad > 0 || !st.complete)
-			log_warn("cache_file %s: damaged (%s, line %d); its valid records were used",
+			log_warnx("cache_file %s: damaged (%s, line %d); its valid records were used",
 			    d->conf.cache_file, st.why ? st.why : "cut short", st.bad_line);
 	}
 	free(buf);
@@ -211,7 +211,7 @@ snapshot_save_now(struct daemon *d)
 
 	n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(), err, sizeof err);
 	if (n < 0)
-		log_err("snapshot not written: %s", err);
+		log_errx("snapshot not written: %s", err);
 	else
 		log_info("snapshot written: %d policies to %s", n, d->conf.cache_file);
 }
@@ -237,13 +237,13 @@ snapshot_tick(struct daemon *d)
 		int n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(),
 		    err, sizeof err);
 		if (n < 0)
-			log_err("snapshot not written: %s", err);
+			log_errx("snapshot not written: %s", err);
 		else
 			log_debug("snapshot written: %d policies", n);
 		_exit(n < 0);
 	}
 	if (pid < 0) {
-		log_warn("fork for snapshot: %s; writing it inline", strerror(errno));
+		log_warn("fork for snapshot (writing it inline)");
 		snapshot_save_now(d);
 		return;
 	}
@@ -258,7 +258,7 @@ reap_children(struct daemon *d)
 	got_chld = 0;
 	if (d->snap_pid != 0 && waitpid(d->snap_pid, &status, WNOHANG) == d->snap_pid) {
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			log_warn("snapshot writer failed; the previous snapshot is kept");
+			log_warnx("snapshot writer failed; the previous snapshot is kept");
 		d->snap_pid = 0;
 	}
 }
@@ -282,29 +282,29 @@ static void
 reload(struct daemon *d)
 {
 	static struct config nc;
-	struct tls_anchors ta;
+	struct anchors ta;
 	char err[512];
 	int i;
 
 	if (log_reopen() < 0)
-		log_warn("cannot reopen the log file: %s", strerror(errno));
+		log_warn("cannot reopen the log file");
 	if (conf_load(d->conf_path, d->conf_given, &nc, err, sizeof err) < 0) {
-		log_err("reload refused, old configuration kept: %s", err);
+		log_errx("reload refused, old configuration kept: %s", err);
 		return;
 	}
 	memset(&ta, 0, sizeof ta);
-	if (tls_anchors_load(&ta, nc.ca_file, err, sizeof err) < 0) {
-		log_err("reload refused, old configuration kept: ca_file: %s", err);
+	if (anchors_load(&ta, nc.ca_file, err, sizeof err) < 0) {
+		log_errx("reload refused, old configuration kept: ca_file: %s", err);
 		return;
 	}
 	if (nc.nlisten != d->conf.nlisten || nc.cache_size != d->conf.cache_size ||
 	    nc.max_clients != d->conf.max_clients || nc.max_lookups != d->conf.max_lookups ||
 	    strcmp(nc.user, d->conf.user) != 0)
-		log_warn("reload: listen, cache_size, max_clients, max_lookups and user "
+		log_warnx("reload: listen, cache_size, max_clients, max_lookups and user "
 		    "take effect at the next restart");
 	for (i = 0; i < nc.nlisten && i < d->conf.nlisten; i++)
 		if (strcmp(nc.listen[i], d->conf.listen[i]) != 0)
-			log_warn("reload: listen changes take effect at the next restart");
+			log_warnx("reload: listen changes take effect at the next restart");
 	nc.nlisten = d->conf.nlisten;
 	memcpy(nc.listen, d->conf.listen, sizeof nc.listen);
 	nc.cache_size = d->conf.cache_size;
@@ -316,7 +316,7 @@ reload(struct daemon *d)
 	d->conf = nc;
 	resolver_init(d);
 	if (d->anchors_next.ta != NULL || d->anchors_next.mem != NULL)
-		tls_anchors_free(&d->anchors_next);
+		anchors_free(&d->anchors_next);
 	d->anchors_next = ta;
 	log_info("configuration reloaded from %s (%zu trust anchors)",
 	    d->conf_given || access(d->conf_path, F_OK) == 0 ? d->conf_path : "defaults", ta.n);
@@ -328,7 +328,7 @@ anchors_swap(struct daemon *d)
 {
 	if ((d->anchors_next.ta == NULL && d->anchors_next.mem == NULL) || fetch_running(d))
 		return;
-	tls_anchors_free(&d->anchors);
+	anchors_free(&d->anchors);
 	d->anchors = d->anchors_next;
 	memset(&d->anchors_next, 0, sizeof d->anchors_next);
 }
@@ -341,7 +341,7 @@ drop_privileges(struct daemon *d)
 	if (d->conf.user[0] == '\0')
 		return 0;
 	if ((pw = getpwnam(d->conf.user)) == NULL) {
-		log_err("user %s: no such user", d->conf.user);
+		log_errx("user %s: no such user", d->conf.user);
 		return -1;
 	}
 	if (d->conf.cache_file[0] != '\0') {
@@ -361,11 +361,11 @@ drop_privileges(struct daemon *d)
 		(void)!chown(d->conf.cache_file, pw->pw_uid, pw->pw_gid);
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_err("cannot become user %s: %s", d->conf.user, strerror(errno));
+		log_err("cannot become user %s", d->conf.user);
 		return -1;
 	}
 	if (pw->pw_uid != 0 && setuid(0) == 0) {
-		log_err("still able to regain root after dropping to %s", d->conf.user);
+		log_errx("still able to regain root after dropping to %s", d->conf.user);
 		return -1;
 	}
 	log_info("running as user %s (uid %d)", d->conf.user, (int)pw->pw_uid);
@@ -416,7 +416,7 @@ daemon_free(struct daemon *d)
 		struct job *j = d->job_active[k];
 		dns_query_abort(&j->q[0]);
 		dns_query_abort(&j->q[1]);
-		fetch_abort(&j->fetch);
+		tls_fetch_abort(&j->fetch);
 	}
 	free(d->jobs);
 	free(d->job_active);
@@ -425,9 +425,9 @@ daemon_free(struct daemon *d)
 	free(d->active);
 	free(d->spare);
 	cache_free(&d->cache);
-	tls_anchors_free(&d->anchors);
+	anchors_free(&d->anchors);
 	if (d->anchors_next.mem != NULL || d->anchors_next.ta != NULL)
-		tls_anchors_free(&d->anchors_next);
+		anchors_free(&d->anchors_next);
 }
 
 static void
@@ -525,7 +525,7 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	else
 		timeout = deadline - d->now > INT_MAX ? INT_MAX : (int)(deadline - d->now);
 	if (poll(l->pfd, n, timeout) < 0 && errno != EINTR) {
-		log_err("poll: %s", strerror(errno));
+		log_err("poll");
 		return;
 	}
 	d->now = mono_now();
@@ -623,7 +623,7 @@ fd_limit(struct daemon *d)
 		int room = (int)rl.rlim_cur - 3 * d->conf.max_lookups - LISTEN_MAX - 32;
 		if (room < 16)
 			room = 16;
-		log_warn("open file limit %lu is too low for max_clients %d: using %d clients",
+		log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",
 		    (unsigned long)rl.rlim_cur, d->conf.max_clients, room);
 		d->conf.max_clients = room;
 	}
@@ -638,7 +638,7 @@ run_daemon(struct daemon *d)
 
 	fd_limit(d);
 	if (server_clients_init(d) < 0 || loop_init(&l, d) < 0) {
-		log_err("out of memory for %d clients", d->conf.max_clients);
+		log_errx("out of memory for %d clients", d->conf.max_clients);
 		return 2;
 	}
 	if (server_listen(d) < 0)
@@ -720,7 +720,7 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	if (j->id[0] != '\0')
 		printf("id: %s\n", j->id);
 	if (j->have_policy) {
-		printf("mode: %s\n", sts_mode_str(j->pol.mode));
+		printf("mode: %s\n", policy_mode_str(j->pol.mode));
 		for (i = 0; i < j->pol.nmx; i++)
 			printf("mx: %s\n", j->pol.mx[i]);
 		printf("max_age: %u\n", j->pol.max_age);
@@ -809,7 +809,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (signals_init() < 0) {
-		log_err("signal pipe: %s", strerror(errno));
+		log_err("signal pipe");
 		return 2;
 	}
 	if (query != NULL) {

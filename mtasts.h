@@ -74,8 +74,14 @@ int log_reopen(void);                      /* SIGHUP: reopen the log file */
 void log_set_level(int level);
 int log_enabled(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+/* the same, with ": strerror(errno)" appended (errno as on entry) */
+void log_msg_errno(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* As in OpenBSD's daemons: log_err/log_warn append errno's text,
+ * the x forms log the message alone. */
+#define log_err(...)    log_msg_errno(LOG_LVL_ERR, __VA_ARGS__)
+#define log_errx(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)   log_msg_errno(LOG_LVL_WARN, __VA_ARGS__)
+#define log_warnx(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
 /* copy remote bytes for a log line: non-printables escaped, cut at 200 */
@@ -212,7 +218,7 @@ enum fetch_class {            /* RFC 8460 4.3.2.2 result types */
 	FETCH_ERR_WEBPKI,          /* sts-webpki-invalid */
 	FETCH_ERR_POLICY           /* sts-policy-invalid */
 };
-const char *fetch_class_str(enum fetch_class c);
+const char *http_class_str(enum fetch_class c);
 struct http_parser {
 	/* public */
 	int status_code;
@@ -253,10 +259,10 @@ struct policy {
 enum txt_status { TXT_FOUND = 0, TXT_NONE };
 /* One joined TXT record: 1 = an STSv1 record and valid (id copied),
  * 0 = not an STSv1 record (ignored), -1 = an STSv1 record but invalid. */
-int txt_parse_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
+int policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
 /* All TXT records of _mta-sts.<d>: exactly one STSv1 record must remain,
  * and it must be valid -> TXT_FOUND with id; else TXT_NONE. */
-enum txt_status txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1]);
+enum txt_status policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1]);
 struct policy_error {
 	int line;                  /* 1-based, 0 if not line-specific */
 	const char *reason;        /* static string, e.g. "missing max_age" */
@@ -269,18 +275,18 @@ int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct poli
  * empty data; patterns "*.x" become ".x". */
 size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
                      int strict_testing, int sni, char *out, size_t cap);
-const char *sts_mode_str(enum sts_mode m);
+const char *policy_mode_str(enum sts_mode m);
 
 /* ---- anchors.c: PEM CA bundle -> trust anchors ---------------------- */
-struct tls_anchors {
+struct anchors {
 	br_x509_trust_anchor *ta;
 	size_t n;
 	/* private: storage owned by the loader */
 	void *mem;
 };
 /* Load every certificate of a PEM bundle as trust anchors.  0 ok, -1 with err. */
-int tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen);
-void tls_anchors_free(struct tls_anchors *a);
+int anchors_load(struct anchors *a, const char *path, char *err, size_t errlen);
+void anchors_free(struct anchors *a);
 
 /* What an anchor takes from a certificate; pointers into the DER. */
 struct cert_anchor {
@@ -304,11 +310,11 @@ int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
 
 /* ---- tls.c: non-blocking HTTPS GET ------------------------------------ */
 
-struct fetch_addr {
+struct tls_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
 };
-struct fetch {
+struct tls_fetch {
 	/* Small and hot fields first, big buffers last, so a fetch touches
 	 * few pages (each touched page stays in RSS until the slot is freed). */
 	/* public when done */
@@ -331,21 +337,21 @@ struct fetch {
 	char san_name[DOMAIN_MAX + 2];
 	char host[DOMAIN_MAX + 1];
 	char req[512];
-	struct fetch_addr addr[2 * DNS_ADDR_MAX];
+	struct tls_addr addr[2 * DNS_ADDR_MAX];
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
 	struct http_parser http;
 	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	uint8_t body[HTTP_BODY_MAX];
 };
-/* port 443 is set into each address by fetch_start */
-void fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
-                 const struct fetch_addr *addrs, int naddr, msec_t now, msec_t deadline);
-int fetch_poll(const struct fetch *f, short *events, msec_t *deadline);
+/* port 443 is set into each address by tls_fetch_start */
+void tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
+                 const struct tls_addr *addrs, int naddr, msec_t now, msec_t deadline);
+int tls_fetch_poll(const struct tls_fetch *f, short *events, msec_t *deadline);
 /* Returns 1 when done: result FETCH_OK with body in f->http.body/body_len */
-int fetch_step(struct fetch *f, short revents, msec_t now);
-void fetch_abort(struct fetch *f);
-extern int fetch_port;         /* 443; tests may change it */
+int tls_fetch_step(struct tls_fetch *f, short revents, msec_t now);
+void tls_fetch_abort(struct tls_fetch *f);
+extern int tls_fetch_port;         /* 443; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */
 #define LISTEN_MAX    8
@@ -455,7 +461,7 @@ struct snap_stats {
 	const char *why;             /* last problem, static string */
 };
 typedef void (*snap_cb)(void *arg, const struct snap_record *r);
-uint32_t crc32_buf(const void *buf, size_t len);
+uint32_t snapshot_crc32(const void *buf, size_t len);
 /* Pure: every valid, unexpired record goes to cb; -1 if the whole file is
  * unusable (foreign, future version), with st->why. */
 int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, void *arg,
@@ -514,7 +520,7 @@ struct job {
 	char why[160];             /* outcome, for logs and query mode */
 	struct policy pol;
 	struct dns_query q[2];     /* TXT, then A and AAAA */
-	struct fetch fetch;
+	struct tls_fetch fetch;
 };
 struct listener {
 	int fd;
@@ -523,7 +529,7 @@ struct listener {
 struct daemon {
 	struct config conf;
 	struct cache cache;
-	struct tls_anchors anchors;
+	struct anchors anchors;
 	struct dns_servers servers;
 	int nlisten;
 	struct listener listen[LISTEN_MAX];
@@ -545,7 +551,7 @@ struct daemon {
 	msec_t now;
 	const char *conf_path;     /* for SIGHUP */
 	int conf_given;
-	struct tls_anchors anchors_next;   /* reloaded CA, swapped in when no fetch runs */
+	struct anchors anchors_next;   /* reloaded CA, swapped in when no fetch runs */
 	int stopping;              /* SIGTERM: finish pending requests, then exit */
 	int snap_pid;              /* snapshot writer child, 0 = none */
 	uint64_t snap_saved;       /* cache_changes at the last snapshot */

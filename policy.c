@@ -66,7 +66,7 @@ txt_value_char(unsigned c)
 }
 
 int
-txt_parse_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
+policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 {
 	size_t i = STS_VERSION_LEN, s;
 	int fields = 0, have_id = 0;
@@ -149,7 +149,7 @@ txt_maybe_sts(const uint8_t *p, size_t len)
  * it is something else.
  */
 enum txt_status
-txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
+policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
 {
 	char tmp[TXT_ID_MAX + 1];
 	int i, n, sts = 0, valid = 0;
@@ -177,7 +177,7 @@ txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
 				sts++;
 			continue;
 		}
-		rc = txt_parse_record(p, len, tmp);
+		rc = policy_txt_record(p, len, tmp);
 		if (rc == 0)
 			continue;
 		sts++;
@@ -529,7 +529,7 @@ policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
 }
 
 const char *
-sts_mode_str(enum sts_mode m)
+policy_mode_str(enum sts_mode m)
 {
 	switch (m) {
 	case STS_NONE:

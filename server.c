@@ -81,7 +81,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
 		    chmod(sun.sun_path, (mode_t)d->conf.socket_mode) < 0 ||
 		    listen(fd, 512) < 0) {
-			log_err("listen %s: %s", spec, strerror(errno));
+			log_err("listen %s", spec);
 			close(fd);
 			return -1;
 		}
@@ -90,7 +90,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		struct sockaddr_storage ss;
 		socklen_t len;
 		if (parse_inet(spec, &ss, &len) < 0) {
-			log_err("listen %s: not an address", spec);
+			log_errx("listen %s: not an address", spec);
 			return -1;
 		}
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -101,11 +101,11 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		 * restarts and upgrades without refused connections */
 		if (d->conf.reuse_port &&
 		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-			log_warn("listen %s: SO_REUSEPORT: %s", spec, strerror(errno));
+			log_warn("listen %s: SO_REUSEPORT", spec);
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
-			log_err("listen %s: %s", spec, strerror(errno));
+			log_err("listen %s", spec);
 			close(fd);
 			return -1;
 		}
@@ -113,7 +113,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		    (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) &&
 		    !(ss.ss_family == AF_INET6 &&
 		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
-			log_warn("listening on non-loopback %s: socketmap has no "
+			log_warnx("listening on non-loopback %s: socketmap has no "
 			    "authentication, anyone who connects can make mtasts "
 			    "send DNS and HTTPS traffic", spec);
 	}
@@ -185,7 +185,7 @@ static struct client *
 client_slot(struct daemon *d)
 {
 	if (d->nspare == 0 && d->client_mark == d->conf.max_clients) {
-		log_warn("max_clients (%d) reached: closing the longest-idle connection",
+		log_warnx("max_clients (%d) reached: closing the longest-idle connection",
 		    d->conf.max_clients);
 		evict_idlest(d);
 	}
@@ -207,15 +207,14 @@ server_accept(struct daemon *d, int lfd)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* make room the way a full table does */
 				if (d->nclients > 0) {
-					log_warn("accept: %s: closing the longest-idle connection",
-					    strerror(errno));
+					log_warn("accept (closing the longest-idle connection)");
 					evict_idlest(d);
 					continue;
 				}
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
+				log_warn("accept");
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -387,7 +386,7 @@ client_flush(struct daemon *d, struct client *c)
 			r->kind = REQ_FIXED;
 			r->fixed = NOTFOUND;
 		} else if (r->kind == REQ_NEEDJOB) {
-			log_warn("%s: all %d lookup slots busy, answering NOTFOUND",
+			log_warnx("%s: all %d lookup slots busy, answering NOTFOUND",
 			    r->domain, d->conf.max_lookups);
 			r->kind = REQ_FIXED;
 			r->fixed = NOTFOUND;
@@ -489,7 +488,7 @@ client_io(struct daemon *d, struct client *c, short revents)
 	 * the input buffer holds at most a few hundred. */
 	for (round = 0; round < (int)sizeof c->in; round++) {
 		if (client_parse(d, c) < 0) {
-			log_warn("client fd %d: bad netstring, closing the connection", c->fd);
+			log_warnx("client fd %d: bad netstring, closing the connection", c->fd);
 			client_close(d, c, NULL);
 			return;
 		}

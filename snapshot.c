@@ -30,7 +30,7 @@
 #define SNAP_LINE_MAX 9000      /* 32 x 253-character patterns fit */
 
 uint32_t
-crc32_buf(const void *buf, size_t len)
+snapshot_crc32(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint32_t crc = 0xffffffffu;
@@ -113,7 +113,7 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 		if (fl[2] > TXT_ID_MAX)
 			return *why = "bad id", -1;
 		snprintf(txt, sizeof txt, "v=STSv1; id=%.*s", (int)fl[2], f[2]);
-		if (txt_parse_record((const uint8_t *)txt, strlen(txt), r->id) != 1)
+		if (policy_txt_record((const uint8_t *)txt, strlen(txt), r->id) != 1)
 			return *why = "bad id", -1;
 	}
 	if (parse_u64(f[4], fl[4], MAX_AGE_MAX, &max_age) < 0)
@@ -196,7 +196,7 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 				break;
 			crc = crc << 4 | (uint32_t)v;
 		}
-		if (i != 8 || crc != crc32_buf(line + 9, n - 9)) {
+		if (i != 8 || crc != snapshot_crc32(line + 9, n - 9)) {
 			st->bad++;
 			st->bad_line = lineno;
 			st->why = "checksum mismatch";
@@ -230,7 +230,7 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 static int
 put_line(FILE *f, const char *body, size_t len)
 {
-	return fprintf(f, "%08x %.*s\n", crc32_buf(body, len), (int)len, body) < 0 ? -1 : 0;
+	return fprintf(f, "%08x %.*s\n", snapshot_crc32(body, len), (int)len, body) < 0 ? -1 : 0;
 }
 
 int
@@ -266,7 +266,7 @@ snapshot_write(const struct cache *c, const char *path, msec_t now,
 		if (nmx < 0)
 			continue;
 		n = (size_t)snprintf(line, sizeof line, "P %s %s %s %u %lld", data, e->id,
-		    sts_mode_str((enum sts_mode)e->mode), e->max_age, (long long)e->fetched_wall);
+		    policy_mode_str((enum sts_mode)e->mode), e->max_age, (long long)e->fetched_wall);
 		for (k = 0; k < nmx && n < sizeof line; k++)
 			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx[k]);
 		if (n >= sizeof line)

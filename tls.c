@@ -1,8 +1,8 @@
-/* tls.c - one non-blocking HTTPS GET per struct fetch (anchors: anchors.c)
+/* tls.c - one non-blocking HTTPS GET per struct tls_fetch (anchors: anchors.c)
  *
  * The fetch is a state machine driven by the daemon's poll loop: connect
  * (each address in turn), then the BearSSL engine pumped like BearSSL's
- * tools/sslio.c but never waiting: every fetch_step moves as many bytes as
+ * tools/sslio.c but never waiting: every tls_fetch_step moves as many bytes as
  * the socket allows and returns.  The response goes straight into the
  * HTTP parser (http.c).
  */
@@ -22,7 +22,7 @@
 
 #include "mtasts.h"
 
-int fetch_port = 443;
+int tls_fetch_port = 443;
 
 /* ---- the SAN-only X.509 wrapper (TLS-3) --------------------------------
  * x509_minimal matches the server name against SAN dNSNames, but falls
@@ -33,16 +33,16 @@ int fetch_port = 443;
 
 static const unsigned char san_dns_oid[] = { 0, 2 };   /* SAN, dNSName */
 
-static struct fetch *
+static struct tls_fetch *
 xw_fetch(const br_x509_class *const *ctx)
 {
-	return (struct fetch *)(uintptr_t)((uintptr_t)ctx - offsetof(struct fetch, xwrap_vtable));
+	return (struct tls_fetch *)(uintptr_t)((uintptr_t)ctx - offsetof(struct tls_fetch, xwrap_vtable));
 }
 
 static void
 xw_start_chain(const br_x509_class **ctx, const char *server_name)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->san_seen = 0;
 	f->xc.vtable->start_chain(&f->xc.vtable, server_name);
@@ -51,7 +51,7 @@ xw_start_chain(const br_x509_class **ctx, const char *server_name)
 static void
 xw_start_cert(const br_x509_class **ctx, uint32_t length)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->xc.vtable->start_cert(&f->xc.vtable, length);
 }
@@ -59,7 +59,7 @@ xw_start_cert(const br_x509_class **ctx, uint32_t length)
 static void
 xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->xc.vtable->append(&f->xc.vtable, buf, len);
 }
@@ -67,7 +67,7 @@ xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 static void
 xw_end_cert(const br_x509_class **ctx)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->xc.vtable->end_cert(&f->xc.vtable);
 }
@@ -75,7 +75,7 @@ xw_end_cert(const br_x509_class **ctx)
 static unsigned
 xw_end_chain(const br_x509_class **ctx)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 	unsigned err = f->xc.vtable->end_chain(&f->xc.vtable);
 
 	/* status 1 (copied) or -1 (too long, bad encoding): a dNSName exists,
@@ -89,7 +89,7 @@ xw_end_chain(const br_x509_class **ctx)
 static const br_x509_pkey *
 xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
-	struct fetch *f = xw_fetch(ctx);
+	struct tls_fetch *f = xw_fetch(ctx);
 
 	return f->xc.vtable->get_pkey(&f->xc.vtable, usages);
 }
@@ -179,13 +179,13 @@ tls_build_time(void)
 }
 
 static void
-tls_set_time(struct fetch *f)
+tls_set_time(struct tls_fetch *f)
 {
 	static int warned;
 	int64_t now = wall_now();
 
 	if (now < tls_build_time() && !warned) {
-		log_err("the system clock (%lld) is before this program's build date: "
+		log_errx("the system clock (%lld) is before this program's build date: "
 		    "certificates cannot be checked until the clock is set",
 		    (long long)now);
 		warned = 1;
@@ -200,7 +200,7 @@ tls_set_time(struct fetch *f)
 enum { F_IDLE = 0, F_CONNECT, F_TLS, F_DONE };
 
 static void
-fetch_finish(struct fetch *f, enum fetch_class c, const char *reason)
+fetch_finish(struct tls_fetch *f, enum fetch_class c, const char *reason)
 {
 	if (f->fd >= 0)
 		close(f->fd);
@@ -211,7 +211,7 @@ fetch_finish(struct fetch *f, enum fetch_class c, const char *reason)
 }
 
 static void
-addr_text(const struct fetch_addr *a, char *out, size_t cap)
+addr_text(const struct tls_addr *a, char *out, size_t cap)
 {
 	const void *ip;
 
@@ -223,10 +223,10 @@ addr_text(const struct fetch_addr *a, char *out, size_t cap)
 		strlcpy_m(out, "?", cap);
 }
 
-static void tls_pump(struct fetch *f);
+static void tls_pump(struct tls_fetch *f);
 
 static void
-tls_begin(struct fetch *f)
+tls_begin(struct tls_fetch *f)
 {
 	unsigned char seed[32];
 
@@ -248,12 +248,12 @@ tls_begin(struct fetch *f)
 }
 
 static void
-conn_failed(struct fetch *f)
+conn_failed(struct tls_fetch *f)
 {
 	char ip[64];
 
 	addr_text(&f->addr[f->cur], ip, sizeof ip);
-	log_debug("%s: connect to %s port %d: %s", f->host, ip, fetch_port,
+	log_debug("%s: connect to %s port %d: %s", f->host, ip, tls_fetch_port,
 	    strerror(f->conn_err));
 	close(f->fd);
 	f->fd = -1;
@@ -261,10 +261,10 @@ conn_failed(struct fetch *f)
 
 /* Try addresses from f->cur + 1 on until one connects or is connecting. */
 static void
-connect_next(struct fetch *f, msec_t now)
+connect_next(struct tls_fetch *f, msec_t now)
 {
 	while (++f->cur < f->naddr) {
-		const struct fetch_addr *a = &f->addr[f->cur];
+		const struct tls_addr *a = &f->addr[f->cur];
 		int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
@@ -293,7 +293,7 @@ connect_next(struct fetch *f, msec_t now)
 }
 
 static void
-connect_done(struct fetch *f, msec_t now)
+connect_done(struct tls_fetch *f, msec_t now)
 {
 	int err = 0;
 	socklen_t len = sizeof err;
@@ -314,7 +314,7 @@ connect_done(struct fetch *f, msec_t now)
 /* The TCP stream ended or failed under TLS: without close_notify, only a
  * body already complete by its own framing counts (TLS-8). */
 static void
-tls_sock_end(struct fetch *f, int err)
+tls_sock_end(struct tls_fetch *f, int err)
 {
 	if (!f->hs_done) {
 		fetch_finish(f, FETCH_ERR_FETCH, err == 0 ? "tls-eof" :
@@ -328,7 +328,7 @@ tls_sock_end(struct fetch *f, int err)
 }
 
 static void
-tls_closed(struct fetch *f)
+tls_closed(struct tls_fetch *f)
 {
 	int err = br_ssl_engine_last_error(&f->sc.eng);
 	char reason[64];
@@ -346,7 +346,7 @@ tls_closed(struct fetch *f)
 /* Move bytes until the socket would block or the fetch is over.
  * Outgoing records first, as in BearSSL's own I/O loop. */
 static void
-tls_pump(struct fetch *f)
+tls_pump(struct tls_fetch *f)
 {
 	br_ssl_engine_context *eng = &f->sc.eng;
 
@@ -423,8 +423,8 @@ tls_pump(struct fetch *f)
 }
 
 void
-fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
-    const struct fetch_addr *addrs, int naddr, msec_t now, msec_t deadline)
+tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
+    const struct tls_addr *addrs, int naddr, msec_t now, msec_t deadline)
 {
 	int i, n;
 
@@ -447,12 +447,12 @@ fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
 	}
 	strlcpy_m(f->host, host, sizeof f->host);
 	for (i = 0; i < naddr && f->naddr < (int)(sizeof f->addr / sizeof f->addr[0]); i++) {
-		struct fetch_addr *a = &f->addr[f->naddr];
+		struct tls_addr *a = &f->addr[f->naddr];
 		*a = addrs[i];
 		if (a->ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)fetch_port);
+			((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)tls_fetch_port);
 		else if (a->ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)fetch_port);
+			((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)tls_fetch_port);
 		else
 			continue;
 		f->naddr++;
@@ -485,7 +485,7 @@ fetch_start(struct fetch *f, const struct tls_anchors *ta, const char *host,
 }
 
 int
-fetch_poll(const struct fetch *f, short *events, msec_t *deadline)
+tls_fetch_poll(const struct tls_fetch *f, short *events, msec_t *deadline)
 {
 	unsigned st;
 
@@ -506,7 +506,7 @@ fetch_poll(const struct fetch *f, short *events, msec_t *deadline)
 		*deadline = f->deadline;
 		return f->fd;
 	case F_DONE:
-		*deadline = 0;                  /* finished in fetch_start: step now */
+		*deadline = 0;                  /* finished in tls_fetch_start: step now */
 		return -1;
 	default:
 		return -1;
@@ -514,7 +514,7 @@ fetch_poll(const struct fetch *f, short *events, msec_t *deadline)
 }
 
 int
-fetch_step(struct fetch *f, short revents, msec_t now)
+tls_fetch_step(struct tls_fetch *f, short revents, msec_t now)
 {
 	if (f->state == F_DONE)
 		return 1;
@@ -541,7 +541,7 @@ fetch_step(struct fetch *f, short revents, msec_t now)
 }
 
 void
-fetch_abort(struct fetch *f)
+tls_fetch_abort(struct tls_fetch *f)
 {
 	if (f->fd >= 0)
 		close(f->fd);

@@ -1,4 +1,4 @@
-/* fuzz_txt.c - txt_parse_record on the whole input, and txt_select on the
+/* fuzz_txt.c - policy_txt_record on the whole input, and policy_txt_select on the
  * input cut into records at each '\n' (the last byte of each record picks
  * the too_long flag when it is '!').  The selection must agree with the
  * per-record results. */
@@ -14,7 +14,7 @@ check_record(const uint8_t *data, size_t size, char id[TXT_ID_MAX + 1])
 	int rc;
 
 	memset(id, 'X', TXT_ID_MAX + 1);
-	rc = txt_parse_record(data, size, id);
+	rc = policy_txt_record(data, size, id);
 	n = strnlen(id, TXT_ID_MAX + 1);
 	if (n > TXT_ID_MAX)
 		abort();
@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		off += len + 1;
 	}
-	if (txt_select(&r, sel) == TXT_FOUND) {
+	if (policy_txt_select(&r, sel) == TXT_FOUND) {
 		if (sts != 1 || valid != 1 || strcmp(sel, first) != 0)
 			abort();
 	} else if ((sts == 1 && valid == 1) || sel[0] != '\0') {

@@ -410,7 +410,7 @@ test_made_certs(void)
 	}
 }
 
-/* tls_anchors_load over a bundle of made certificates: the ones an anchor
+/* anchors_load over a bundle of made certificates: the ones an anchor
  * can be are kept, in order, with their flags; the others are skipped. */
 static void
 test_load(void)
@@ -420,7 +420,7 @@ test_load(void)
 	char path[] = "/tmp/unit_anchors.XXXXXX", err[256];
 	static const enum keykind kinds[] = { K_RSA, K_ED25519, K_P384 };
 	static const enum bc bcs[] = { BC_CA, BC_CA, BC_NOT_CA };
-	struct tls_anchors ta;
+	struct anchors ta;
 	FILE *fp;
 	size_t len, i, j;
 	int fd = mkstemp(path);
@@ -444,7 +444,7 @@ test_load(void)
 		fprintf(fp, "\n-----END CERTIFICATE-----\n");
 	}
 	fclose(fp);
-	CHECK_INT(tls_anchors_load(&ta, path, err, sizeof err), 0);
+	CHECK_INT(anchors_load(&ta, path, err, sizeof err), 0);
 	CHECK_INT(ta.n, 2);
 	if (ta.n == 2) {
 		CHECK_INT(ta.ta[0].pkey.key_type, BR_KEYTYPE_RSA);
@@ -455,11 +455,11 @@ test_load(void)
 		CHECK_INT(ta.ta[1].pkey.key.ec.curve, BR_EC_secp384r1);
 		CHECK(ta.ta[0].dn.len > 10 && ta.ta[0].dn.data[0] == 0x30);
 	}
-	tls_anchors_free(&ta);
+	anchors_free(&ta);
 	CHECK(ta.ta == NULL && ta.n == 0);
 	unlink(path);
 	/* a directory is not a bundle */
-	CHECK_INT(tls_anchors_load(&ta, "/tmp", err, sizeof err), -1);
+	CHECK_INT(anchors_load(&ta, "/tmp", err, sizeof err), -1);
 	CHECK(strstr(err, "/tmp") != NULL);
 }
 

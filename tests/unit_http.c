@@ -532,10 +532,10 @@ test_api(void)
 	CHECK_INT(http_eof(&P, 1), HTTP_ERROR);
 	CHECK_STR(P.reason, "empty-response");
 
-	CHECK_STR(fetch_class_str(FETCH_OK), "ok");
-	CHECK_STR(fetch_class_str(FETCH_ERR_FETCH), "sts-policy-fetch-error");
-	CHECK_STR(fetch_class_str(FETCH_ERR_WEBPKI), "sts-webpki-invalid");
-	CHECK_STR(fetch_class_str(FETCH_ERR_POLICY), "sts-policy-invalid");
+	CHECK_STR(http_class_str(FETCH_OK), "ok");
+	CHECK_STR(http_class_str(FETCH_ERR_FETCH), "sts-policy-fetch-error");
+	CHECK_STR(http_class_str(FETCH_ERR_WEBPKI), "sts-webpki-invalid");
+	CHECK_STR(http_class_str(FETCH_ERR_POLICY), "sts-policy-invalid");
 }
 
 int

@@ -28,7 +28,7 @@ parse(const char *text, size_t len, struct snap_stats *st)
 static void
 line(char *buf, const char *body)
 {
-	sprintf(buf + strlen(buf), "%08x %s\n", crc32_buf(body, strlen(body)), body);
+	sprintf(buf + strlen(buf), "%08x %s\n", snapshot_crc32(body, strlen(body)), body);
 }
 
 static char *
@@ -54,7 +54,7 @@ main(void)
 	int fd;
 
 	/* CRC-32 (IEEE) check value */
-	CHECK_INT(crc32_buf("123456789", 9), 0xcbf43926u);
+	CHECK_INT(snapshot_crc32("123456789", 9), 0xcbf43926u);
 
 	/* round trip through a real file */
 	CHECK_INT(cache_init(&c, 8), 0);

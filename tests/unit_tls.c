@@ -19,8 +19,8 @@
 #define POLICY "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 86400\r\n"
 
 static char dir[64];               /* the temp dir with keys and web roots */
-static struct tls_anchors anchors; /* the test CA */
-static struct fetch F;
+static struct anchors anchors; /* the test CA */
+static struct tls_fetch F;
 
 static void
 path(char *out, size_t cap, const char *name)
@@ -200,7 +200,7 @@ listener(int *port)
 /* ---- driving a fetch ---------------------------------------------------- */
 
 static void
-addr_set(struct fetch_addr *a, const char *ip)
+addr_set(struct tls_addr *a, const char *ip)
 {
 	memset(a, 0, sizeof *a);
 	if (strchr(ip, ':') != NULL) {
@@ -221,19 +221,19 @@ static int nsteps, bad_events;
 /* Run one fetch to completion with a small poll loop, like the daemon's.
  * Returns the time taken in ms. */
 static msec_t
-run_fetch(const struct tls_anchors *ta, const char *host, const struct fetch_addr *addrs,
+run_fetch(const struct anchors *ta, const char *host, const struct tls_addr *addrs,
     int naddr, int port, msec_t timeout)
 {
 	msec_t start = mono_now(), now;
 
-	fetch_port = port;
+	tls_fetch_port = port;
 	nsteps = bad_events = 0;
-	fetch_start(&F, ta, host, addrs, naddr, start, start + timeout);
+	tls_fetch_start(&F, ta, host, addrs, naddr, start, start + timeout);
 	for (;;) {
 		struct pollfd p;
 		short ev = 0;
 		msec_t dl = INT64_MAX;
-		int fd = fetch_poll(&F, &ev, &dl), ms;
+		int fd = tls_fetch_poll(&F, &ev, &dl), ms;
 
 		now = mono_now();
 		ms = dl <= now ? 0 : dl - now > 10000 ? 10000 : (int)(dl - now);
@@ -247,7 +247,7 @@ run_fetch(const struct tls_anchors *ta, const char *host, const struct fetch_add
 		now = mono_now();
 		if (p.revents != 0 || dl <= now) {
 			nsteps++;
-			if (fetch_step(&F, p.revents, now))
+			if (tls_fetch_step(&F, p.revents, now))
 				break;
 		}
 		if (now - start > timeout + 10000) {
@@ -255,21 +255,21 @@ run_fetch(const struct tls_anchors *ta, const char *host, const struct fetch_add
 			break;
 		}
 	}
-	fetch_abort(&F);
+	tls_fetch_abort(&F);
 	return mono_now() - start;
 }
 
 /* Fetch from 127.0.0.1:port and check class and reason (and body if OK). */
 static void
-expect_fetch(int line, const struct tls_anchors *ta, int port, enum fetch_class cls,
+expect_fetch(int line, const struct anchors *ta, int port, enum fetch_class cls,
     const char *reason, const char *body)
 {
-	struct fetch_addr a;
+	struct tls_addr a;
 
 	addr_set(&a, "127.0.0.1");
 	run_fetch(ta, HOST, &a, 1, port, 10000);
 	if (F.result != cls || strcmp(F.reason, reason) != 0)
-		printf("  (line %d: got %s \"%s\")\n", line, fetch_class_str(F.result), F.reason);
+		printf("  (line %d: got %s \"%s\")\n", line, http_class_str(F.result), F.reason);
 	CHECK_INT(F.result, cls);
 	CHECK_STR(F.reason, reason);
 	if (cls == FETCH_OK) {
@@ -299,7 +299,7 @@ serve_and_fetch(int line, const char *cert, const char *chain, const char *www,
 static void
 test_anchors(void)
 {
-	struct tls_anchors a;
+	struct anchors a;
 	char err[256], p[256], buf[16384];
 	size_t i, n;
 	int ok;
@@ -307,7 +307,7 @@ test_anchors(void)
 
 	/* the system bundle */
 	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
-		CHECK_INT(tls_anchors_load(&a, "/etc/ssl/certs/ca-certificates.crt", err, sizeof err), 0);
+		CHECK_INT(anchors_load(&a, "/etc/ssl/certs/ca-certificates.crt", err, sizeof err), 0);
 		printf("system bundle: %zu anchors\n", a.n);
 		CHECK(a.n > 100);
 		ok = 1;
@@ -326,7 +326,7 @@ test_anchors(void)
 			}
 		}
 		CHECK(ok);
-		tls_anchors_free(&a);
+		anchors_free(&a);
 		CHECK(a.ta == NULL && a.n == 0 && a.mem == NULL);
 	} else {
 		printf("FAIL no /etc/ssl/certs/ca-certificates.crt\n");
@@ -335,13 +335,13 @@ test_anchors(void)
 
 	/* the test CA: one EC anchor with the CA flag */
 	path(p, sizeof p, "ca.pem");
-	CHECK_INT(tls_anchors_load(&a, p, err, sizeof err), 0);
+	CHECK_INT(anchors_load(&a, p, err, sizeof err), 0);
 	CHECK_INT(a.n, 1);
 	CHECK_INT(a.ta[0].flags, BR_X509_TA_CA);
 	CHECK_INT(a.ta[0].pkey.key_type, BR_KEYTYPE_EC);
 	CHECK_INT(a.ta[0].pkey.key.ec.curve, BR_EC_secp256r1);
 	CHECK_INT(a.ta[0].pkey.key.ec.qlen, 65);
-	tls_anchors_free(&a);
+	anchors_free(&a);
 
 	/* a mixed file: comments, a key, a broken object, an RSA CA, a leaf */
 	{
@@ -363,7 +363,7 @@ test_anchors(void)
 		}
 		write_file("mixed.pem", all, len);
 		path(p, sizeof p, "mixed.pem");
-		CHECK_INT(tls_anchors_load(&a, p, err, sizeof err), 0);
+		CHECK_INT(anchors_load(&a, p, err, sizeof err), 0);
 		CHECK_INT(a.n, 2);
 		if (a.n == 2) {
 			CHECK_INT(a.ta[0].flags, BR_X509_TA_CA);
@@ -373,14 +373,14 @@ test_anchors(void)
 			CHECK_INT(a.ta[1].flags, 0);    /* a leaf: direct trust only */
 			CHECK_INT(a.ta[1].pkey.key_type, BR_KEYTYPE_EC);
 		}
-		tls_anchors_free(&a);
+		anchors_free(&a);
 
 		/* cut in the middle of the leaf: the complete one still counts */
 		write_file("cut.pem", all, len - 200);
 		path(p, sizeof p, "cut.pem");
-		CHECK_INT(tls_anchors_load(&a, p, err, sizeof err), 0);
+		CHECK_INT(anchors_load(&a, p, err, sizeof err), 0);
 		CHECK_INT(a.n, 1);
-		tls_anchors_free(&a);
+		anchors_free(&a);
 
 		/* CRLF line ends, no final newline */
 		path(p, sizeof p, "ca.pem");
@@ -394,9 +394,9 @@ test_anchors(void)
 		}
 		write_file("crlf.pem", all, len - 2);
 		path(p, sizeof p, "crlf.pem");
-		CHECK_INT(tls_anchors_load(&a, p, err, sizeof err), 0);
+		CHECK_INT(anchors_load(&a, p, err, sizeof err), 0);
 		CHECK_INT(a.n, 1);
-		tls_anchors_free(&a);
+		anchors_free(&a);
 		free(all);
 	}
 
@@ -409,10 +409,10 @@ test_anchors(void)
 		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			path(p, sizeof p, bad[i]);
 			err[0] = '\0';
-			CHECK_INT(tls_anchors_load(&a, p, err, sizeof err), -1);
+			CHECK_INT(anchors_load(&a, p, err, sizeof err), -1);
 			CHECK(strstr(err, p) != NULL);
 			CHECK(a.n == 0 && a.ta == NULL);
-			tls_anchors_free(&a);   /* harmless after a failure */
+			anchors_free(&a);   /* harmless after a failure */
 		}
 	}
 }
@@ -571,8 +571,8 @@ static void
 test_fetch(void)
 {
 	char resp[HTTP_BODY_MAX + 512], p[256];
-	struct fetch_addr addrs[3];
-	struct tls_anchors sys;
+	struct tls_addr addrs[3];
+	struct anchors sys;
 	struct server s;
 	size_t len;
 	msec_t took;
@@ -638,11 +638,11 @@ test_fetch(void)
 	serve_and_fetch(__LINE__, "chained", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 
 	/* the system bundle does not know the test CA */
-	if (tls_anchors_load(&sys, "/etc/ssl/certs/ca-certificates.crt", p, sizeof p) == 0 &&
+	if (anchors_load(&sys, "/etc/ssl/certs/ca-certificates.crt", p, sizeof p) == 0 &&
 	    server_start(&s, "good", NULL, "www-cl", NULL, NULL, NULL) == 0) {
 		expect_fetch(__LINE__, &sys, s.port, FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 		server_stop(&s);
-		tls_anchors_free(&sys);
+		anchors_free(&sys);
 	}
 
 	/* TLS 1.3 only: BearSSL cannot (TLS-4), and it is a fetch error */
@@ -803,7 +803,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	path(p, sizeof p, "ca.pem");
-	if (tls_anchors_load(&anchors, p, err, sizeof err) < 0) {
+	if (anchors_load(&anchors, p, err, sizeof err) < 0) {
 		printf("FAIL %s\n", err);
 		return 1;
 	}
@@ -812,7 +812,7 @@ main(int argc, char **argv)
 	test_cn_fallback();
 	test_fetch();
 
-	tls_anchors_free(&anchors);
+	anchors_free(&anchors);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	(void)!system(cmd);
 	UNIT_DONE();
