@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "mtasts.h"
+#include "notify.h"
 
 static const char *default_conf = "/etc/mta-sts.conf";
 
@@ -70,6 +71,7 @@ usage(FILE *f)
 	    "       mtasts -q DOMAIN [-c FILE] [-z ZONE] [-v LEVEL]\n"
 	    "                                               show DOMAIN's MTA-STS policy\n"
 	    "       mtasts -t [-c FILE]                     check the configuration\n"
+	    "       mtasts -H ADDR                          probe a running daemon (health check)\n"
 	    "       mtasts -h | -V\n"
 	    "  -c FILE   configuration (default %s; built-in defaults if absent)\n"
 	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug\n"
@@ -652,14 +654,18 @@ run_daemon(struct daemon *d)
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
 	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->conf.max_clients, d->conf.max_lookups);
+	notify_ready();
 	for (;;) {
 		loop_once(d, &l, 1);
 		if (got_chld)
 			reap_children(d);
 		if (got_hup) {
 			got_hup = 0;
-			if (!d->stopping)
+			if (!d->stopping) {
+				notify_reloading();
 				reload(d);
+				notify_ready();
+			}
 		}
 		if (got_term && !d->stopping) {
 			/* take what is already queued on the listeners, then stop
@@ -668,6 +674,7 @@ run_daemon(struct daemon *d)
 				server_accept(d, d->listen[k].fd);
 			server_close_listeners(d);
 			d->stopping = 1;
+			notify_stopping();
 			stop_deadline = d->now + (msec_t)d->conf.shutdown_timeout * 1000;
 			log_info("stopping: finishing requests in flight (at most %d s)",
 			    d->conf.shutdown_timeout);
@@ -748,7 +755,7 @@ main(int argc, char **argv)
 	int level = LOG_LVL_INFO, check_only = 0, conf_given = 0, use_syslog = 0, ch;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -776,6 +783,8 @@ main(int argc, char **argv)
 		case 't':
 			check_only = 1;
 			break;
+		case 'H':
+			return health_check(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;
