@@ -6,6 +6,7 @@
 # reached, and the -H health probe.  The daemon runs in a network namespace
 # with loopback only and never needs to look anything up.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 RECV="$E2E_DIR/notify_recv.py"
@@ -78,13 +79,13 @@ for bad in "$T/nobody.sock" "relative/name"; do
 	NOTIFY_SOCKET=$bad ip netns exec "$NS" "$MTASTS" -c "$T/svc.conf" >> "$T/bad.log" 2>&1 &
 	dpid=$!
 	PIDS+=("$dpid")
-	if wait_port $MTASTS_PORT "$dpid"; then
+	if wait_port "$MTASTS_PORT" "$dpid"; then
 		ok "SVC-bad daemon serves with NOTIFY_SOCKET=$bad"
 	else
 		fail "SVC-bad daemon did not start with NOTIFY_SOCKET=$bad: $(tail -3 "$T/bad.log")"
 	fi
 	check "SVC-bad" "health probe with NOTIFY_SOCKET=$bad" 0 \
-		"$(inns "$MTASTS" -H 127.0.0.1:$MTASTS_PORT >/dev/null 2>&1; echo $?)"
+		"$(inns "$MTASTS" -H "127.0.0.1:$MTASTS_PORT" >/dev/null 2>&1; echo $?)"
 	kill -HUP "$dpid"; sleep 0.3
 	kill -TERM "$dpid"; wait "$dpid"
 	check "SVC-bad" "exit status with NOTIFY_SOCKET=$bad" 0 "$?"
@@ -95,9 +96,9 @@ echo "# the -H health probe"
 ip netns exec "$NS" "$MTASTS" -c "$T/svc.conf" -v 3 >> "$T/health.log" 2>&1 &
 dpid=$!
 PIDS+=("$dpid")
-wait_port $MTASTS_PORT "$dpid" || fail "SVC-H daemon did not start: $(tail -3 "$T/health.log")"
+wait_port "$MTASTS_PORT" "$dpid" || fail "SVC-H daemon did not start: $(tail -3 "$T/health.log")"
 check "SVC-H1" "probe over TCP" "0 127.0.0.1:$MTASTS_PORT: answering" \
-	"$(out=$(inns "$MTASTS" -H 127.0.0.1:$MTASTS_PORT 2>&1); echo "$? $out")"
+	"$(out=$(inns "$MTASTS" -H "127.0.0.1:$MTASTS_PORT" 2>&1); echo "$? $out")"
 check "SVC-H2" "probe over the unix socket" 0 \
 	"$(inns "$MTASTS" -H "unix:$T/mtasts.sock" >/dev/null 2>&1; echo $?)"
 check "SVC-H3" "the daemon answered both probes from the key alone" \
@@ -117,7 +118,7 @@ s.bind(("127.0.0.1", 8465)); s.listen(1); print("up", flush=True)
 c, _ = s.accept(); c.recv(100); c.sendall(b"4:PERM,"); c.close()
 ' > "$T/fake.up" &
 PIDS+=("$!")
-for i in $(seq 1 50); do grep -q up "$T/fake.up" && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -q up "$T/fake.up" && break; sleep 0.1; done
 check "SVC-H7" "probe of a server with another answer fails" 1 \
 	"$(inns "$MTASTS" -H 127.0.0.1:8465 >/dev/null 2>&1; echo $?)"
 kill -TERM "$dpid"; wait "$dpid"
