@@ -113,3 +113,48 @@ clean:
 	rm -rf $(B) mtasts
 
 .PHONY: all run deps test-deps check units fuzz fuzzers bench clean
+
+# ---- install and packages (contrib/, man/) ---------------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=]   binary, manual pages, and
+#        /etc/mta-sts.conf unless one exists (never overwritten)
+#   make uninstall                                the same files again; the
+#        configuration only if it is still the shipped one
+#   make ipk [IPK_BIN=...] [IPK_ARCH=mipsel_24kc]  OpenWrt package
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+INSTALL_BIN ?= mtasts
+
+install: $(INSTALL_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/mtasts
+	install -m 0644 man/mtasts.8 $(DESTDIR)$(MANDIR)/man8/mtasts.8
+	install -m 0644 man/mta-sts.conf.5 $(DESTDIR)$(MANDIR)/man5/mta-sts.conf.5
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf (the shipped one is mta-sts.conf)"; \
+	else \
+	    echo "install -m 0644 mta-sts.conf $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf"; \
+	    install -m 0644 mta-sts.conf $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mtasts $(DESTDIR)$(MANDIR)/man8/mtasts.8 \
+	    $(DESTDIR)$(MANDIR)/man5/mta-sts.conf.5
+	@if cmp -s mta-sts.conf $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf; then \
+	    echo "rm -f $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf"; \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/mta-sts.conf (changed since installed)"; \
+	fi
+
+IPK_ARCH ?= mipsel_24kc
+IPK_BIN  ?= $(B)/cross/mipsel/mtasts
+IPK_OUT  ?= $(B)/ipk/mtasts_$(IPK_ARCH).ipk
+
+ipk:
+	@[ -f $(IPK_BIN) ] || $(MAKE) ARCH=mipsel
+	sh scripts/mkipk.sh $(IPK_BIN) $(IPK_ARCH) $(IPK_OUT)
+
+.PHONY: install uninstall ipk

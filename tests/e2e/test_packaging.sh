@@ -101,3 +101,98 @@ for s in $SCRIPTS; do
 	check "SH-n" "$n -n $s" "" "$($n -n "$s" 2>&1 || echo "missing or bad: $s")"
 	check "SH-check" "shellcheck $s" "" "$(shellcheck -x "$s" 2>&1 || [ -f "$s" ] || echo "missing: $s")"
 done
+
+# ------------------------------------------------------------ manual pages
+
+# (in man/, so that each page finds the other one it refers to)
+check "MAN-lint" "mandoc -T lint on both pages" "" \
+	"$(cd man && mandoc -T lint mtasts.8 mta-sts.conf.5 2>&1 | grep -v 'outdated mandoc.db')"
+for k in $KEYS; do
+	check "MAN-keys" "$k in mta-sts.conf.5" 1 \
+		"$(grep -c "^\.It Cm $k No = " man/mta-sts.conf.5)"
+	check "MAN-keys" "$k in the shipped mta-sts.conf" yes \
+		"$(grep -Eq "^#?$k = " mta-sts.conf && echo yes || echo no)"
+done
+check "MAN-keys" "mta-sts.conf.5 documents no key the parser lacks" "" \
+	"$(sed -n 's/^\.It Cm \([a-z_]*\) No = .*/\1/p' man/mta-sts.conf.5 | sort | comm -23 - <(echo "$KEYS"))"
+check "MAN-opts" "every option of the usage line is in mtasts.8" "" \
+	"$(for o in $("$MTASTS" -h | grep -o ' -[a-zA-Z]' | sort -u); do
+		grep -q "^\.It Fl ${o#-}" man/mtasts.8 || echo "$o"; done)"
+
+# ------------------------------------------------------------ systemd
+
+# the unit as installed, pointing at a binary that exists; man pages found
+# through MANPATH from a DESTDIR install
+make -s install DESTDIR="$T/root" PREFIX=/usr/local INSTALL_BIN="$MTASTS" > /dev/null
+mkdir -p "$T/unit"
+sed "s|/usr/local/sbin/mtasts|$T/root/usr/local/sbin/mtasts|g" contrib/systemd/mtasts.service \
+	> "$T/unit/mtasts.service"
+check "SD-verify" "systemd-analyze verify mtasts.service" "0" \
+	"$(MANPATH="$T/root/usr/local/share/man:" systemd-analyze verify "$T/unit/mtasts.service" \
+	> "$T/verify.out" 2>&1; echo "$?" "$(cat "$T/verify.out")" | sed 's/ *$//')"
+for want in Type=notify "ExecReload=/bin/kill -HUP \$MAINPID" Restart=on-failure DynamicUser=yes \
+	StateDirectory=mtasts NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+	PrivateDevices=yes "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
+	SystemCallFilter=@system-service MemoryDenyWriteExecute=yes CapabilityBoundingSet=; do
+	check "SD-unit" "$want" 1 "$(grep -cxF "$want" contrib/systemd/mtasts.service)"
+done
+
+# ------------------------------------------------------------ make install
+
+D="$T/dest"
+make -s install DESTDIR="$D" PREFIX=/opt/mt INSTALL_BIN="$MTASTS" > "$T/inst.out"
+check "INST" "files installed under DESTDIR and PREFIX" \
+	"$D/etc/mta-sts.conf 644|$D/opt/mt/sbin/mtasts 755|$D/opt/mt/share/man/man5/mta-sts.conf.5 644|$D/opt/mt/share/man/man8/mtasts.8 644" \
+	"$(find "$D" -type f -printf '%p %m\n' | sort | paste -sd'|')"
+check "INST" "installed binary runs" "mtasts 0" "$("$D/opt/mt/sbin/mtasts" -V | cut -d' ' -f1) $?"
+echo "listen = 127.0.0.1:9999" > "$D/etc/mta-sts.conf"
+make -s install DESTDIR="$D" PREFIX=/opt/mt INSTALL_BIN="$MTASTS" > "$T/inst.out"
+check "INST" "an existing configuration is never overwritten" "listen = 127.0.0.1:9999" \
+	"$(cat "$D/etc/mta-sts.conf")"
+make -s uninstall DESTDIR="$D" PREFIX=/opt/mt > "$T/inst.out"
+check "INST" "uninstall removes all but the changed configuration" "$D/etc/mta-sts.conf" \
+	"$(find "$D" -type f)"
+rm "$D/etc/mta-sts.conf"
+make -s install DESTDIR="$D" PREFIX=/opt/mt INSTALL_BIN="$MTASTS" > "$T/inst.out"
+make -s uninstall DESTDIR="$D" PREFIX=/opt/mt > "$T/inst.out"
+check "INST" "uninstall removes an unchanged configuration too" "" "$(find "$D" -type f)"
+
+# ------------------------------------------------------------ make ipk
+
+# the mipsel cross binary when it was built (make ARCH=mipsel), else this
+# machine's binary labelled with its own architecture
+if [ -x build/cross/mipsel/mtasts ]; then
+	ipk_bin=build/cross/mipsel/mtasts ipk_arch=mipsel_24kc
+else
+	ipk_bin=$MTASTS ipk_arch=x86_64
+	echo "# no build/cross/mipsel/mtasts: packaging $MTASTS as $ipk_arch instead"
+fi
+IPK="$T/mtasts_$ipk_arch.ipk"
+make -s ipk IPK_BIN="$ipk_bin" IPK_ARCH="$ipk_arch" IPK_OUT="$IPK" > "$T/ipk.out" 2>&1
+check "IPK" "make ipk ($ipk_arch)" yes "$(if [ -s "$IPK" ]; then echo yes; else cat "$T/ipk.out"; fi)"
+check "IPK" "outer archive: opkg's three members in order" \
+	"./debian-binary ./data.tar.gz ./control.tar.gz" "$(tar -tzf "$IPK" | paste -sd' ')"
+check "IPK" "debian-binary" "2.0" "$(tar -xzOf "$IPK" ./debian-binary)"
+check "IPK" "control.tar.gz members" "./ ./conffiles ./control ./postinst ./prerm" \
+	"$(tar -xzOf "$IPK" ./control.tar.gz | tar -tzf - | paste -sd' ')"
+check "IPK" "data.tar.gz files, root-owned, with modes" \
+	"-rw------- 0/0 ./etc/config/mtasts|-rwxr-xr-x 0/0 ./etc/init.d/mtasts|-rwxr-xr-x 0/0 ./usr/sbin/mtasts" \
+	"$(tar -xzOf "$IPK" ./data.tar.gz | tar -tzvf - --numeric-owner | grep -v '^d' |
+	awk '{print $1, $2, $6}' | sort -k3 | paste -sd'|')"
+ctl=$(tar -xzOf "$IPK" ./control.tar.gz | tar -xzOf - ./control)
+check "IPK" "control: Package, Depends, Architecture" "mtasts|ca-bundle|$ipk_arch" \
+	"$(echo "$ctl" | sed -n 's/^\(Package\|Architecture\|Depends\): //p' | paste -sd'|')"
+check "IPK" "control: Installed-Size is the data's size" \
+	"$(tar -xzOf "$IPK" ./data.tar.gz | tar -xzOf - | wc -c)" \
+	"$(echo "$ctl" | sed -n 's/^Installed-Size: //p')"
+check "IPK" "conffiles" "/etc/config/mtasts" \
+	"$(tar -xzOf "$IPK" ./control.tar.gz | tar -xzOf - ./conffiles)"
+mkdir -p "$T/ipkroot"
+tar -xzOf "$IPK" ./data.tar.gz | tar -xzf - -C "$T/ipkroot"
+check "IPK" "packaged init script and UCI config are the contrib/ ones" "" \
+	"$(cmp "$T/ipkroot/etc/init.d/mtasts" "$OW/mtasts.init"; cmp "$T/ipkroot/etc/config/mtasts" "$OW/mtasts.config")"
+if [ "$ipk_arch" = x86_64 ]; then
+	check "IPK" "packaged binary runs -V" 0 "$("$T/ipkroot/usr/sbin/mtasts" -V >/dev/null; echo $?)"
+fi
+check "IPK" "a binary of another CPU is refused" 1 \
+	"$(sh scripts/mkipk.sh "$MTASTS" mipsel_24kc "$T/wrong.ipk" >/dev/null 2>&1; echo $?)"
