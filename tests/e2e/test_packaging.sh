@@ -93,6 +93,7 @@ check "OW-keys" "the full fixture sets every key" "" \
 # ------------------------------------------------------------ scripts
 
 SCRIPTS="$OW/mtasts.init contrib/alpine/mtasts.initd contrib/alpine/APKBUILD
+	contrib/alpine/mtasts.confd contrib/alpine/mtasts.pre-install scripts/mkipk.sh
 	contrib/openwrt/ipk/postinst contrib/openwrt/ipk/prerm $STUB
 	tests/e2e/test_packaging.sh tests/e2e/test_service.sh tests/e2e/test_container.sh"
 for s in $SCRIPTS; do
@@ -101,6 +102,35 @@ for s in $SCRIPTS; do
 	check "SH-n" "$n -n $s" "" "$($n -n "$s" 2>&1 || echo "missing or bad: $s")"
 	check "SH-check" "shellcheck $s" "" "$(shellcheck -x "$s" 2>&1 || [ -f "$s" ] || echo "missing: $s")"
 done
+
+# ------------------------------------------------------------ Alpine / OpenRC
+
+A=contrib/alpine/mtasts.initd
+check "RC" "OpenRC script runs under supervise-daemon" 1 "$(grep -cx 'supervisor="supervise-daemon"' $A)"
+check "RC" "OpenRC script needs net" 1 "$(grep -cxP '\tneed net' $A)"
+# reload with stand-ins for OpenRC's helpers: checks the configuration
+# with mtasts -t, then asks supervise-daemon for SIGHUP
+mkdir -p "$T/rcbin"
+printf '#!/bin/sh\necho "supervise-daemon $*" >> "%s"\n' "$T/rc.log" > "$T/rcbin/supervise-daemon"
+chmod +x "$T/rcbin/supervise-daemon"
+rc_run() { # CONF: run reload() of the OpenRC script against CONF
+	: > "$T/rc.log"
+	PATH="$T/rcbin:$PATH" MTASTS_CONF=$1 RC_SVCNAME=mtasts dash -c '
+		ebegin() { echo "ebegin $*" >> "$RC_LOG"; }
+		eend() { echo "eend $*" >> "$RC_LOG"; return "$1"; }
+		. "$1"; command=$2; reload' sh "$A" "$MTASTS" >> "$T/rc.log" 2>&1
+}
+export RC_LOG="$T/rc.log"
+rc_run "$FIX/full.conf"
+check "RC" "reload sends SIGHUP through supervise-daemon" \
+	"ebegin Reloading mtasts|supervise-daemon mtasts --signal HUP|eend 0" "$(paste -sd'|' "$T/rc.log")"
+echo "cache_size = lots" > "$T/bad-rc.conf"
+rc_run "$T/bad-rc.conf"
+check "RC" "reload with a bad configuration sends nothing" 0 "$(grep -c 'supervise-daemon\|ebegin' "$T/rc.log")"
+check "RC" "APKBUILD checks the BearSSL tarball's sha256" 1 \
+	"$(grep -c '^_bearssl_sha256=6705bba1714961b41a728dfc5debbe348d2966c117649392f8c8139efc83ff14$' contrib/alpine/APKBUILD)"
+check "OW" "OpenWrt BearSSL package has the same hash" 1 \
+	"$(grep -c '^PKG_HASH:=6705bba1714961b41a728dfc5debbe348d2966c117649392f8c8139efc83ff14$' contrib/openwrt/bearssl/Makefile)"
 
 # ------------------------------------------------------------ manual pages
 
