@@ -226,3 +226,39 @@ if [ "$ipk_arch" = x86_64 ]; then
 fi
 check "IPK" "a binary of another CPU is refused" 1 \
 	"$(sh scripts/mkipk.sh "$MTASTS" mipsel_24kc "$T/wrong.ipk" >/dev/null 2>&1; echo $?)"
+
+# ------------------------------------------------------------ converter
+
+CONV=contrib/mta-sts-resolver-convert
+EX=/usr/share/doc/postfix-mta-sts-resolver/examples
+n=0
+for y in "$EX"/mta-sts-daemon.yml.* /etc/mta-sts-daemon.yml; do
+	[ -f "$y" ] || continue
+	n=$((n + 1))
+	b=$(basename "$y")
+	out="$T/conv-$b.conf"
+	check "CONV" "$b converts" 0 "$(python3 "$CONV" "$y" -o "$out" 2>"$T/conv.err"; echo $?)"
+	check "CONV" "mtasts -t accepts the conversion of $b" 0 \
+		"$("$MTASTS" -t -c "$out" >/dev/null 2>&1; echo $?)"
+	case $b in
+	*.internal) want="listen = 127.0.0.1:8461|reuse_port = yes|shutdown_timeout = 20|cache_size = 10000|strict_testing = no|timeout = 4|[zone myzone]|strict_testing = no|timeout = 4|require_sni = yes" ;;
+	*unixsock) want="listen = unix:/var/run/mta-sts.sock|socket_mode = 0666|shutdown_timeout = 20|cache_file = /var/lib/mtasts/cache.snap|strict_testing = no|timeout = 4|[zone myzone]|strict_testing = no|timeout = 4|require_sni = yes" ;;
+	*.sqlite|*.redis) want="listen = 127.0.0.1:8461|reuse_port = yes|shutdown_timeout = 20|cache_file = /var/lib/mtasts/cache.snap|strict_testing = no|timeout = 4|[zone myzone]|strict_testing = no|timeout = 4|require_sni = yes" ;;
+	*) want="listen = 127.0.0.1:8461|cache_file = /var/lib/mtasts/cache.snap" ;;
+	esac
+	check "CONV" "settings converted from $b" "$want" "$(grep -v '^#' "$out" | grep . | paste -sd'|')"
+done
+check "CONV" "the example configurations of postfix-mta-sts-resolver were found" yes \
+	"$([ "$n" -ge 4 ] && echo yes || echo "only $n in $EX")"
+check "CONV" "edge cases as tests/convert/edge.conf" "" \
+	"$(python3 "$CONV" tests/convert/edge.yml 2>/dev/null | diff tests/convert/edge.conf - 2>&1)"
+check "CONV" "mtasts -t accepts the edge cases" 0 \
+	"$(python3 "$CONV" tests/convert/edge.yml -o "$T/edge.conf" 2>/dev/null; "$MTASTS" -t -c "$T/edge.conf" >/dev/null 2>&1; echo $?)"
+printf 'host: mail.example.com\n' > "$T/named.yml"
+check "CONV" "a host name is refused with a reason" "1 1" \
+	"$(python3 "$CONV" "$T/named.yml" 2>"$T/conv.err" >/dev/null; echo "$? $(grep -c 'not an IP address' "$T/conv.err")")"
+printf 'default_zone:\n  timeout: 900\n' > "$T/range.yml"
+check "CONV" "a value outside mtasts' range is refused" 1 \
+	"$(python3 "$CONV" "$T/range.yml" >/dev/null 2>&1; echo $?)"
+
+finish
