@@ -7,6 +7,10 @@ what=${1:-build}
 build_pkgs="make gcc musl-tools libbearssl-dev ca-certificates"
 test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light libnginx-mod-http-echo openssl
 	iproute2 python3 procps valgrind postfix-mta-sts-resolver"
+# packaging tests (tests/e2e/test_packaging.sh, test_container.sh): manual
+# page lint, shell checks under busybox ash, unit verification, the image
+# build, the converter's YAML reader
+test_pkgs="$test_pkgs mandoc shellcheck busybox systemd podman buildah python3-yaml file"
 case $what in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
