@@ -94,6 +94,7 @@ check "OW-keys" "the full fixture sets every key" "" \
 
 SCRIPTS="$OW/mtasts.init contrib/alpine/mtasts.initd contrib/alpine/APKBUILD
 	contrib/alpine/mtasts.confd contrib/alpine/mtasts.pre-install scripts/mkipk.sh
+	scripts/container-rootfs.sh scripts/install-deps.sh
 	contrib/openwrt/ipk/postinst contrib/openwrt/ipk/prerm $STUB
 	tests/e2e/test_packaging.sh tests/e2e/test_service.sh tests/e2e/test_container.sh"
 for s in $SCRIPTS; do
@@ -101,6 +102,11 @@ for s in $SCRIPTS; do
 	head -1 "$s" 2>/dev/null | grep -q bash && n=bash
 	check "SH-n" "$n -n $s" "" "$($n -n "$s" 2>&1 || echo "missing or bad: $s")"
 	check "SH-check" "shellcheck $s" "" "$(shellcheck -x "$s" 2>&1 || [ -f "$s" ] || echo "missing: $s")"
+done
+
+for p in contrib/mta-sts-resolver-convert tests/e2e/notify_recv.py; do
+	check "PY" "python3 compiles $p" "" \
+		"$(python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$p" 2>&1)"
 done
 
 # ------------------------------------------------------------ Alpine / OpenRC
