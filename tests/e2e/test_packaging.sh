@@ -90,6 +90,33 @@ check "OW-keys" "the init script renders exactly the keys of conf.c" "" \
 check "OW-keys" "the full fixture sets every key" "" \
 	"$(for k in $KEYS; do grep -q "^$k = " "$FIX/full.conf" || echo "$k"; done)"
 
+# The feed's package Makefiles, run through stand-ins for OpenWrt's
+# rules.mk and package.mk (tests/openwrt/sdk): mtasts built with this
+# machine's compiler against a staging directory holding BearSSL; the
+# bearssl package's build and staging steps against a stand-in for
+# BearSSL's own Makefile (there is no network to fetch the tarball).
+SDK=$ROOT/tests/openwrt/sdk
+mkdir -p "$T/ow/staging/usr/lib"
+ln -s "/usr/lib/$(uname -m)-linux-gnu/libbearssl.a" "$T/ow/staging/usr/lib/"
+make -s -C contrib/openwrt/mtasts TOPDIR="$SDK" BUILD_DIR="$T/ow/build" STAGING_DIR="$T/ow/staging" \
+	PKG_INSTALL_ROOT="$T/ow/root" > "$T/ow.out" 2>&1
+check "OW-pkg" "package mtasts builds and installs" \
+	"etc/config/mtasts 600|etc/init.d/mtasts 755|usr/sbin/mtasts 755" \
+	"$(cd "$T/ow/root/pkg" 2>/dev/null && find . -type f -printf '%P %m\n' | sort | paste -sd'|')$(grep -i error "$T/ow.out")"
+check "OW-pkg" "the packaged daemon runs" "mtasts" "$("$T/ow/root/pkg/usr/sbin/mtasts" -V 2>&1 | cut -d' ' -f1)"
+check "OW-pkg" "conffiles" "/etc/config/mtasts" \
+	"$(make -s -C contrib/openwrt/mtasts TOPDIR="$SDK" conffiles 2>&1)"
+cp -r "$SDK/fake-bearssl" "$T/ow/bearssl-src"
+make -s -C contrib/openwrt/bearssl TOPDIR="$SDK" PKG_BUILD_DIR="$T/ow/bearssl-src" \
+	PKG_INSTALL_ROOT="$T/ow/bl" TARGET_CC=mipsel-openwrt-linux-musl-gcc \
+	TARGET_AR=mipsel-openwrt-linux-musl-gcc-ar > "$T/ow-bl.out" 2>&1
+check "OW-pkg" "bearssl: BearSSL's make with the cross toolchain, lib and dll" \
+	"CC=mipsel-openwrt-linux-musl-gcc|AR=mipsel-openwrt-linux-musl-gcc-ar|LDDLL=mipsel-openwrt-linux-musl-gcc|LDDLLFLAGS=-shared -Wl,-soname,libbearssl.so.0 lib dll" \
+	"$(cat "$T/ow/bearssl-src/build/flags" 2>&1) $(paste -sd' ' "$T/ow/bearssl-src/build/targets" 2>&1)"
+check "OW-pkg" "bearssl: package and staging files" \
+	"pkg/usr/lib/libbearssl.so.0|staging/usr/include/bearssl.h|staging/usr/lib/libbearssl.a|staging/usr/lib/libbearssl.so|staging/usr/lib/libbearssl.so.0" \
+	"$(cd "$T/ow/bl" 2>/dev/null && find . \( -type f -o -type l \) -printf '%P\n' | sort | paste -sd'|')"
+
 # ------------------------------------------------------------ scripts
 
 SCRIPTS="$OW/mtasts.init contrib/alpine/mtasts.initd contrib/alpine/APKBUILD
