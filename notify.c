@@ -22,7 +22,7 @@
 int
 notify_send(const char *state)
 {
-	static int warned;
+	static int warned;      /* one warning per run, not one per reload */
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sun;
 	socklen_t alen;
