@@ -151,7 +151,8 @@ uninstall:
 
 IPK_ARCH ?= mipsel_24kc
 IPK_BIN  ?= $(B)/cross/mipsel/mtasts
-IPK_OUT  ?= $(B)/ipk/mtasts_$(IPK_ARCH).ipk
+IPK_VERSION = $(shell sed -n 's/^\#define MTASTS_VERSION "\(.*\)"/\1/p' mtasts.h)-1
+IPK_OUT  ?= $(B)/ipk/mtasts_$(IPK_VERSION)_$(IPK_ARCH).ipk
 
 ipk:
 	@[ -f $(IPK_BIN) ] || $(MAKE) ARCH=mipsel
