@@ -256,6 +256,9 @@ check "IPK" "packaged init script and UCI config are the contrib/ ones" "" \
 	"$(cmp "$T/ipkroot/etc/init.d/mtasts" "$OW/mtasts.init"; cmp "$T/ipkroot/etc/config/mtasts" "$OW/mtasts.config")"
 if [ "$ipk_arch" = x86_64 ]; then
 	check "IPK" "packaged binary runs -V" 0 "$("$T/ipkroot/usr/sbin/mtasts" -V >/dev/null; echo $?)"
+else
+	check "IPK" "packaged mipsel binary checks the rendered full fixture (qemu-mipsel-static)" 0 \
+		"$(qemu-mipsel-static "$T/ipkroot/usr/sbin/mtasts" -t -c "$FIX/full.conf" >/dev/null 2>&1; echo $?)"
 fi
 check "IPK" "a binary of another CPU is refused" 1 \
 	"$(sh scripts/mkipk.sh "$MTASTS" mipsel_24kc "$T/wrong.ipk" >/dev/null 2>&1; echo $?)"
