@@ -22,7 +22,7 @@
 
 #include "mtasts.h"
 
-int tls_fetch_port = 443;
+int tls_fetch_port = HTTPS_PORT;
 
 /* ---- the SAN-only X.509 wrapper (TLS-3) --------------------------------
  * x509_minimal matches the server name against SAN dNSNames, but falls
@@ -238,7 +238,7 @@ tls_begin(struct tls_fetch *f)
 		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
 	/* SNI and the name checked in the certificate are both host (TLS-1) */
 	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
-		char reason[64];
+		char reason[TLS_REASON_MAX];
 		enum fetch_class c = tls_error(br_ssl_engine_last_error(&f->sc.eng),
 		    reason, sizeof reason);
 		fetch_finish(f, c, reason);
@@ -331,7 +331,7 @@ static void
 tls_closed(struct tls_fetch *f)
 {
 	int err = br_ssl_engine_last_error(&f->sc.eng);
-	char reason[64];
+	char reason[TLS_REASON_MAX];
 
 	if (err != BR_ERR_OK) {
 		enum fetch_class c = tls_error(err, reason, sizeof reason);
