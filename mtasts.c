@@ -754,48 +754,56 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 
 /* ---- main ------------------------------------------------------------------ */
 
-int
-main(int argc, char **argv)
-{
-	static struct daemon d;
-	const char *conf_path = default_conf, *logfile = NULL, *query = NULL, *zone = "";
-	int level = LOG_LVL_INFO, check_only = 0, conf_given = 0, use_syslog = 0, ch;
-	char err[512];
+struct options {
+	const char *conf_path, *logfile, *query, *zone;
+	int level, check_only, conf_given, use_syslog;
+};
 
+/* The command line: 0 run, 1 done (help or version printed), 2 usage error. */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	o->conf_path = default_conf;
+	o->logfile = o->query = NULL;
+	o->zone = "";
+	o->level = LOG_LVL_INFO;
+	o->check_only = o->conf_given = o->use_syslog = 0;
 	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthV")) != -1) {
 		switch (ch) {
 		case 'c':
-			conf_path = optarg;
-			conf_given = 1;
+			o->conf_path = optarg;
+			o->conf_given = 1;
 			break;
 		case 'v':
 			if (optarg[0] < '0' || optarg[0] > '3' || optarg[1] != '\0') {
 				usage(stderr);
 				return 2;
 			}
-			level = optarg[0] - '0';
+			o->level = optarg[0] - '0';
 			break;
 		case 'l':
-			logfile = optarg;
+			o->logfile = optarg;
 			break;
 		case 'q':
-			query = optarg;
+			o->query = optarg;
 			break;
 		case 'z':
-			zone = optarg;
+			o->zone = optarg;
 			break;
 		case 's':
-			use_syslog = 1;
+			o->use_syslog = 1;
 			break;
 		case 't':
-			check_only = 1;
+			o->check_only = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("mtasts %s\n", MTASTS_VERSION);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return 2;
@@ -805,32 +813,45 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (conf_load(conf_path, conf_given, &d.conf, err, sizeof err) < 0) {
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct options o;
+	char err[512];
+	int rc;
+
+	if ((rc = parse_options(argc, argv, &o)) != 0)
+		return rc == 1 ? 0 : 2;
+	if (conf_load(o.conf_path, o.conf_given, &d.conf, err, sizeof err) < 0) {
 		fprintf(stderr, "mtasts: %s\n", err);
 		return 2;
 	}
-	d.conf_path = conf_path;
-	d.conf_given = conf_given;
-	if (query != NULL || check_only)
-		use_syslog = 0;
+	d.conf_path = o.conf_path;
+	d.conf_given = o.conf_given;
+	if (o.query != NULL || o.check_only)
+		o.use_syslog = 0;
 	else
-		use_syslog |= d.conf.use_syslog;
-	log_open(query != NULL && level == LOG_LVL_INFO ? LOG_LVL_WARN : level, logfile,
-	    use_syslog);
-	if (check_only) {
-		printf("%s: configuration ok\n", conf_given || access(conf_path, F_OK) == 0 ?
-		    conf_path : "built-in defaults");
+		o.use_syslog |= d.conf.use_syslog;
+	log_open(o.query != NULL && o.level == LOG_LVL_INFO ? LOG_LVL_WARN : o.level,
+	    o.logfile, o.use_syslog);
+	if (o.check_only) {
+		printf("%s: configuration ok\n", o.conf_given || access(o.conf_path, F_OK) == 0 ?
+		    o.conf_path : "built-in defaults");
 		return 0;
 	}
 	if (signals_init() < 0) {
 		log_err("signal pipe");
 		return 2;
 	}
-	if (query != NULL) {
+	if (o.query != NULL) {
 		d.conf.max_lookups = 1;
 		if (engine_init(&d, 16) < 0)
 			return 2;
-		return run_query(&d, query, zone);
+		return run_query(&d, o.query, o.zone);
 	}
 	if (engine_init(&d, (uint32_t)d.conf.cache_size) < 0)
 		return 2;

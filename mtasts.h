@@ -451,6 +451,7 @@ struct cache {
  * pointers returned below belong to the cache and stay valid until that
  * entry is dropped or evicted (by any later cache_store*). */
 int cache_init(struct cache *c, uint32_t entries);
+/* Free the tables; c is left empty (cache_init it again to reuse it). */
 void cache_free(struct cache *c);
 /* Find and mark recently used; NULL if absent */
 struct cache_entry *cache_find(struct cache *c, const char *domain);
@@ -466,6 +467,7 @@ struct cache_entry *cache_store(struct cache *c, const char *domain, enum cache_
 struct cache_entry *cache_store_policy(struct cache *c, const char *domain,
                                        const struct policy *p, const char *id,
                                        int64_t fetched_wall, msec_t expires, msec_t now);
+/* Remove e and free its blocks; e must not be used afterwards. */
 void cache_drop(struct cache *c, struct cache_entry *e);
 /* Copy an entry's data into buf; mx[] point into buf; returns nmx or -1 */
 int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
