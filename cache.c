@@ -31,7 +31,7 @@ hash_name(const char *s, size_t len)
 int
 cache_init(struct cache *c, uint32_t entries)
 {
-	uint32_t nb = 16;
+	uint32_t nb = CACHE_BUCKETS_MIN;
 
 	memset(c, 0, sizeof *c);
 	while (nb < entries && nb < (1u << 30))

@@ -36,6 +36,7 @@
 #define DNS_CONF_ATTEMPTS 2      /* rounds over nameservers in mta-sts.conf */
 #define RESOLV_CONF_MAX   8192   /* bytes of resolv.conf read */
 #define SNAPSHOT_FILE_MAX (64 * 1024 * 1024)   /* larger cache_file is not loaded */
+#define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
 
 /* ---- pool.c: a fixed pool of same-size slots ---------------------------- */
 /* Slots are allocated once and never move (they hold BearSSL contexts).

@@ -402,8 +402,8 @@ loop_free(struct loop *l)
 static void
 daemon_free(struct daemon *d)
 {
+	server_free(d);         /* releases the requests' jobs */
 	lookup_free(d);
-	server_free(d);
 	cache_free(&d->cache);
 	anchors_free(&d->anchors);
 	if (d->anchors_next.mem != NULL || d->anchors_next.ta != NULL)
@@ -849,7 +849,7 @@ main(int argc, char **argv)
 	}
 	if (o.query != NULL) {
 		d.conf.max_lookups = 1;
-		if (engine_init(&d, 16) < 0)
+		if (engine_init(&d, QUERY_CACHE_ENTRIES) < 0)
 			return 2;
 		return run_query(&d, o.query, o.zone);
 	}

@@ -56,6 +56,7 @@
 #define CACHE_BLOCK       64     /* bytes per cache store block */
 #define CACHE_BLOCKS_PER_ENTRY 4 /* store: 256 bytes per entry on average */
 #define CACHE_DATA_MAX    65535  /* bytes of one entry's domain and patterns */
+#define CACHE_BUCKETS_MIN 16     /* hash buckets: a power of 2 >= entries */
 #define TLS_REASON_MAX    64     /* a fetch's failure reason, e.g. "http-status-404" */
 #define HTTPS_PORT        443    /* policy fetches (tls_fetch_port) */
 #define LOG_LINE_MAX      1024   /* longer log lines are cut */

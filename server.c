@@ -223,7 +223,10 @@ server_accept(struct daemon *d, int lfd)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		c = client_slot(d);
+		if ((c = client_slot(d)) == NULL) {   /* no slot at all */
+			close(fd);
+			return;
+		}
 		c->fd = fd;
 		c->eof = 0;
 		c->last_active = d->now;
@@ -447,7 +450,7 @@ request_ready(const struct daemon *d, const struct request *r)
 void
 server_client_flush(struct daemon *d, struct client *c)
 {
-	char answer[REPLY_MAX - 16];
+	char answer[REPLY_MAX - 16];   /* room left for "<len>:" and "," */
 
 	while (c->qlen > 0) {
 		struct request *r = &c->q[c->qhead];
