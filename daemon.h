@@ -55,8 +55,9 @@ struct pool {
 	void **spare;              /* slots given back, nspare of them */
 	int nspare;
 };
-/* 0, or -1 out of memory (the pool is then empty but safe to pool_free) */
+/* 0, or -1 out of memory (the pool is then empty, safe to pool_free) */
 int pool_init(struct pool *p, int cap, size_t size, size_t index_off);
+/* Free the slots and lists; p is left empty. */
 void pool_free(struct pool *p);
 /* A slot, listed in active[], its contents as last left (zero when new);
  * NULL when all cap slots are in use. */
@@ -154,9 +155,11 @@ struct daemon {
 
 /* Open every configured listener: 0, or -1 after logging why. */
 int server_listen(struct daemon *d);
+/* Close every listener (unlinking unix sockets); accepted clients stay. */
 void server_close_listeners(struct daemon *d);
 /* Allocate max_clients client slots: 0, or -1 out of memory. */
 int server_init(struct daemon *d, int max_clients);
+/* Close every client, then free the slots (before lookup_free). */
 void server_free(struct daemon *d);
 /* Accept up to ACCEPT_BATCH pending connections on listener fd lfd. */
 void server_accept(struct daemon *d, int lfd);
@@ -213,7 +216,7 @@ struct job *lookup_start(struct daemon *d, const char *domain, const struct zone
                          enum lookup_start_result *res);
 /* Drop a reference; the slot is freed when the last goes and it is done. */
 void lookup_release(struct daemon *d, struct job *j);
-/* For the loop: part which (0, 1) of a running job.  Returns 0 when that
+/* For the loop: part which (0 or 1) of a running job.  Returns 0 when that
  * part has nothing in progress, else 1 with *fd (-1: only a timer), the
  * poll *events and the *deadline at which lookup_step must run. */
 int lookup_poll(const struct job *j, int which, int *fd, short *events, msec_t *deadline);

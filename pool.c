@@ -2,6 +2,7 @@
  * pool.c - a fixed pool of same-size slots with a free list, for client
  * connections and lookup jobs.  See daemon.h.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,19 +14,21 @@ slot_index(const struct pool *p, void *s)
 	return (int *)((char *)s + p->index_off);
 }
 
+/* One allocation: active[cap], spare[cap], then the slots (16-aligned). */
 int
 pool_init(struct pool *p, int cap, size_t size, size_t index_off)
 {
+	size_t lists = 2 * (size_t)cap * sizeof (void *);
+
 	memset(p, 0, sizeof *p);
+	if (cap < 0 || (cap > 0 && size > (SIZE_MAX - lists) / (size_t)cap))
+		return -1;
+	if ((p->active = calloc(1, lists + (size_t)cap * size + 1)) == NULL)
+		return -1;
+	p->spare = p->active + cap;
+	p->slot = (char *)(p->spare + cap);
 	p->size = size;
 	p->index_off = index_off;
-	p->slot = calloc((size_t)cap, size);
-	p->active = calloc((size_t)cap, sizeof *p->active);
-	p->spare = calloc((size_t)cap, sizeof *p->spare);
-	if (p->slot == NULL || p->active == NULL || p->spare == NULL) {
-		pool_free(p);
-		return -1;
-	}
 	p->cap = cap;
 	return 0;
 }
@@ -33,9 +36,7 @@ pool_init(struct pool *p, int cap, size_t size, size_t index_off)
 void
 pool_free(struct pool *p)
 {
-	free(p->slot);
 	free(p->active);
-	free(p->spare);
 	memset(p, 0, sizeof *p);
 }
 
