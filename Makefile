@@ -61,7 +61,8 @@ DEPS_tls    = http.c anchors.c
 DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
-DEPS_lookup = dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $*.c $(DEPS_$*) util.c log.c $(BEARSSL_LIB)

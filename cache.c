@@ -31,7 +31,7 @@ hash_name(const char *s, size_t len)
 int
 cache_init(struct cache *c, uint32_t entries)
 {
-	uint32_t nb = 16;
+	uint32_t nb = CACHE_BUCKETS_MIN;
 
 	memset(c, 0, sizeof *c);
 	while (nb < entries && nb < (1u << 30))
@@ -234,7 +234,7 @@ store_data(struct cache *c, struct cache_entry *e, const char *domain,
 
 	for (k = 0; k < nmx; k++)
 		total += strlen(mx[k]) + 1;
-	if (total > 65535)
+	if (total > CACHE_DATA_MAX)
 		return -1;
 	need = (uint32_t)((total + CACHE_BLOCK - 1) / CACHE_BLOCK);
 	if (need > c->nblocks)
@@ -321,22 +321,64 @@ cache_store(struct cache *c, const char *domain, enum cache_kind kind,
 	return e;
 }
 
+struct cache_entry *
+cache_store_policy(struct cache *c, const char *domain, const struct policy *p,
+    const char *id, int64_t fetched_wall, msec_t expires, msec_t now)
+{
+	const char *mx[MX_MAX];
+	struct cache_entry *e;
+	int i;
+
+	for (i = 0; i < p->nmx; i++)
+		mx[i] = p->mx[i];
+	e = cache_store(c, domain, CE_POLICY, mx, p->nmx, now);
+	if (e == NULL)
+		return NULL;
+	e->mode = (uint8_t)p->mode;
+	e->max_age = p->max_age;
+	e->fetched_wall = fetched_wall;
+	e->expires = expires;
+	strlcpy_m(e->id, id, sizeof e->id);
+	e->failed_id[0] = '\0';
+	e->retry_after = 0;
+	return e;
+}
+
+/* Copy len bytes of an entry's data, from its start, into out. */
+static size_t
+data_copy(const struct cache *c, const struct cache_entry *e, char *out, size_t len)
+{
+	uint32_t b = e->block;
+	size_t off = 0;
+
+	while (off < len && b != CACHE_NIL) {
+		size_t n = len - off < CACHE_BLOCK ? len - off : CACHE_BLOCK;
+		memcpy(out + off, c->block[b], n);
+		off += n;
+		b = c->block_next[b];
+	}
+	return off;
+}
+
+size_t
+cache_domain(const struct cache *c, const struct cache_entry *e, char out[DOMAIN_MAX + 1])
+{
+	size_t n = data_copy(c, e, out, e->domainlen);
+
+	out[n] = '\0';
+	return n;
+}
+
 int
 cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
     const char **mx)
 {
-	uint32_t b = e->block;
-	size_t off = 0, p;
+	size_t off, p;
 	int n = 0;
 
 	if (e->datalen > cap)
 		return -1;
-	while (off < e->datalen && b != CACHE_NIL) {
-		size_t len = e->datalen - off < CACHE_BLOCK ? e->datalen - off : CACHE_BLOCK;
-		memcpy(buf + off, c->block[b], len);
-		off += len;
-		b = c->block_next[b];
-	}
+	off = data_copy(c, e, buf, e->datalen);
 	if (off != e->datalen)
 		return -1;
 	/* domain first, then the patterns */

@@ -46,12 +46,6 @@ log_reopen(void)
 	return 0;
 }
 
-void
-log_set_level(int level)
-{
-	log_level = level;
-}
-
 int
 log_enabled(int level)
 {
@@ -63,7 +57,7 @@ log_enabled(int level)
 static void
 log_vline(int level, int with_errno, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	size_t n = 0;
 	int saved = errno;
 
@@ -126,8 +120,8 @@ log_safe(const void *buf, size_t len, char *out, size_t cap)
 
 	if (cap == 0)
 		return "";
-	if (len > 200)
-		len = 200;
+	if (len > LOG_SAFE_MAX)
+		len = LOG_SAFE_MAX;
 	for (i = 0; i < len && o + 5 < cap; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
 			out[o++] = (char)p[i];

@@ -12,27 +12,60 @@
 #include <sys/mman.h>
 #include <arpa/inet.h>
 
-#include "mtasts.h"
+#include "daemon.h"
+
+/* job_free and addr_done hand pages back by address range: q[] and fetch
+ * must be the last fields of struct job, in that order (daemon.h). */
+_Static_assert(offsetof(struct job, fetch) ==
+    offsetof(struct job, q) + sizeof ((struct job *)0)->q,
+    "struct job: fetch must follow q[]");
+_Static_assert(sizeof (struct job) - offsetof(struct job, fetch) -
+    sizeof (struct tls_fetch) < _Alignof(struct job),
+    "struct job: fetch must be the last field");
 
 int
 lookup_init(struct daemon *d)
 {
-	d->njobs = d->conf.max_lookups;
-	d->jobs = calloc((size_t)d->njobs, sizeof *d->jobs);
-	d->job_active = calloc((size_t)d->njobs, sizeof *d->job_active);
-	d->job_spare = calloc((size_t)d->njobs, sizeof *d->job_spare);
-	return d->jobs == NULL || d->job_active == NULL || d->job_spare == NULL ? -1 : 0;
+	return pool_init(&d->jobs, d->conf.max_lookups, sizeof (struct job),
+	    offsetof(struct job, slot));
 }
 
-struct job *
-lookup_find(struct daemon *d, const char *domain)
+void
+lookup_free(struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->jobs.nactive; k++) {
+		struct job *j = d->jobs.active[k];
+		dns_query_abort(&j->q[0]);
+		dns_query_abort(&j->q[1]);
+		tls_fetch_abort(&j->fetch);
+	}
+	pool_free(&d->jobs);
+}
+
+static struct job *
+job_find(struct daemon *d, const char *domain)
 {
 	int i;
 
-	for (i = 0; i < d->njob_active; i++)
-		if (!strcmp(d->job_active[i]->domain, domain))
-			return d->job_active[i];
+	for (i = 0; i < d->jobs.nactive; i++) {
+		struct job *j = d->jobs.active[i];
+		if (!strcmp(j->domain, domain))
+			return j;
+	}
 	return NULL;
+}
+
+int
+lookup_fetching(const struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->jobs.nactive; k++)
+		if (((const struct job *)d->jobs.active[k])->state == JOB_FETCH)
+			return 1;
+	return 0;
 }
 
 /* Return the whole pages inside [p, p + len) to the kernel; they read
@@ -40,7 +73,7 @@ lookup_find(struct daemon *d, const char *domain)
 static void
 release_pages(void *p, size_t len)
 {
-	uintptr_t page = 4096;
+	uintptr_t page = JOB_PAGE;
 	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
 
@@ -57,9 +90,7 @@ job_free(struct daemon *d, struct job *j)
 	if (j->state == JOB_FETCH)
 		tls_fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
-	d->job_active[j->slot] = d->job_active[--d->njob_active];
-	d->job_active[j->slot]->slot = j->slot;
-	d->job_spare[d->njob_spare++] = j;
+	pool_put(&d->jobs, j);
 	/* Hand the pages of the large buffers back: a burst of lookups must
 	 * not leave its peak in RSS for the rest of the daemon's life. */
 	release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
@@ -73,21 +104,21 @@ lookup_release(struct daemon *d, struct job *j)
 }
 
 struct job *
-lookup_start(struct daemon *d, const char *domain, const struct zone *z)
+lookup_start(struct daemon *d, const char *domain, const struct zone *z,
+    enum lookup_start_result *res)
 {
-	struct job *j = lookup_find(d, domain);
+	struct job *j = job_find(d, domain);
 	char qname[DOMAIN_MAX + 2];
 
-	if (j != NULL)
+	if (j != NULL) {
+		*res = j->state == JOB_DONE ? LOOKUP_JUST_DONE : LOOKUP_JOINED;
 		return j->state == JOB_DONE ? NULL : j;
-	if (d->njob_spare > 0)
-		j = d->job_spare[--d->njob_spare];
-	else if (d->job_mark < d->njobs)
-		j = &d->jobs[d->job_mark++];
-	else
+	}
+	if ((j = pool_get(&d->jobs)) == NULL) {
+		*res = LOOKUP_NO_SLOT;
 		return NULL;
-	j->slot = d->njob_active;
-	d->job_active[d->njob_active++] = j;
+	}
+	*res = LOOKUP_STARTED;
 	/* a slot's sockets are closed when it ends: none is open here */
 	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 	j->refs = 0;
@@ -105,30 +136,28 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z)
 	j->state = JOB_TXT;
 	dns_query_start(&j->q[0], &d->servers, qname, DNS_T_TXT, d->now,
 	    d->now + (msec_t)z->timeout * 1000);
+	/* An interface, not just a message: with job_done's "lookup done
+	 * in" line it brackets every lookup at -v 3, and the end-to-end
+	 * tests count the pairs to wait until the daemon is idle. */
 	log_debug("%s: lookup started", domain);
 	return j;
 }
 
 /* ---- deciding what a TXT answer means ------------------------------------ */
 
-enum fetch_need { FETCH_NOT_NEEDED, FETCH_NEEDED, FETCH_BACKING_OFF };
-
-/* Is a fetch needed for TXT id, given what is cached? */
-static enum fetch_need
-need_fetch(struct daemon *d, const struct cache_entry *e, const char *id, int force)
+enum fetch_need
+lookup_need_fetch(const struct cache_entry *e, const char *id, int force,
+    msec_t now, int64_t wall)
 {
-	int64_t age;
-
-	if (e != NULL && !strcmp(e->failed_id, id) && d->now < e->retry_after)
+	if (e != NULL && !strcmp(e->failed_id, id) && now < e->retry_after)
 		return FETCH_BACKING_OFF;  /* HTTP-14: this id failed recently */
-	if (e == NULL || !cache_usable(e, d->now))
+	if (e == NULL || !cache_usable(e, now))
 		return FETCH_NEEDED;
 	if (strcmp(e->id, id) != 0 || force)
 		return FETCH_NEEDED;    /* the policy changed, or a proactive refresh */
-	age = wall_now() - e->fetched_wall;
-	if (age >= FRESH_AGE_SEC)
+	if (wall - e->fetched_wall >= FRESH_AGE_SEC)
 		return FETCH_NEEDED;    /* RFC 8461 10.2: refresh daily */
-	if ((e->expires - d->now) < (msec_t)e->max_age * 1000 / 4)
+	if ((e->expires - now) < (msec_t)e->max_age * 1000 / 4)
 		return FETCH_NEEDED;    /* nearing the end of max_age */
 	return FETCH_NOT_NEEDED;
 }
@@ -136,23 +165,29 @@ need_fetch(struct daemon *d, const struct cache_entry *e, const char *id, int fo
 /* Revalidate after cache_grace; after failures back off, doubling from
  * cache_grace up to backoff_max, so a broken domain costs at most one
  * lookup per period however many requests name it. */
+msec_t
+lookup_check_wait(int cache_grace, int backoff_max, unsigned fails, int failed)
+{
+	msec_t wait = (msec_t)cache_grace * 1000, cap = (msec_t)backoff_max * 1000;
+	unsigned k;
+
+	if (!failed)
+		return wait;
+	k = fails < BACKOFF_DOUBLINGS ? fails : BACKOFF_DOUBLINGS;
+	if (wait < BACKOFF_MIN_MS)
+		wait = BACKOFF_MIN_MS;
+	while (k-- > 1 && wait < cap)
+		wait *= 2;
+	return wait > cap ? cap : wait;
+}
+
 static void
 schedule_check(struct daemon *d, struct cache_entry *e, int failed)
 {
-	msec_t wait = (msec_t)d->conf.cache_grace * 1000;
-
-	if (!failed) {
+	if (!failed)
 		e->fails = 0;
-	} else {
-		int k = e->fails < 30 ? e->fails : 30;
-		if (wait < 1000)
-			wait = 1000;
-		while (--k > 0 && wait < (msec_t)d->conf.backoff_max * 1000)
-			wait *= 2;
-		if (wait > (msec_t)d->conf.backoff_max * 1000)
-			wait = (msec_t)d->conf.backoff_max * 1000;
-	}
-	e->next_check = d->now + wait;
+	e->next_check = d->now + lookup_check_wait(d->conf.cache_grace, d->conf.backoff_max,
+	    e->fails, failed);
 	d->cache_changes++;
 }
 
@@ -163,6 +198,7 @@ job_done(struct daemon *d, struct job *j)
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
 	d->wake_clients = 1;
+	/* see lookup_start: keep the wording of this line */
 	log_debug("%s: lookup done in %lld ms: %s", j->domain,
 	    (long long)(d->now - j->started), j->why);
 	if (j->refs == 0)
@@ -227,12 +263,8 @@ static void
 finish_policy(struct daemon *d, struct job *j)
 {
 	const struct policy *p = &j->pol;
-	const char *mx[MX_MAX];
 	struct cache_entry *e;
-	int i;
 
-	for (i = 0; i < p->nmx; i++)
-		mx[i] = p->mx[i];
 	j->have_policy = 1;
 	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
 	    j->id, policy_mode_str(p->mode), p->max_age);
@@ -243,19 +275,12 @@ finish_policy(struct daemon *d, struct job *j)
 		job_done(d, j);
 		return;
 	}
-	e = cache_store(&d->cache, j->domain, CE_POLICY, mx, p->nmx, d->now);
-	if (e == NULL) {
+	e = cache_store_policy(&d->cache, j->domain, p, j->id, wall_now(),
+	    d->now + (msec_t)p->max_age * 1000, d->now);
+	if (e == NULL)
 		log_warnx("%s: policy could not be cached (cache full)", j->domain);
-	} else {
-		e->mode = (uint8_t)p->mode;
-		e->max_age = p->max_age;
-		e->fetched_wall = wall_now();
-		e->expires = d->now + (msec_t)p->max_age * 1000;
+	else
 		schedule_check(d, e, 0);
-		e->failed_id[0] = '\0';
-		e->retry_after = 0;
-		strlcpy_m(e->id, j->id, sizeof e->id);
-	}
 	job_done(d, j);
 }
 
@@ -277,7 +302,7 @@ txt_done(struct daemon *d, struct job *j)
 		return;
 	}
 	e = cache_find(&d->cache, j->domain);
-	switch (need_fetch(d, e, j->id, j->force)) {
+	switch (lookup_need_fetch(e, j->id, j->force, d->now, wall_now())) {
 	case FETCH_NOT_NEEDED:
 		if (e != NULL)
 			schedule_check(d, e, 0);
@@ -339,7 +364,7 @@ addr_done(struct daemon *d, struct job *j)
 	}
 	/* The DNS part is over: give its pages back before the fetch touches
 	 * its own, so a lookup's peak is the larger of the two, not the sum. */
-	release_pages(&j->q[0], (size_t)((char *)&j->fetch - (char *)&j->q[0]));
+	release_pages(&j->q[0], sizeof j->q);
 	j->q[0].fd = j->q[1].fd = -1;
 	j->state = JOB_FETCH;
 	tls_fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
@@ -372,19 +397,26 @@ fetch_done(struct daemon *d, struct job *j)
 }
 
 int
-lookup_poll(const struct job *j, int which, short *events, msec_t *deadline)
+lookup_poll(const struct job *j, int which, int *fd, short *events, msec_t *deadline)
 {
 	switch (j->state) {
 	case JOB_TXT:
-		return which == 0 ? dns_query_poll(&j->q[0], events, deadline) : -2;
+		if (which != 0)
+			return 0;
+		*fd = dns_query_poll(&j->q[0], events, deadline);
+		return 1;
 	case JOB_ADDR:
 		if (!j->qbusy[which])
-			return -2;      /* this query already finished */
-		return dns_query_poll(&j->q[which], events, deadline);
+			return 0;       /* this query already finished */
+		*fd = dns_query_poll(&j->q[which], events, deadline);
+		return 1;
 	case JOB_FETCH:
-		return which == 0 ? tls_fetch_poll(&j->fetch, events, deadline) : -2;
+		if (which != 0)
+			return 0;
+		*fd = tls_fetch_poll(&j->fetch, events, deadline);
+		return 1;
 	default:
-		return -2;
+		return 0;
 	}
 }
 
@@ -412,77 +444,111 @@ lookup_step(struct daemon *d, struct job *j, int which, short revents)
 	}
 }
 
+enum lookup_cache_use
+lookup_cache_use(const struct cache_entry *e, msec_t now)
+{
+	if (e == NULL)
+		return CACHED_NONE;
+	if (e->kind == CE_POLICY && !cache_usable(e, now))
+		return CACHED_EXPIRED;
+	/* a no-policy entry answers NOTFOUND until its next check too */
+	return now >= e->next_check ? CACHED_RECHECK : CACHED_FRESH;
+}
+
 int
 lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
 {
 	struct cache_entry *e = cache_find(&d->cache, domain);
+	enum lookup_start_result res;
 
-	if (e == NULL)
+	switch (lookup_cache_use(e, d->now)) {
+	case CACHED_NONE:
 		return 0;
-	if (e->kind == CE_POLICY && !cache_usable(e, d->now)) {
+	case CACHED_EXPIRED:
 		log_info("%s: cached policy (id %s) expired", domain, e->id);
 		cache_drop(&d->cache, e);
 		d->cache_changes++;
 		return 0;
-	}
-	if (d->now >= e->next_check && lookup_find(d, domain) == NULL) {
-		if (lookup_start(d, domain, z) == NULL)
+	case CACHED_RECHECK:
+		/* revalidate in the background; a running or just finished
+		 * job for the domain already does */
+		if (lookup_start(d, domain, z, &res) == NULL && res == LOOKUP_NO_SLOT)
 			log_debug("%s: no free lookup slot for revalidation", domain);
+		return 1;
+	case CACHED_FRESH:
+		break;
 	}
 	return 1;
+}
+
+int
+lookup_refresh_due(const struct cache_entry *e, int64_t age, msec_t now, int64_t wall)
+{
+	return e->kind == CE_POLICY && cache_usable(e, now) &&
+	    wall - e->fetched_wall >= age && now >= e->retry_after;
 }
 
 /* Proactive refresh (like the reference's proactive_policy_fetching):
  * policies fetched more than interval/grace_ratio ago are fetched again in
  * the background, at most proactive_concurrency at once and never more
  * than half the lookup slots, so requests always find a slot. */
-msec_t
+void
 lookup_proactive(struct daemon *d)
 {
 	int64_t age = d->conf.proactive_interval / d->conf.proactive_grace_ratio;
-	msec_t period = age * 500 < 1000 ? 1000 : age * 500;   /* twice per age */
+	msec_t period = age * 500 < PROACTIVE_TICK_MIN_MS ?
+	    PROACTIVE_TICK_MIN_MS : age * 500;   /* twice per age */
 	int64_t wall = wall_now();
 	int running = 0, limit, k;
 
 	if (!d->conf.proactive_fetch)
-		return INT64_MAX;
+		return;
 	if (d->proactive_cursor == CACHE_NIL) {
 		if (d->now < d->proactive_next)
-			return d->proactive_next;
+			return;
 		d->proactive_cursor = 0;
 		d->proactive_next = d->now + period;
 	}
-	for (k = 0; k < d->njob_active; k++)
-		running += d->job_active[k]->force;
-	limit = d->conf.proactive_concurrency < d->njobs / 2 ?
-	    d->conf.proactive_concurrency : d->njobs / 2;
+	for (k = 0; k < d->jobs.nactive; k++)
+		running += ((struct job *)d->jobs.active[k])->force;
+	limit = d->conf.proactive_concurrency < d->jobs.cap / 2 ?
+	    d->conf.proactive_concurrency : d->jobs.cap / 2;
 	if (limit < 1)
 		limit = 1;
 	for (; d->proactive_cursor < d->cache.entry_mark; d->proactive_cursor++) {
 		struct cache_entry *e = &d->cache.e[d->proactive_cursor];
 		char domain[DOMAIN_MAX + 1];
+		enum lookup_start_result res;
 		struct job *j;
-		uint32_t b, off;
 
-		if (e->kind != CE_POLICY || !cache_usable(e, d->now) ||
-		    wall - e->fetched_wall < age || d->now < e->retry_after)
+		if (!lookup_refresh_due(e, age, d->now, wall))
 			continue;
 		if (running >= limit)
-			return d->proactive_next;   /* resumed when a job ends */
-		/* the domain is the first string of the entry's data */
-		for (b = e->block, off = 0; b != CACHE_NIL && off <= e->domainlen;
-		    b = d->cache.block_next[b], off += CACHE_BLOCK)
-			memcpy(domain + off, d->cache.block[b],
-			    e->domainlen + 1 - off < CACHE_BLOCK ? e->domainlen + 1 - off : CACHE_BLOCK);
-		if (lookup_find(d, domain) != NULL)
-			continue;
-		if ((j = lookup_start(d, domain, &d->conf.zone[0])) == NULL)
-			return d->proactive_next;
+			return;             /* resumed when a job ends */
+		cache_domain(&d->cache, e, domain);
+		if ((j = lookup_start(d, domain, &d->conf.zone[0], &res)) == NULL) {
+			if (res == LOOKUP_NO_SLOT)
+				return;     /* resumed when a job ends */
+			continue;           /* just looked up */
+		}
+		if (res == LOOKUP_JOINED)
+			continue;           /* being looked up */
 		j->force = 1;
 		running++;
 		log_debug("%s: proactive refresh (policy %lld s old)", domain,
 		    (long long)(wall - e->fetched_wall));
 	}
 	d->proactive_cursor = CACHE_NIL;
-	return d->proactive_next;
+}
+
+void
+lookup_rezone(struct daemon *d, const struct config *nc)
+{
+	int k;
+
+	for (k = 0; k < d->jobs.nactive; k++) {
+		struct job *j = d->jobs.active[k];
+		const struct zone *z = conf_zone(nc, j->zone->name, strlen(j->zone->name));
+		j->zone = &d->conf.zone[z - nc->zone];
+	}
 }

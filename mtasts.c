@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "mtasts.h"
+#include "daemon.h"
 #include "notify.h"
 
 static const char *default_conf = "/etc/mta-sts.conf";
@@ -91,8 +91,8 @@ resolver_init(struct daemon *d)
 
 	memset(&d->servers, 0, sizeof d->servers);
 	if (d->conf.nnameserver > 0) {
-		d->servers.timeout_ms = 5000;
-		d->servers.attempts = 2;
+		d->servers.timeout_ms = DNS_CONF_TIMEOUT_MS;
+		d->servers.attempts = DNS_CONF_ATTEMPTS;
 		for (i = 0; i < d->conf.nnameserver; i++)
 			dns_servers_add(&d->servers, d->conf.nameserver[i]);
 	} else {
@@ -129,8 +129,12 @@ engine_init(struct daemon *d, uint32_t cache_entries)
 		return -1;
 	}
 	log_debug("%zu trust anchors loaded from %s", d->anchors.n, d->conf.ca_file);
-	if (cache_init(&d->cache, cache_entries) < 0 || lookup_init(d) < 0) {
+	if (cache_init(&d->cache, cache_entries) < 0) {
 		log_errx("out of memory for the cache (%u entries)", cache_entries);
+		return -1;
+	}
+	if (lookup_init(d) < 0) {
+		log_errx("out of memory for %d lookup slots (max_lookups)", d->conf.max_lookups);
 		return -1;
 	}
 	return 0;
@@ -142,22 +146,13 @@ static void
 snapshot_insert(void *arg, const struct snap_record *r)
 {
 	struct daemon *d = arg;
-	const char *mx[MX_MAX];
 	struct cache_entry *e;
-	int i;
 
-	for (i = 0; i < r->pol.nmx; i++)
-		mx[i] = r->pol.mx[i];
-	e = cache_store(&d->cache, r->domain, CE_POLICY, mx, r->pol.nmx, d->now);
-	if (e == NULL)
-		return;
-	e->mode = (uint8_t)r->pol.mode;
-	e->max_age = r->pol.max_age;
-	e->fetched_wall = r->fetched;
 	/* the lifetime keeps counting from the original fetch */
-	e->expires = d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000;
-	e->next_check = d->now;   /* the first lookup revalidates in the background */
-	strlcpy_m(e->id, r->id, sizeof e->id);
+	e = cache_store_policy(&d->cache, r->domain, &r->pol, r->id, r->fetched,
+	    d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000, d->now);
+	if (e != NULL)
+		e->next_check = d->now;   /* the first lookup revalidates in the background */
 }
 
 static void
@@ -267,17 +262,6 @@ reap_children(struct daemon *d)
 
 /* ---- reload and privileges ------------------------------------------------- */
 
-static int
-fetch_running(const struct daemon *d)
-{
-	int k;
-
-	for (k = 0; k < d->njob_active; k++)
-		if (d->job_active[k]->state == JOB_FETCH)
-			return 1;
-	return 0;
-}
-
 /* SIGHUP: a new configuration and CA bundle, keeping the cache.  Settings
  * that size memory or sockets need a restart and are kept as they are. */
 static void
@@ -313,8 +297,13 @@ reload(struct daemon *d)
 	nc.max_clients = d->conf.max_clients;
 	nc.max_lookups = d->conf.max_lookups;
 	memcpy(nc.user, d->conf.user, sizeof nc.user);
-	/* zones are referenced by index from requests: keep the count stable
-	 * for requests in flight by reusing the table in place */
+	/* Queued requests name their zone by index and running jobs by
+	 * pointer into d->conf.zone[], and the new table may add, drop or
+	 * reorder zones: move each reference to the zone of the same name
+	 * (the default zone if it is gone), then copy the table over the old
+	 * one in place, so the pointers stay valid. */
+	server_rezone(d, &nc);
+	lookup_rezone(d, &nc);
 	d->conf = nc;
 	resolver_init(d);
 	if (d->anchors_next.ta != NULL || d->anchors_next.mem != NULL)
@@ -328,7 +317,7 @@ reload(struct daemon *d)
 static void
 anchors_swap(struct daemon *d)
 {
-	if ((d->anchors_next.ta == NULL && d->anchors_next.mem == NULL) || fetch_running(d))
+	if ((d->anchors_next.ta == NULL && d->anchors_next.mem == NULL) || lookup_fetching(d))
 		return;
 	anchors_free(&d->anchors);
 	d->anchors = d->anchors_next;
@@ -383,17 +372,20 @@ struct slot {
 	void *p;
 };
 
+/* The poll set of one pass, and what each entry stands for. */
 struct loop {
 	struct pollfd *pfd;
 	struct slot *map;
 	size_t cap;
+	size_t n;               /* entries in use this pass */
+	msec_t deadline;        /* the nearest deadline this pass */
 	size_t job_turn;        /* where the next pass starts on job events */
 };
 
 static int
 loop_init(struct loop *l, const struct daemon *d)
 {
-	l->cap = 1 + LISTEN_MAX + (size_t)d->conf.max_clients + 2 * (size_t)d->njobs;
+	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap;
 	l->job_turn = 0;
 	l->pfd = calloc(l->cap, sizeof *l->pfd);
 	l->map = calloc(l->cap, sizeof *l->map);
@@ -412,20 +404,8 @@ loop_free(struct loop *l)
 static void
 daemon_free(struct daemon *d)
 {
-	int k;
-
-	for (k = 0; k < d->njob_active; k++) {
-		struct job *j = d->job_active[k];
-		dns_query_abort(&j->q[0]);
-		dns_query_abort(&j->q[1]);
-		tls_fetch_abort(&j->fetch);
-	}
-	free(d->jobs);
-	free(d->job_active);
-	free(d->job_spare);
-	free(d->clients);
-	free(d->active);
-	free(d->spare);
+	server_free(d);         /* releases the requests' jobs */
+	lookup_free(d);
 	cache_free(&d->cache);
 	anchors_free(&d->anchors);
 	if (d->anchors_next.mem != NULL || d->anchors_next.ta != NULL)
@@ -433,128 +413,127 @@ daemon_free(struct daemon *d)
 }
 
 static void
-add_fd(struct loop *l, size_t *n, int fd, short ev, int type, void *p, int which)
+add_fd(struct loop *l, int fd, short ev, int type, void *p, int which)
 {
-	l->pfd[*n].fd = fd;
-	l->pfd[*n].events = ev;
-	l->pfd[*n].revents = 0;
-	l->map[*n].type = (uint8_t)type;
-	l->map[*n].p = p;
-	l->map[*n].which = (uint8_t)which;
-	(*n)++;
+	l->pfd[l->n].fd = fd;
+	l->pfd[l->n].events = ev;
+	l->pfd[l->n].revents = 0;
+	l->map[l->n].type = (uint8_t)type;
+	l->map[l->n].p = p;
+	l->map[l->n].which = (uint8_t)which;
+	l->n++;
 }
 
-/* Requests that found every job slot busy get one when a slot frees. */
 static void
-retry_need_job(struct daemon *d)
+add_deadline(struct loop *l, msec_t dl)
 {
-	int i, k, still = 0;
-
-	d->need_job = 0;
-	for (i = d->nclients - 1; i >= 0; i--) {
-		struct client *c = d->active[i];
-		for (k = 0; k < c->qlen; k++) {
-			struct request *r = &c->q[(c->qhead + k) % REQ_QUEUE];
-			const struct zone *z = &d->conf.zone[r->zone];
-			if (r->kind != REQ_NEEDJOB)
-				continue;
-			if (lookup_cached(d, r->domain, z)) {
-				r->kind = REQ_CACHE;
-			} else if ((r->job = lookup_start(d, r->domain, z)) != NULL) {
-				r->kind = REQ_JOB;
-				r->job->refs++;
-			} else
-				still = 1;
-		}
-		if (c->qlen > 0)
-			client_io(d, c, 0);
-	}
-	d->need_job = still;
+	if (dl < l->deadline)
+		l->deadline = dl;
 }
 
-/* One pass: poll, then jobs, clients, listeners, timers. */
+/* Phase 1: the poll set and the nearest deadline.  Listeners and
+ * clients only when serving (not in query mode). */
 static void
-loop_once(struct daemon *d, struct loop *l, int serving)
+loop_build(struct daemon *d, struct loop *l, int serving)
 {
-	msec_t deadline = INT64_MAX, dl;
-	int64_t slice_end;
-	size_t n = 0, i, t;
-	int k, w, timeout;
+	msec_t dl;
+	int k, w, fd;
 	short ev;
 
-	add_fd(l, &n, sig_pipe[0], POLLIN, SLOT_SIGNAL, NULL, 0);
+	l->n = 0;
+	l->deadline = INT64_MAX;
+	add_fd(l, sig_pipe[0], POLLIN, SLOT_SIGNAL, NULL, 0);
 	if (serving) {
 		if (!d->stopping)
 			for (k = 0; k < d->nlisten; k++)
-				add_fd(l, &n, d->listen[k].fd, POLLIN, SLOT_LISTEN, NULL, k);
-		for (k = 0; k < d->nclients; k++) {
-			struct client *c = d->active[k];
-			if ((ev = client_events(c)) != 0)
-				add_fd(l, &n, c->fd, ev, SLOT_CLIENT, c, 0);
-			if ((dl = client_deadline(d, c)) < deadline)
-				deadline = dl;
+				add_fd(l, d->listen[k].fd, POLLIN, SLOT_LISTEN, NULL, k);
+		for (k = 0; k < d->clients.nactive; k++) {
+			struct client *c = d->clients.active[k];
+			if ((ev = server_client_events(c)) != 0)
+				add_fd(l, c->fd, ev, SLOT_CLIENT, c, 0);
+			add_deadline(l, server_client_deadline(d, c));
 		}
-		if (d->conf.proactive_fetch && d->proactive_next < deadline &&
-		    d->proactive_cursor == CACHE_NIL)
-			deadline = d->proactive_next;
+		if (d->conf.proactive_fetch && d->proactive_cursor == CACHE_NIL)
+			add_deadline(l, d->proactive_next);
 		/* no wakeup for snapshots while nothing changed */
 		if (d->conf.cache_file[0] != '\0' && d->cache_changes != d->snap_saved &&
-		    d->snap_pid == 0 && d->snap_next < deadline)
-			deadline = d->snap_next;
+		    d->snap_pid == 0)
+			add_deadline(l, d->snap_next);
 	}
-	for (k = 0; k < d->njob_active; k++) {
-		struct job *j = d->job_active[k];
+	for (k = 0; k < d->jobs.nactive; k++) {
+		struct job *j = d->jobs.active[k];
 		if (j->state == JOB_DONE)
 			continue;
 		for (w = 0; w < 2; w++) {
-			int fd;
 			dl = INT64_MAX;
 			ev = 0;
-			fd = lookup_poll(j, w, &ev, &dl);
-			if (fd == -2)
+			if (!lookup_poll(j, w, &fd, &ev, &dl))
 				continue;
-			if (dl < deadline)
-				deadline = dl;
+			add_deadline(l, dl);
 			if (fd >= 0 && ev != 0)
-				add_fd(l, &n, fd, ev, SLOT_JOB, j, w);
+				add_fd(l, fd, ev, SLOT_JOB, j, w);
 		}
 	}
+}
+
+/* Phase 2: sleep until an event or the deadline (none: no timeout). */
+static int
+loop_poll(struct daemon *d, struct loop *l)
+{
+	int timeout;
+
 	d->now = mono_now();
-	if (deadline == INT64_MAX)
+	if (l->deadline == INT64_MAX)
 		timeout = -1;
-	else if (deadline <= d->now)
+	else if (l->deadline <= d->now)
 		timeout = 0;
 	else
-		timeout = deadline - d->now > INT_MAX ? INT_MAX : (int)(deadline - d->now);
-	if (poll(l->pfd, n, timeout) < 0 && errno != EINTR) {
+		timeout = l->deadline - d->now > INT_MAX ? INT_MAX : (int)(l->deadline - d->now);
+	if (poll(l->pfd, l->n, timeout) < 0 && errno != EINTR) {
 		log_err("poll");
-		return;
+		return -1;
 	}
 	d->now = mono_now();
+	return 0;
+}
 
-	/* clients first: a cached answer never waits behind lookup work */
-	for (i = 0; i < n; i++) {
+/* Phase 3: clients first, so a cached answer never waits behind lookup
+ * work; and drain the signal pipe. */
+static void
+loop_clients(struct daemon *d, struct loop *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
 		short re = l->pfd[i].revents;
 		if (re == 0)
 			continue;
 		if (l->map[i].type == SLOT_CLIENT) {
 			struct client *c = l->map[i].p;
+			/* an earlier client's answer may have closed this one */
 			if (c->fd == l->pfd[i].fd)
-				client_io(d, c, re);
+				server_client_io(d, c, re);
 		} else if (l->map[i].type == SLOT_SIGNAL) {
 			char buf[64];
 			while (read(sig_pipe[0], buf, sizeof buf) > 0)
 				;
 		}
 	}
-	/* then jobs.  A TLS step can cost milliseconds of public-key work,
-	 * so after JOB_SLICE_US the remaining job events wait for the next
-	 * pass (poll reports them again), after that pass's clients; it
-	 * starts where this one stopped, so every job gets its turn.  Jobs
-	 * that finish wake their clients below. */
-	slice_end = mono_usec() + JOB_SLICE_US;
-	for (t = 0; t < n; t++) {
-		i = (l->job_turn + t) % n;
+}
+
+/* Phase 4: job events.  A TLS step can cost milliseconds of public-key
+ * work, so after JOB_SLICE_US the remaining job events wait for the next
+ * pass (poll reports them again), after that pass's clients; it starts
+ * where this one stopped, so every job gets its turn.  Jobs that finish
+ * wake their clients in loop_housekeeping. */
+static void
+loop_job_slice(struct daemon *d, struct loop *l)
+{
+	int64_t slice_end = mono_usec() + JOB_SLICE_US;
+	size_t i, t;
+
+	for (t = 0; t < l->n; t++) {
+		i = (l->job_turn + t) % l->n;
 		if (l->map[i].type != SLOT_JOB || l->pfd[i].revents == 0)
 			continue;
 		lookup_step(d, l->map[i].p, l->map[i].which, l->pfd[i].revents);
@@ -565,42 +544,49 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 			break;
 		}
 	}
-	for (k = d->njob_active - 1; k >= 0; k--) {
-		struct job *j = d->job_active[k];
+}
+
+/* Phase 5: deadlines of jobs, then new connections, then deadlines of
+ * clients (late answers, idle connections). */
+static void
+loop_expiries(struct daemon *d, struct loop *l, int serving)
+{
+	msec_t dl;
+	size_t i;
+	int k, w, fd;
+	short ev;
+
+	for (k = d->jobs.nactive - 1; k >= 0; k--) {
+		struct job *j = d->jobs.active[k];
 		for (w = 0; w < 2 && j->state != JOB_FREE && j->state != JOB_DONE; w++) {
 			dl = INT64_MAX;
-			if (lookup_poll(j, w, &ev, &dl) != -2 && dl <= d->now)
+			if (lookup_poll(j, w, &fd, &ev, &dl) && dl <= d->now)
 				lookup_step(d, j, w, 0);
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < l->n; i++)
 		if (l->map[i].type == SLOT_LISTEN && l->pfd[i].revents != 0)
 			server_accept(d, l->pfd[i].fd);
 	if (!serving)
 		return;
-	for (k = d->nclients - 1; k >= 0; k--) {
-		struct client *c = d->active[k];
-		if (client_deadline(d, c) <= d->now)
-			client_timers(d, c);
+	for (k = d->clients.nactive - 1; k >= 0; k--) {
+		struct client *c = d->clients.active[k];
+		if (server_client_deadline(d, c) <= d->now)
+			server_client_timers(d, c);
 	}
-	if (d->wake_clients) {
-		d->wake_clients = 0;
-		for (k = d->nclients - 1; k >= 0; k--) {
-			struct client *c = d->active[k];
-			if (c->qlen > 0)
-				client_io(d, c, 0);
-		}
-	}
+}
+
+/* Phase 6: answer the clients of finished jobs, give waiting requests
+ * the freed job slots; then background work, unless stopping. */
+static void
+loop_housekeeping(struct daemon *d)
+{
+	if (d->wake_clients)
+		server_wake(d);
 	if (d->need_job)
-		retry_need_job(d);
+		server_retry_need_job(d);
 	if (d->stopping) {
-		/* Postfix reconnects (to the new instance) when we close an idle
-		 * connection; busy ones are closed once their answers are out */
-		for (k = d->nclients - 1; k >= 0; k--) {
-			struct client *c = d->active[k];
-			if (c->qlen == 0 && c->outlen == c->outoff)
-				client_close(d, c, NULL);
-		}
+		server_close_idle(d);
 		return;
 	}
 	lookup_proactive(d);
@@ -608,27 +594,61 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 	anchors_swap(d);
 }
 
-/* Every client and lookup needs descriptors: make sure the limit allows
- * the configured pools, so accept() never fails with EMFILE and spins. */
+/* One pass of the loop; serving is 0 in query mode (jobs only). */
 static void
-fd_limit(struct daemon *d)
+loop_once(struct daemon *d, struct loop *l, int serving)
+{
+	loop_build(d, l, serving);
+	if (loop_poll(d, l) < 0)
+		return;
+	loop_clients(d, l);
+	loop_job_slice(d, l);
+	loop_expiries(d, l, serving);
+	if (serving)
+		loop_housekeeping(d);
+}
+
+/* Every client and lookup needs descriptors: make sure the limit allows
+ * the configured pools, so accept() never fails with EMFILE and spins.
+ * Returns how many clients fit (max_clients, or fewer, with a warning). */
+static int
+fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)d->conf.max_clients + 3 * (rlim_t)d->conf.max_lookups +
-	    LISTEN_MAX + 32;
+	rlim_t need = (rlim_t)d->conf.max_clients +
+	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE;
+	int room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-		return;
+		return d->conf.max_clients;
 	rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < need) {
-		int room = (int)rl.rlim_cur - 3 * d->conf.max_lookups - LISTEN_MAX - 32;
-		if (room < 16)
-			room = 16;
-		log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",
-		    (unsigned long)rl.rlim_cur, d->conf.max_clients, room);
-		d->conf.max_clients = room;
-	}
+	if (rl.rlim_cur >= need)
+		return d->conf.max_clients;
+	room = (int)rl.rlim_cur - FD_PER_LOOKUP * d->conf.max_lookups - LISTEN_MAX -
+	    FD_RESERVE;
+	if (room < CLIENTS_MIN)
+		room = CLIENTS_MIN;
+	log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",
+	    (unsigned long)rl.rlim_cur, d->conf.max_clients, room);
+	return room;
+}
+
+/* SIGTERM: take what is already queued on the listeners, then stop
+ * accepting: a second instance (reuse_port) takes over. */
+static msec_t
+stop_accepting(struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->nlisten; k++)
+		server_accept(d, d->listen[k].fd);
+	server_close_listeners(d);
+	d->stopping = 1;
+	notify_stopping();
+	log_info("stopping: finishing requests in flight (at most %d s)",
+	    d->conf.shutdown_timeout);
+	return d->now + (msec_t)d->conf.shutdown_timeout * 1000;
 }
 
 static int
@@ -636,10 +656,8 @@ run_daemon(struct daemon *d)
 {
 	struct loop l;
 	msec_t stop_deadline = 0;
-	int k;
 
-	fd_limit(d);
-	if (server_clients_init(d) < 0 || loop_init(&l, d) < 0) {
+	if (server_init(d, fd_limit(d)) < 0 || loop_init(&l, d) < 0) {
 		log_errx("out of memory for %d clients", d->conf.max_clients);
 		return 2;
 	}
@@ -653,7 +671,7 @@ run_daemon(struct daemon *d)
 	d->proactive_next = d->now;
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
 	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
-	    MTASTS_VERSION, d->conf.cache_size, d->conf.max_clients, d->conf.max_lookups);
+	    MTASTS_VERSION, d->conf.cache_size, d->clients.cap, d->conf.max_lookups);
 	notify_ready();
 	for (;;) {
 		loop_once(d, &l, 1);
@@ -667,23 +685,13 @@ run_daemon(struct daemon *d)
 				notify_ready();
 			}
 		}
-		if (got_term && !d->stopping) {
-			/* take what is already queued on the listeners, then stop
-			 * accepting: a second instance (reuse_port) takes over */
-			for (k = 0; k < d->nlisten; k++)
-				server_accept(d, d->listen[k].fd);
-			server_close_listeners(d);
-			d->stopping = 1;
-			notify_stopping();
-			stop_deadline = d->now + (msec_t)d->conf.shutdown_timeout * 1000;
-			log_info("stopping: finishing requests in flight (at most %d s)",
-			    d->conf.shutdown_timeout);
-		}
-		if (d->stopping && (d->nclients == 0 || d->now >= stop_deadline))
+		if (got_term && !d->stopping)
+			stop_deadline = stop_accepting(d);
+		if (d->stopping && (d->clients.nactive == 0 || d->now >= stop_deadline))
 			break;
 	}
-	while (d->nclients > 0)
-		client_close(d, d->active[d->nclients - 1], NULL);
+	while (d->clients.nactive > 0)
+		server_client_close(d, d->clients.active[d->clients.nactive - 1], NULL);
 	if (d->snap_pid != 0)
 		waitpid(d->snap_pid, NULL, 0);
 	if (d->conf.cache_file[0] != '\0')
@@ -702,6 +710,7 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	const struct zone *z = conf_zone(&d->conf, zone_name, strlen(zone_name));
 	char domain[DOMAIN_MAX + 1], answer[REPLY_MAX];
 	struct request r;
+	enum lookup_start_result res;
 	enum key_status ks;
 	struct job *j;
 	struct loop l;
@@ -716,7 +725,12 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	if (loop_init(&l, d) < 0)
 		return 2;
 	d->now = mono_now();
-	j = lookup_start(d, domain, z);
+	j = lookup_start(d, domain, z, &res);
+	if (j == NULL) {                /* cannot happen: the only job slot is free */
+		log_errx("%s: no lookup slot", domain);
+		loop_free(&l);
+		return 2;
+	}
 	j->refs = 1;                    /* keep the result after it finishes */
 	while (j->state != JOB_DONE && !got_term)
 		loop_once(d, &l, 0);
@@ -738,7 +752,7 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 	r.job = j;
 	r.zone = (uint8_t)(z - d->conf.zone);
 	strlcpy_m(r.domain, domain, sizeof r.domain);
-	answer_format(d, &r, answer, sizeof answer);
+	server_answer(d, &r, answer, sizeof answer);
 	printf("answer: %s\n", answer);
 	loop_free(&l);
 	daemon_free(d);
@@ -747,50 +761,61 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 
 /* ---- main ------------------------------------------------------------------ */
 
-int
-main(int argc, char **argv)
-{
-	static struct daemon d;
-	const char *conf_path = default_conf, *logfile = NULL, *query = NULL, *zone = "";
-	int level = LOG_LVL_INFO, check_only = 0, conf_given = 0, use_syslog = 0, ch;
-	char err[512];
+struct options {
+	const char *conf_path, *logfile, *query, *zone;
+	const char *health;          /* -H ADDR: probe a running daemon */
+	int level, check_only, conf_given, use_syslog;
+};
 
+/* The command line: 0 run, 1 done (help or version printed), 2 usage error. */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	o->conf_path = default_conf;
+	o->logfile = o->query = NULL;
+	o->zone = "";
+	o->health = NULL;
+	o->level = LOG_LVL_INFO;
+	o->check_only = o->conf_given = o->use_syslog = 0;
 	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:")) != -1) {
 		switch (ch) {
 		case 'c':
-			conf_path = optarg;
-			conf_given = 1;
+			o->conf_path = optarg;
+			o->conf_given = 1;
 			break;
 		case 'v':
 			if (optarg[0] < '0' || optarg[0] > '3' || optarg[1] != '\0') {
 				usage(stderr);
 				return 2;
 			}
-			level = optarg[0] - '0';
+			o->level = optarg[0] - '0';
 			break;
 		case 'l':
-			logfile = optarg;
+			o->logfile = optarg;
 			break;
 		case 'q':
-			query = optarg;
+			o->query = optarg;
 			break;
 		case 'z':
-			zone = optarg;
+			o->zone = optarg;
 			break;
 		case 's':
-			use_syslog = 1;
+			o->use_syslog = 1;
 			break;
 		case 't':
-			check_only = 1;
+			o->check_only = 1;
 			break;
 		case 'H':
-			return health_check(optarg);
+			o->health = optarg;
+			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("mtasts %s\n", MTASTS_VERSION);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return 2;
@@ -800,32 +825,47 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (conf_load(conf_path, conf_given, &d.conf, err, sizeof err) < 0) {
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct options o;
+	char err[512];
+	int rc;
+
+	if ((rc = parse_options(argc, argv, &o)) != 0)
+		return rc == 1 ? 0 : 2;
+	if (o.health != NULL)
+		return health_check(o.health);
+	if (conf_load(o.conf_path, o.conf_given, &d.conf, err, sizeof err) < 0) {
 		fprintf(stderr, "mtasts: %s\n", err);
 		return 2;
 	}
-	d.conf_path = conf_path;
-	d.conf_given = conf_given;
-	if (query != NULL || check_only)
-		use_syslog = 0;
+	d.conf_path = o.conf_path;
+	d.conf_given = o.conf_given;
+	if (o.query != NULL || o.check_only)
+		o.use_syslog = 0;
 	else
-		use_syslog |= d.conf.use_syslog;
-	log_open(query != NULL && level == LOG_LVL_INFO ? LOG_LVL_WARN : level, logfile,
-	    use_syslog);
-	if (check_only) {
-		printf("%s: configuration ok\n", conf_given || access(conf_path, F_OK) == 0 ?
-		    conf_path : "built-in defaults");
+		o.use_syslog |= d.conf.use_syslog;
+	log_open(o.query != NULL && o.level == LOG_LVL_INFO ? LOG_LVL_WARN : o.level,
+	    o.logfile, o.use_syslog);
+	if (o.check_only) {
+		printf("%s: configuration ok\n", o.conf_given || access(o.conf_path, F_OK) == 0 ?
+		    o.conf_path : "built-in defaults");
 		return 0;
 	}
 	if (signals_init() < 0) {
 		log_err("signal pipe");
 		return 2;
 	}
-	if (query != NULL) {
+	if (o.query != NULL) {
 		d.conf.max_lookups = 1;
-		if (engine_init(&d, 16) < 0)
+		if (engine_init(&d, QUERY_CACHE_ENTRIES) < 0)
 			return 2;
-		return run_query(&d, query, zone);
+		return run_query(&d, o.query, o.zone);
 	}
 	if (engine_init(&d, (uint32_t)d.conf.cache_size) < 0)
 		return 2;

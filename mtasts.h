@@ -7,10 +7,11 @@
  *   http_    http.c        HTTP/1.1 response parser incl. chunked (pure)
  *   txt_/policy_ policy.c  TXT record rules, policy parser, Postfix answer (pure)
  *   anchors_/tls_anchors_ anchors.c  PEM CA bundle -> trust anchors (pure parsers)
- *   fetch_       tls.c     non-blocking HTTPS GET over BearSSL
+ *   tls_fetch_   tls.c     non-blocking HTTPS GET over BearSSL
  *   cache_   cache.c       fixed hash table + byte-bounded store, LRU (pure)
  *   conf_    conf.c        mta-sts.conf parser (pure over text)
- *   server.c, lookup.c, mtasts.c: the loop and its jobs (I/O)
+ *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
+ *            declared in daemon.h, which starts with the daemon's limits
  *   log_     log.c         stderr / file / syslog
  *   util.c                 clocks and randomness
  */
@@ -36,7 +37,6 @@
 
 #define NS_PAYLOAD_MAX    1024   /* netstring payload buffered per request */
 #define NS_DISCARD_MAX    10100  /* longer declared lengths are framing errors */
-#define REQ_QUEUE         16     /* pipelined requests per client connection */
 #define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
 
 #define DNS_UDP_SIZE      1232   /* advertised EDNS payload size */
@@ -54,8 +54,14 @@
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
 
 #define CACHE_BLOCK       64     /* bytes per cache store block */
-#define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
-                                  * are served again (a TLS step can cost ms) */
+#define CACHE_BLOCKS_PER_ENTRY 4 /* store: 256 bytes per entry on average */
+#define CACHE_DATA_MAX    65535  /* bytes of one entry's domain and patterns */
+#define CACHE_BUCKETS_MIN 16     /* hash buckets: a power of 2 >= entries */
+#define TLS_REASON_MAX    64     /* a fetch's failure reason, e.g. "http-status-404" */
+#define HTTPS_PORT        443    /* policy fetches (tls_fetch_port) */
+#define LOG_LINE_MAX      1024   /* longer log lines are cut */
+#define LOG_SAFE_MAX      200    /* remote bytes quoted in one log line */
+/* the daemon's limits (clients, listeners, jobs, backoff): top of daemon.h */
 
 typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
 
@@ -69,10 +75,13 @@ size_t strlcpy_m(char *dst, const char *src, size_t cap); /* returns strlen(src)
 
 /* ---- log.c ------------------------------------------------------------ */
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+/* Log lines of level and above to stderr, or to file (appended, created
+ * 0640; NULL: stderr), or to syslog (facility mail).  file is copied. */
 void log_open(int level, const char *file, int use_syslog);
-int log_reopen(void);                      /* SIGHUP: reopen the log file */
-void log_set_level(int level);
-int log_enabled(int level);
+int log_reopen(void);                      /* SIGHUP: reopen the log file; 0 or -1 */
+int log_enabled(int level);                /* 1 if lines of level are written */
+/* One line at level, if enabled; errno is preserved.  Callers use the
+ * macros below. */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* the same, with ": strerror(errno)" appended (errno as on entry) */
 void log_msg_errno(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -84,7 +93,8 @@ void log_msg_errno(int level, const char *fmt, ...) __attribute__((format(printf
 #define log_warnx(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
-/* copy remote bytes for a log line: non-printables escaped, cut at 200 */
+/* Copy remote bytes for a log line into out[cap]: non-printables escaped
+ * as \xNN, cut at LOG_SAFE_MAX; returns out (always NUL-terminated). */
 const char *log_safe(const void *buf, size_t len, char *out, size_t cap);
 
 /* ---- netstring.c: incremental reader (pure) -------------------------- */
@@ -319,7 +329,7 @@ struct tls_fetch {
 	 * few pages (each touched page stays in RSS until the slot is freed). */
 	/* public when done */
 	enum fetch_class result;
-	char reason[64];
+	char reason[TLS_REASON_MAX];
 	char peer[64];             /* address connected to, for logs */
 	/* private; contexts never move once started */
 	int fd;
@@ -344,14 +354,20 @@ struct tls_fetch {
 	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	uint8_t body[HTTP_BODY_MAX];
 };
-/* port 443 is set into each address by tls_fetch_start */
+/* Start GET https://host/.well-known/mta-sts.txt on the caller-owned f,
+ * trying addrs in order (tls_fetch_port is set into each; the array is
+ * copied) until deadline.  ta must outlive the fetch; f must not move. */
 void tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
                  const struct tls_addr *addrs, int naddr, msec_t now, msec_t deadline);
+/* fd to poll (-1 if none right now), its events and the deadline to wake at */
 int tls_fetch_poll(const struct tls_fetch *f, short *events, msec_t *deadline);
-/* Returns 1 when done: result FETCH_OK with body in f->http.body/body_len */
+/* Returns 1 when done, else 0.  Done: result FETCH_OK with the body in
+ * f->http.body/body_len, or a failure class with f->reason. */
 int tls_fetch_step(struct tls_fetch *f, short revents, msec_t now);
+/* Close the socket, if any; safe to call on a done or never-started fetch
+ * whose fd is -1. */
 void tls_fetch_abort(struct tls_fetch *f);
-extern int tls_fetch_port;         /* 443; tests may change it */
+extern int tls_fetch_port;         /* HTTPS_PORT; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */
 #define LISTEN_MAX    8
@@ -400,7 +416,6 @@ const struct zone *conf_zone(const struct config *c, const char *name, size_t le
 
 /* ---- cache.c ---------------------------------------------------------- */
 #define CACHE_NIL 0xffffffffu
-#define CACHE_BLOCKS_PER_ENTRY 4   /* store: 256 bytes per entry on average */
 enum cache_kind { CE_FREE = 0, CE_POLICY, CE_NOPOLICY };
 struct cache_entry {
 	uint32_t hash;
@@ -433,18 +448,35 @@ struct cache {
 	uint32_t *block_next;
 	uint8_t (*block)[CACHE_BLOCK];
 };
+/* Allocate room for entries entries: 0, or -1 out of memory.  Entry
+ * pointers returned below belong to the cache and stay valid until that
+ * entry is dropped or evicted (by any later cache_store*). */
 int cache_init(struct cache *c, uint32_t entries);
+/* Free the tables; c is left empty (cache_init it again to reuse it). */
 void cache_free(struct cache *c);
 /* Find and mark recently used; NULL if absent */
 struct cache_entry *cache_find(struct cache *c, const char *domain);
 /* Insert or replace the data of domain's entry (metadata kept on replace);
- * evicts as needed; NULL if it cannot be stored. */
+ * evicts as needed: no-policy entries first, then the least recently used
+ * policy, never a usable policy for a no-policy entry.  NULL if it cannot
+ * be stored (on replace, the old entry is then dropped). */
 struct cache_entry *cache_store(struct cache *c, const char *domain, enum cache_kind kind,
                                 const char *const *mx, int nmx, msec_t now);
+/* cache_store of policy p fetched under TXT id at fetched_wall (UNIX
+ * seconds), usable until expires; clears a failure backoff.  The caller
+ * sets next_check.  NULL if it cannot be stored. */
+struct cache_entry *cache_store_policy(struct cache *c, const char *domain,
+                                       const struct policy *p, const char *id,
+                                       int64_t fetched_wall, msec_t expires, msec_t now);
+/* Remove e and free its blocks; e must not be used afterwards. */
 void cache_drop(struct cache *c, struct cache_entry *e);
 /* Copy an entry's data into buf; mx[] point into buf; returns nmx or -1 */
 int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
                const char **mx);
+/* Copy an entry's domain into out; returns its length */
+size_t cache_domain(const struct cache *c, const struct cache_entry *e,
+                    char out[DOMAIN_MAX + 1]);
+/* 1 if e holds a policy that has not expired at now, else 0 */
 int cache_usable(const struct cache_entry *e, msec_t now);
 
 /* ---- snapshot.c: the cache on disk ---------------------------------------- */
@@ -469,121 +501,5 @@ int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, vo
 /* Temp file + fsync + rename; returns records written or -1 with err */
 int snapshot_write(const struct cache *c, const char *path, msec_t now,
                    char *err, size_t errlen);
-
-/* ---- the daemon: server.c, lookup.c, mtasts.c ------------------------ */
-#define LOOKUP_BACKOFF_MS (5 * 60 * 1000)   /* HTTP-14: no refetch of a failed id */
-#define FRESH_AGE_SEC     86400             /* RFC 8461 10.2: refetch daily */
-
-enum req_kind {
-	REQ_FIXED = 1,             /* answer text decided at once (fixed[]) */
-	REQ_CACHE,                 /* answer from the cache entry of domain */
-	REQ_JOB,                   /* waiting for (or done with) job */
-	REQ_NEEDJOB                /* waiting for a free job slot */
-};
-struct request {
-	uint8_t kind;              /* enum req_kind */
-	uint8_t zone;              /* index into config.zone */
-	const char *fixed;         /* REQ_FIXED */
-	struct job *job;           /* REQ_JOB */
-	msec_t deadline;           /* REQ_JOB / REQ_NEEDJOB: answer NOTFOUND then */
-	char domain[DOMAIN_MAX + 1];
-};
-struct client {
-	/* Laid out so that a client doing one request at a time (as Postfix
-	 * does) touches two pages: the ring restarts at q[0] whenever it
-	 * empties, and in, rd.payload and the start of out follow it. */
-	int fd;
-	int slot;                  /* index in daemon.active */
-	int eof;                   /* peer shut its write side */
-	msec_t last_active;
-	int qhead, qlen;           /* request ring */
-	size_t inoff, inlen;
-	size_t outoff, outlen;
-	struct request q[REQ_QUEUE];
-	uint8_t in[2048];
-	struct ns_reader rd;
-	char out[REPLY_MAX];
-};
-enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
-struct job {
-	enum job_state state;
-	int slot;                  /* index in daemon.job_active */
-	int refs;                  /* requests waiting on it */
-	int qbusy[2];              /* address queries still running */
-	const struct zone *zone;   /* of the request that started it */
-	msec_t started;
-	char domain[DOMAIN_MAX + 1];
-	char host[DOMAIN_MAX + 1]; /* mta-sts.<domain> */
-	char id[TXT_ID_MAX + 1];
-	int force;                 /* proactive refresh: fetch even if current */
-	int have_policy;           /* pol holds the freshly fetched policy */
-	char why[160];             /* outcome, for logs and query mode */
-	struct policy pol;
-	struct dns_query q[2];     /* TXT, then A and AAAA */
-	struct tls_fetch fetch;
-};
-struct listener {
-	int fd;
-	char path[108];            /* unix socket path to unlink, or "" */
-};
-struct daemon {
-	struct config conf;
-	struct cache cache;
-	struct anchors anchors;
-	struct dns_servers servers;
-	int nlisten;
-	struct listener listen[LISTEN_MAX];
-	/* Slot pools.  Only the active lists are walked, so slots never used
-	 * are never touched and cost no RSS. */
-	struct client *clients;    /* conf.max_clients slots */
-	struct client **active;    /* connected clients, nclients of them */
-	struct client **spare;     /* closed slots for reuse, nspare of them */
-	int nclients, nspare, client_mark;
-	struct job *jobs;          /* conf.max_lookups slots */
-	struct job **job_active;   /* running or done jobs, njob_active of them */
-	struct job **job_spare;
-	int njobs, njob_active, njob_spare, job_mark;
-	int wake_clients;          /* a job finished: flush waiting clients */
-	int need_job;              /* requests are waiting for a job slot */
-	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */
-	msec_t proactive_next;     /* next proactive sweep */
-	uint32_t proactive_cursor; /* sweep position in the cache, CACHE_NIL = idle */
-	msec_t now;
-	const char *conf_path;     /* for SIGHUP */
-	int conf_given;
-	struct anchors anchors_next;   /* reloaded CA, swapped in when no fetch runs */
-	int stopping;              /* SIGTERM: finish pending requests, then exit */
-	int snap_pid;              /* snapshot writer child, 0 = none */
-	uint64_t snap_saved;       /* cache_changes at the last snapshot */
-	msec_t snap_next;
-};
-
-/* server.c */
-int server_listen(struct daemon *d);
-void server_close_listeners(struct daemon *d);
-int server_clients_init(struct daemon *d);
-void server_accept(struct daemon *d, int lfd);
-void client_io(struct daemon *d, struct client *c, short revents);
-short client_events(const struct client *c);
-msec_t client_deadline(const struct daemon *d, const struct client *c);
-void client_timers(struct daemon *d, struct client *c);
-void client_flush(struct daemon *d, struct client *c);
-void client_close(struct daemon *d, struct client *c, const char *why);
-/* Format the answer for a request into out (no framing); returns length */
-size_t answer_format(struct daemon *d, const struct request *r, char *out, size_t cap);
-
-/* lookup.c */
-int lookup_init(struct daemon *d);
-/* Find a running job for domain, or start one; NULL if no slot is free */
-struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z);
-/* Proactive refresh: start due refreshes; returns the next time to call */
-msec_t lookup_proactive(struct daemon *d);
-struct job *lookup_find(struct daemon *d, const char *domain);
-void lookup_release(struct daemon *d, struct job *j);
-int lookup_poll(const struct job *j, int which, short *events, msec_t *deadline);
-void lookup_step(struct daemon *d, struct job *j, int which, short revents);
-/* Cache consulted for a request: answer at once (1) or wait (0);
- * starts a background revalidation when the entry is older than grace. */
-int lookup_cached(struct daemon *d, const char *domain, const struct zone *z);
 
 #endif

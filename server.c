@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "mtasts.h"
+#include "daemon.h"
 
 static const char NOTFOUND[] = "NOTFOUND ";
 static const char MALFORMED[] = "PERM malformed request";
@@ -80,7 +80,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		unlink(sun.sun_path);   /* a stale socket from an earlier run */
 		if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
 		    chmod(sun.sun_path, (mode_t)d->conf.socket_mode) < 0 ||
-		    listen(fd, 512) < 0) {
+		    listen(fd, LISTEN_BACKLOG) < 0) {
 			log_err("listen %s", spec);
 			close(fd);
 			return -1;
@@ -104,7 +104,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 			log_warn("listen %s: SO_REUSEPORT", spec);
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
+		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 			log_err("listen %s", spec);
 			close(fd);
 			return -1;
@@ -149,14 +149,18 @@ server_close_listeners(struct daemon *d)
 }
 
 int
-server_clients_init(struct daemon *d)
+server_init(struct daemon *d, int max_clients)
 {
-	size_t n = (size_t)d->conf.max_clients;
+	return pool_init(&d->clients, max_clients, sizeof (struct client),
+	    offsetof(struct client, slot));
+}
 
-	d->clients = calloc(n, sizeof *d->clients);
-	d->active = calloc(n, sizeof *d->active);
-	d->spare = calloc(n, sizeof *d->spare);
-	return d->clients == NULL || d->active == NULL || d->spare == NULL ? -1 : 0;
+void
+server_free(struct daemon *d)
+{
+	while (d->clients.nactive > 0)
+		server_client_close(d, d->clients.active[d->clients.nactive - 1], NULL);
+	pool_free(&d->clients);
 }
 
 /* ---- accepting ------------------------------------------------------ */
@@ -169,8 +173,8 @@ evict_idlest(struct daemon *d)
 	struct client *oldest = NULL;
 	int i;
 
-	for (i = 0; i < d->nclients; i++) {
-		struct client *c = d->active[i];
+	for (i = 0; i < d->clients.nactive; i++) {
+		struct client *c = d->clients.active[i];
 		/* prefer an idle connection (nothing pending) as the victim */
 		if (oldest == NULL ||
 		    (c->qlen == 0 && oldest->qlen != 0) ||
@@ -178,20 +182,21 @@ evict_idlest(struct daemon *d)
 			oldest = c;
 	}
 	if (oldest != NULL)
-		client_close(d, oldest, NULL);
+		server_client_close(d, oldest, NULL);
 }
 
 static struct client *
 client_slot(struct daemon *d)
 {
-	if (d->nspare == 0 && d->client_mark == d->conf.max_clients) {
+	struct client *c = pool_get(&d->clients);
+
+	if (c == NULL) {
 		log_warnx("max_clients (%d) reached: closing the longest-idle connection",
-		    d->conf.max_clients);
+		    d->clients.cap);
 		evict_idlest(d);
+		c = pool_get(&d->clients);
 	}
-	if (d->nspare > 0)
-		return d->spare[--d->nspare];
-	return &d->clients[d->client_mark++];
+	return c;
 }
 
 void
@@ -199,14 +204,14 @@ server_accept(struct daemon *d, int lfd)
 {
 	int n;
 
-	for (n = 0; n < 64; n++) {
+	for (n = 0; n < ACCEPT_BATCH; n++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 		struct client *c;
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* make room the way a full table does */
-				if (d->nclients > 0) {
+				if (d->clients.nactive > 0) {
 					log_warn("accept (closing the longest-idle connection)");
 					evict_idlest(d);
 					continue;
@@ -218,10 +223,11 @@ server_accept(struct daemon *d, int lfd)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		c = client_slot(d);
+		if ((c = client_slot(d)) == NULL) {   /* no slot at all */
+			close(fd);
+			return;
+		}
 		c->fd = fd;
-		c->slot = d->nclients;
-		d->active[d->nclients++] = c;
 		c->eof = 0;
 		c->last_active = d->now;
 		c->qhead = c->qlen = 0;
@@ -242,7 +248,7 @@ request_release(struct daemon *d, struct request *r)
 }
 
 void
-client_close(struct daemon *d, struct client *c, const char *why)
+server_client_close(struct daemon *d, struct client *c, const char *why)
 {
 	if (c->fd < 0)
 		return;
@@ -255,10 +261,35 @@ client_close(struct daemon *d, struct client *c, const char *why)
 	}
 	close(c->fd);
 	c->fd = -1;
-	/* swap-remove from the active list; the slot becomes spare */
-	d->active[c->slot] = d->active[--d->nclients];
-	d->active[c->slot]->slot = c->slot;
-	d->spare[d->nspare++] = c;
+	pool_put(&d->clients, c);
+}
+
+/* A request for domain in zone z, not answered at once: from the cache,
+ * from a lookup job, or waiting for a job slot (d->need_job). */
+static void
+request_assign(struct daemon *d, struct request *r, const struct zone *z)
+{
+	enum lookup_start_result res;
+
+	if (lookup_cached(d, r->domain, z)) {
+		r->kind = REQ_CACHE;
+		return;
+	}
+	r->job = lookup_start(d, r->domain, z, &res);
+	switch (res) {
+	case LOOKUP_STARTED:
+	case LOOKUP_JOINED:
+		r->kind = REQ_JOB;
+		r->job->refs++;
+		break;
+	case LOOKUP_JUST_DONE:
+		/* its waiters are answered (and it is freed) later in this
+		 * pass; then the cache has its result or a new job starts */
+	case LOOKUP_NO_SLOT:
+		r->kind = REQ_NEEDJOB;
+		d->need_job = 1;
+		break;
+	}
 }
 
 /* Turn one request payload "<name> <key>" into a queued request. */
@@ -294,28 +325,77 @@ request_add(struct daemon *d, struct client *c, const char *payload, size_t len,
 		r->fixed = NOTFOUND;
 		return;
 	}
-	if (lookup_cached(d, r->domain, z)) {
-		r->kind = REQ_CACHE;
-		return;
-	}
 	r->deadline = d->now + (msec_t)z->timeout * 1000;
-	r->job = lookup_start(d, r->domain, z);
-	if (r->job != NULL) {
-		r->kind = REQ_JOB;
-		r->job->refs++;
-	} else {
-		r->kind = REQ_NEEDJOB;
-		d->need_job = 1;
+	request_assign(d, r, z);
+}
+
+void
+server_retry_need_job(struct daemon *d)
+{
+	int i, k;
+
+	d->need_job = 0;        /* set again by requests that still wait */
+	for (i = d->clients.nactive - 1; i >= 0; i--) {
+		struct client *c = d->clients.active[i];
+		for (k = 0; k < c->qlen; k++) {
+			struct request *r = &c->q[(c->qhead + k) % REQ_QUEUE];
+			if (r->kind == REQ_NEEDJOB)
+				request_assign(d, r, &d->conf.zone[r->zone]);
+		}
+		if (c->qlen > 0)
+			server_client_io(d, c, 0);
+	}
+}
+
+void
+server_wake(struct daemon *d)
+{
+	int k;
+
+	d->wake_clients = 0;
+	for (k = d->clients.nactive - 1; k >= 0; k--) {
+		struct client *c = d->clients.active[k];
+		if (c->qlen > 0)
+			server_client_io(d, c, 0);
+	}
+}
+
+/* Postfix reconnects (to the new instance) when we close an idle
+ * connection; busy ones are closed once their answers are out. */
+void
+server_close_idle(struct daemon *d)
+{
+	int k;
+
+	for (k = d->clients.nactive - 1; k >= 0; k--) {
+		struct client *c = d->clients.active[k];
+		if (c->qlen == 0 && c->outlen == c->outoff)
+			server_client_close(d, c, NULL);
+	}
+}
+
+void
+server_rezone(struct daemon *d, const struct config *nc)
+{
+	int i, k;
+
+	for (i = 0; i < d->clients.nactive; i++) {
+		struct client *c = d->clients.active[i];
+		for (k = 0; k < c->qlen; k++) {
+			struct request *r = &c->q[(c->qhead + k) % REQ_QUEUE];
+			const char *name = d->conf.zone[r->zone].name;
+			r->zone = (uint8_t)(conf_zone(nc, name, strlen(name)) - nc->zone);
+		}
 	}
 }
 
 size_t
-answer_format(struct daemon *d, const struct request *r, char *out, size_t cap)
+server_answer(struct daemon *d, const struct request *r, char *out, size_t cap)
 {
 	const struct zone *z = &d->conf.zone[r->zone];
 	struct cache_entry *e;
 	const char *mx[MX_MAX];
-	static char data[65536];
+	static char data[CACHE_DATA_MAX + 1];
 	size_t n = 0;
 	int nmx;
 
@@ -367,11 +447,10 @@ request_ready(const struct daemon *d, const struct request *r)
 	return 1;
 }
 
-/* Move every answered request at the head of the ring into the output. */
 void
-client_flush(struct daemon *d, struct client *c)
+server_client_flush(struct daemon *d, struct client *c)
 {
-	char answer[REPLY_MAX - 16];
+	char answer[REPLY_MAX - 16];   /* room left for "<len>:" and "," */
 
 	while (c->qlen > 0) {
 		struct request *r = &c->q[c->qhead];
@@ -393,7 +472,7 @@ client_flush(struct daemon *d, struct client *c)
 		}
 		if (c->outoff > 0 && c->outoff == c->outlen)
 			c->outoff = c->outlen = 0;
-		n = answer_format(d, r, answer, sizeof answer);
+		n = server_answer(d, r, answer, sizeof answer);
 		w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
 		if (w == 0) {
 			if (c->outoff > 0) {    /* make room and retry once */
@@ -413,9 +492,8 @@ client_flush(struct daemon *d, struct client *c)
 	}
 }
 
-/* Parse buffered input into requests while the ring has room. */
-static int
-client_parse(struct daemon *d, struct client *c)
+int
+server_client_parse(struct daemon *d, struct client *c)
 {
 	while (c->inoff < c->inlen && c->qlen < REQ_QUEUE) {
 		size_t used = 0;
@@ -464,7 +542,7 @@ client_can_progress(const struct daemon *d, const struct client *c)
 }
 
 void
-client_io(struct daemon *d, struct client *c, short revents)
+server_client_io(struct daemon *d, struct client *c, short revents)
 {
 	int round;
 
@@ -477,7 +555,7 @@ client_io(struct daemon *d, struct client *c, short revents)
 			} else if (n == 0) {
 				c->eof = 1;     /* SM-9: still answer what is pending */
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				client_close(d, c, NULL);
+				server_client_close(d, c, NULL);
 				return;
 			}
 		}
@@ -487,25 +565,25 @@ client_io(struct daemon *d, struct client *c, short revents)
 	 * (SM-8).  Each round parses or answers at least one request, and
 	 * the input buffer holds at most a few hundred. */
 	for (round = 0; round < (int)sizeof c->in; round++) {
-		if (client_parse(d, c) < 0) {
+		if (server_client_parse(d, c) < 0) {
 			log_warnx("client fd %d: bad netstring, closing the connection", c->fd);
-			client_close(d, c, NULL);
+			server_client_close(d, c, NULL);
 			return;
 		}
-		client_flush(d, c);
+		server_client_flush(d, c);
 		if (client_write(d, c) < 0) {
-			client_close(d, c, NULL);
+			server_client_close(d, c, NULL);
 			return;
 		}
 		if (!client_can_progress(d, c))
 			break;
 	}
 	if (c->eof && c->qlen == 0 && c->outlen == 0)
-		client_close(d, c, NULL);
+		server_client_close(d, c, NULL);
 }
 
 short
-client_events(const struct client *c)
+server_client_events(const struct client *c)
 {
 	short ev = 0;
 
@@ -517,7 +595,7 @@ client_events(const struct client *c)
 }
 
 msec_t
-client_deadline(const struct daemon *d, const struct client *c)
+server_client_deadline(const struct daemon *d, const struct client *c)
 {
 	msec_t idle = c->last_active + (msec_t)d->conf.idle_timeout * 1000, dl;
 	int i;
@@ -539,19 +617,19 @@ client_deadline(const struct daemon *d, const struct client *c)
 /* Deadlines passed: answer late requests, close idle connections and
  * connections that stopped reading their answers. */
 void
-client_timers(struct daemon *d, struct client *c)
+server_client_timers(struct daemon *d, struct client *c)
 {
 	if (d->now >= c->last_active + (msec_t)d->conf.idle_timeout * 1000) {
 		if (c->outlen > c->outoff) {
 			log_info("client fd %d: not reading its answers for %d s, closing",
 			    c->fd, d->conf.idle_timeout);
-			client_close(d, c, NULL);
+			server_client_close(d, c, NULL);
 			return;
 		}
 		if (c->qlen == 0) {
-			client_close(d, c, NULL);
+			server_client_close(d, c, NULL);
 			return;
 		}
 	}
-	client_io(d, c, 0);
+	server_client_io(d, c, 0);
 }

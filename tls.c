@@ -22,7 +22,7 @@
 
 #include "mtasts.h"
 
-int tls_fetch_port = 443;
+int tls_fetch_port = HTTPS_PORT;
 
 /* ---- the SAN-only X.509 wrapper (TLS-3) --------------------------------
  * x509_minimal matches the server name against SAN dNSNames, but falls
@@ -238,7 +238,7 @@ tls_begin(struct tls_fetch *f)
 		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
 	/* SNI and the name checked in the certificate are both host (TLS-1) */
 	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
-		char reason[64];
+		char reason[TLS_REASON_MAX];
 		enum fetch_class c = tls_error(br_ssl_engine_last_error(&f->sc.eng),
 		    reason, sizeof reason);
 		fetch_finish(f, c, reason);
@@ -331,7 +331,7 @@ static void
 tls_closed(struct tls_fetch *f)
 {
 	int err = br_ssl_engine_last_error(&f->sc.eng);
-	char reason[64];
+	char reason[TLS_REASON_MAX];
 
 	if (err != BR_ERR_OK) {
 		enum fetch_class c = tls_error(err, reason, sizeof reason);
@@ -343,18 +343,97 @@ tls_closed(struct tls_fetch *f)
 	}
 }
 
+/* One step of the pump in one direction: bytes moved (or EINTR: try
+ * again), the socket would block, or the fetch is over (finished). */
+enum pump { PUMP_MOVED, PUMP_BLOCKED, PUMP_OVER };
+
+/* Encrypted records to the socket. */
+static enum pump
+pump_sendrec(struct tls_fetch *f)
+{
+	size_t len;
+	unsigned char *buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
+	ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n > 0) {
+		br_ssl_engine_sendrec_ack(&f->sc.eng, (size_t)n);
+		return PUMP_MOVED;
+	}
+	if (n < 0 && errno == EINTR)
+		return PUMP_MOVED;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		tls_sock_end(f, n == 0 ? EIO : errno);
+		return PUMP_OVER;
+	}
+	return PUMP_BLOCKED;
+}
+
+/* Decrypted response bytes to the HTTP parser. */
+static enum pump
+pump_recvapp(struct tls_fetch *f)
+{
+	size_t len, used;
+	unsigned char *buf = br_ssl_engine_recvapp_buf(&f->sc.eng, &len);
+
+	switch (http_feed(&f->http, buf, len, &used)) {
+	case HTTP_DONE:
+		/* complete by its framing: no need to wait for close */
+		fetch_finish(f, FETCH_OK, "");
+		return PUMP_OVER;
+	case HTTP_ERROR:
+		fetch_finish(f, f->http.err_class, f->http.reason);
+		return PUMP_OVER;
+	case HTTP_NEED_MORE:
+		break;
+	}
+	br_ssl_engine_recvapp_ack(&f->sc.eng, used);
+	return PUMP_MOVED;
+}
+
+/* The request into the engine, flushed once it is all in. */
+static void
+pump_sendapp(struct tls_fetch *f)
+{
+	size_t len;
+	unsigned char *buf = br_ssl_engine_sendapp_buf(&f->sc.eng, &len);
+
+	if (len > f->reqlen - f->reqsent)
+		len = f->reqlen - f->reqsent;
+	memcpy(buf, f->req + f->reqsent, len);
+	br_ssl_engine_sendapp_ack(&f->sc.eng, len);
+	f->reqsent += len;
+	if (f->reqsent == f->reqlen)
+		br_ssl_engine_flush(&f->sc.eng, 0);
+}
+
+/* Encrypted records from the socket. */
+static enum pump
+pump_recvrec(struct tls_fetch *f)
+{
+	size_t len;
+	unsigned char *buf = br_ssl_engine_recvrec_buf(&f->sc.eng, &len);
+	ssize_t n = recv(f->fd, buf, len, 0);
+
+	if (n > 0) {
+		br_ssl_engine_recvrec_ack(&f->sc.eng, (size_t)n);
+		return PUMP_MOVED;
+	}
+	if (n < 0 && errno == EINTR)
+		return PUMP_MOVED;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return PUMP_BLOCKED;
+	tls_sock_end(f, n == 0 ? 0 : errno);
+	return PUMP_OVER;
+}
+
 /* Move bytes until the socket would block or the fetch is over.
  * Outgoing records first, as in BearSSL's own I/O loop. */
 static void
 tls_pump(struct tls_fetch *f)
 {
-	br_ssl_engine_context *eng = &f->sc.eng;
-
 	while (f->state == F_TLS) {
-		unsigned st = br_ssl_engine_current_state(eng);
-		unsigned char *buf;
-		size_t len, used;
-		ssize_t n;
+		unsigned st = br_ssl_engine_current_state(&f->sc.eng);
+		enum pump p;
 
 		if (st & BR_SSL_CLOSED) {
 			tls_closed(f);
@@ -363,62 +442,23 @@ tls_pump(struct tls_fetch *f)
 		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
 			f->hs_done = 1;
 		if (st & BR_SSL_SENDREC) {
-			buf = br_ssl_engine_sendrec_buf(eng, &len);
-			n = send(f->fd, buf, len, MSG_NOSIGNAL);
-			if (n > 0) {
-				br_ssl_engine_sendrec_ack(eng, (size_t)n);
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-				tls_sock_end(f, n == 0 ? EIO : errno);
+			if ((p = pump_sendrec(f)) == PUMP_OVER)
 				return;
-			}
+			if (p == PUMP_MOVED)
+				continue;
 			/* blocked: reading may still make progress */
 		}
 		if (st & BR_SSL_RECVAPP) {
-			buf = br_ssl_engine_recvapp_buf(eng, &len);
-			switch (http_feed(&f->http, buf, len, &used)) {
-			case HTTP_DONE:
-				/* complete by its framing: no need to wait for close */
-				fetch_finish(f, FETCH_OK, "");
+			if (pump_recvapp(f) == PUMP_OVER)
 				return;
-			case HTTP_ERROR:
-				fetch_finish(f, f->http.err_class, f->http.reason);
-				return;
-			case HTTP_NEED_MORE:
-				break;
-			}
-			br_ssl_engine_recvapp_ack(eng, used);
 			continue;
 		}
 		if ((st & BR_SSL_SENDAPP) && f->reqsent < f->reqlen) {
-			buf = br_ssl_engine_sendapp_buf(eng, &len);
-			if (len > f->reqlen - f->reqsent)
-				len = f->reqlen - f->reqsent;
-			memcpy(buf, f->req + f->reqsent, len);
-			br_ssl_engine_sendapp_ack(eng, len);
-			f->reqsent += len;
-			if (f->reqsent == f->reqlen)
-				br_ssl_engine_flush(eng, 0);
+			pump_sendapp(f);
 			continue;
 		}
-		if (st & BR_SSL_RECVREC) {
-			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			n = recv(f->fd, buf, len, 0);
-			if (n > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)n);
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return;
-			tls_sock_end(f, n == 0 ? 0 : errno);
+		if (!(st & BR_SSL_RECVREC) || pump_recvrec(f) != PUMP_MOVED)
 			return;
-		}
-		return;
 	}
 }
 

@@ -26,6 +26,33 @@ put_policy(struct cache *c, const char *domain, const char *mx0, msec_t now, mse
 	return e;
 }
 
+/* A policy whose data ("domain\0" and its patterns, each NUL-terminated)
+ * fills exactly nblk store blocks. */
+static struct cache_entry *
+put_blocks(struct cache *c, const char *domain, int nblk, msec_t expires)
+{
+	static char pat[MX_MAX][128];
+	const char *mx[MX_MAX];
+	size_t left = (size_t)nblk * CACHE_BLOCK - strlen(domain) - 1;
+	struct cache_entry *e;
+	int n = 0;
+
+	while (left > 0 && n < MX_MAX) {
+		size_t take = left > 201 ? 101 : left > 101 ? left - 101 : left;
+		memset(pat[n], 'a' + n % 26, take - 1);
+		pat[n][take - 1] = '\0';
+		mx[n] = pat[n];
+		n++;
+		left -= take;
+	}
+	e = cache_store(c, domain, CE_POLICY, mx, n, 0);
+	if (e != NULL) {
+		e->mode = STS_ENFORCE;
+		e->expires = expires;
+	}
+	return e;
+}
+
 int
 main(void)
 {
@@ -74,7 +101,7 @@ main(void)
 	CHECK_INT(read_mx(&c, "nopolicy.example", mx), 0);
 	CHECK(!cache_usable(e, 0));
 
-	/* a policy that spans many blocks (32 x 253-char patterns) */
+	/* a policy that spans many blocks (32 x 252-char patterns) */
 	for (i = 0; i < MX_MAX; i++) {
 		memset(names[i], 'a' + (i % 26), 250);
 		snprintf(names[i] + 250, 4, ".%c", 'a' + i % 26);
@@ -119,15 +146,64 @@ main(void)
 	CHECK_INT(c.count, 3);
 	cache_free(&c);
 
-	/* the block store is bounded too: entries that need many blocks evict */
-	CHECK_INT(cache_init(&c, 2), 0);   /* 8 blocks of 64 bytes */
-	{
-		const char *two[2] = { names[0], names[1] };   /* 2 x 253 bytes = 8 blocks */
-		CHECK(put_policy(&c, "small.example", "mx.small.example", 0, 10) != NULL);
-		CHECK(cache_store(&c, "big.example", CE_POLICY, two, 2, 0) == NULL ||
-		    cache_find(&c, "small.example") == NULL);
-		CHECK(c.used_blocks <= c.nblocks);
-	}
+	/* The block store is bounded too.  Two entries get 8 blocks; a
+	 * policy whose data takes all 8 must push out the 1-block one. */
+	CHECK_INT(cache_init(&c, 2), 0);
+	CHECK_INT(c.nblocks, 8);
+	CHECK(put_blocks(&c, "small.example", 1, 100000) != NULL);
+	CHECK_INT(c.used_blocks, 1);
+	e = put_blocks(&c, "big.example", 8, 100000);
+	CHECK(e != NULL);
+	CHECK_INT(c.used_blocks, 8);
+	CHECK_INT(c.evictions, 1);
+	CHECK_INT(c.evicted_usable, 1);
+	CHECK(cache_find(&c, "small.example") == NULL);
+	CHECK(e != NULL && read_mx(&c, "big.example", mx) == e->nmx);
+	/* and nothing can make room for a 9-block entry */
+	CHECK(put_blocks(&c, "huge.example", 9, 100000) == NULL);
+	CHECK(cache_find(&c, "big.example") != NULL);
+	cache_free(&c);
+
+	/* Under block pressure, no-policy entries go first, then the least
+	 * recently used policy, and no more than needed: 32 blocks hold
+	 * p1, neg, p2, p3 (31 blocks); p1 is then used, so p4 (10 blocks)
+	 * takes the free block, neg's block and p2's 10. */
+	CHECK_INT(cache_init(&c, 8), 0);
+	CHECK_INT(c.nblocks, 32);
+	put_blocks(&c, "p1.example", 10, 100000);
+	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0) != NULL);
+	put_blocks(&c, "p2.example", 10, 100000);
+	put_blocks(&c, "p3.example", 10, 100000);
+	CHECK_INT(c.used_blocks, 31);
+	CHECK(cache_find(&c, "p1.example") != NULL);
+	CHECK(put_blocks(&c, "p4.example", 10, 100000) != NULL);
+	CHECK_INT(c.evictions, 2);
+	CHECK_INT(c.evicted_usable, 1);
+	CHECK_INT(c.used_blocks, 30);
+	CHECK_INT(c.count, 3);
+	CHECK(cache_find(&c, "neg.example") == NULL);
+	CHECK(cache_find(&c, "p2.example") == NULL);
+	CHECK(cache_find(&c, "p1.example") != NULL);
+	CHECK(cache_find(&c, "p3.example") != NULL);
+	CHECK(cache_find(&c, "p4.example") != NULL);
+	cache_free(&c);
+
+	/* A no-policy entry never pushes out a usable policy for blocks
+	 * either; an expired one it may. */
+	CHECK_INT(cache_init(&c, 8), 0);
+	put_blocks(&c, "old.example", 10, 50);      /* least recently used */
+	put_blocks(&c, "q2.example", 10, 100000);
+	put_blocks(&c, "q3.example", 10, 100000);
+	put_blocks(&c, "q4.example", 2, 100000);
+	CHECK_INT(c.used_blocks, 32);
+	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 10) == NULL);
+	CHECK_INT(c.count, 4);
+	CHECK_INT(c.evictions, 0);
+	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 100) != NULL);
+	CHECK_INT(c.evicted_usable, 0);
+	CHECK(cache_find(&c, "old.example") == NULL);
+	CHECK(cache_find(&c, "q2.example") != NULL);
+	CHECK_INT(c.count, 4);
 	cache_free(&c);
 
 	/* many domains: every one found, chains intact after drops */

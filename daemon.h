@@ -1,0 +1,258 @@
+/*
+ * daemon.h - the daemon's side of mtasts: the poll loop (mtasts.c), the
+ * socketmap server (server.c), lookup jobs (lookup.c) and the slot pools
+ * they allocate from (pool.c).  mtasts.h maps the pure modules (parsers,
+ * cache, the DNS and HTTPS engines) that the fuzzers include; this header
+ * adds what only the loop and its jobs share: their limits first, then
+ * their types, then each module's interface.  Modules and prefixes:
+ *   pool_    pool.c     fixed slot pool with a free list
+ *   server_  server.c   listeners, client connections, request rings
+ *   lookup_  lookup.c   one job per domain: TXT -> A/AAAA -> HTTPS -> cache
+ *   mtasts.c            main, start-up, signals, the loop (nothing exported)
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include "mtasts.h"
+
+/* ---- limits of the daemon --------------------------------------------- */
+#define REQ_QUEUE         16     /* pipelined requests per client connection */
+#define CLIENT_IN_MAX     2048   /* client input buffer, bytes: several requests */
+#define LISTEN_BACKLOG    512    /* listen(2) backlog of each listener */
+#define ACCEPT_BATCH      64     /* accept(2) calls per listener per loop pass */
+#define CLIENTS_MIN       16     /* clients kept however low the fd limit is */
+#define FD_PER_LOOKUP     3      /* a lookup holds <= 3 fds: 2 DNS, then 1 HTTPS */
+#define FD_RESERVE        32     /* fds beyond pools: logs, snapshots, signals */
+#define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
+                                  * are served again (a TLS step can cost ms) */
+#define JOB_PAGE          4096   /* page size for handing a job's buffers back */
+#define JOB_WHY_MAX       160    /* a lookup's outcome text, for logs and -q */
+#define LOOKUP_BACKOFF_MS (5 * 60 * 1000)   /* HTTP-14: no refetch of a failed id */
+#define FRESH_AGE_SEC     86400             /* RFC 8461 10.2: refetch daily */
+#define BACKOFF_MIN_MS    1000   /* first wait after a failure, at least */
+#define BACKOFF_DOUBLINGS 30     /* the failure backoff doubles at most so often */
+#define PROACTIVE_TICK_MIN_MS 1000   /* proactive sweeps at most once a second */
+#define DNS_CONF_TIMEOUT_MS 5000 /* per attempt, for nameservers in mta-sts.conf */
+#define DNS_CONF_ATTEMPTS 2      /* rounds over nameservers in mta-sts.conf */
+#define RESOLV_CONF_MAX   8192   /* bytes of resolv.conf read */
+#define SNAPSHOT_FILE_MAX (64 * 1024 * 1024)   /* larger cache_file is not loaded */
+#define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
+
+/* ---- pool.c: a fixed pool of same-size slots ---------------------------- */
+/* Slots are allocated once and never move (they hold BearSSL contexts).
+ * They are handed out from a high-water mark first, then from a free list,
+ * so slots never used are never touched and cost no RSS.  The slots in use
+ * are listed in active[], in no order; each slot keeps its own index in
+ * active[] in an int at index_off, so giving one back is O(1). */
+struct pool {
+	char *slot;                /* cap slots of size bytes, zeroed */
+	size_t size;
+	size_t index_off;          /* offsetof the slot's active[] index */
+	int cap;
+	int mark;                  /* slots handed out at least once */
+	void **active;             /* slots in use, nactive of them */
+	int nactive;
+	void **spare;              /* slots given back, nspare of them */
+	int nspare;
+};
+/* 0, or -1 out of memory (the pool is then empty, safe to pool_free) */
+int pool_init(struct pool *p, int cap, size_t size, size_t index_off);
+/* Free the slots and lists; p is left empty. */
+void pool_free(struct pool *p);
+/* A slot, listed in active[], its contents as last left (zero when new);
+ * NULL when all cap slots are in use. */
+void *pool_get(struct pool *p);
+/* Give a slot back: it leaves active[], whose last slot takes its place. */
+void pool_put(struct pool *p, void *s);
+
+/* ---- requests, clients, jobs -------------------------------------------- */
+enum req_kind {
+	REQ_FIXED = 1,             /* answer text decided at once (fixed[]) */
+	REQ_CACHE,                 /* answer from the cache entry of domain */
+	REQ_JOB,                   /* waiting for (or done with) job */
+	REQ_NEEDJOB                /* waiting for a free job slot */
+};
+struct request {
+	uint8_t kind;              /* enum req_kind */
+	uint8_t zone;              /* index into config.zone */
+	const char *fixed;         /* REQ_FIXED */
+	struct job *job;           /* REQ_JOB */
+	msec_t deadline;           /* REQ_JOB / REQ_NEEDJOB: answer NOTFOUND then */
+	char domain[DOMAIN_MAX + 1];
+};
+struct client {
+	/* Laid out so that a client doing one request at a time (as Postfix
+	 * does) touches two pages: the ring restarts at q[0] whenever it
+	 * empties, and in, rd.payload and the start of out follow it. */
+	int fd;
+	int slot;                  /* index in daemon.clients.active */
+	int eof;                   /* peer shut its write side */
+	msec_t last_active;
+	int qhead, qlen;           /* request ring */
+	size_t inoff, inlen;
+	size_t outoff, outlen;
+	struct request q[REQ_QUEUE];
+	uint8_t in[CLIENT_IN_MAX];
+	struct ns_reader rd;
+	char out[REPLY_MAX];
+};
+enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
+struct job {
+	enum job_state state;
+	int slot;                  /* index in daemon.jobs.active */
+	int refs;                  /* requests waiting on it */
+	int qbusy[2];              /* address queries still running */
+	const struct zone *zone;   /* of the request that started it */
+	msec_t started;
+	char domain[DOMAIN_MAX + 1];
+	char host[DOMAIN_MAX + 1]; /* mta-sts.<domain> */
+	char id[TXT_ID_MAX + 1];
+	int force;                 /* proactive refresh: fetch even if current */
+	int have_policy;           /* pol holds the freshly fetched policy */
+	char why[JOB_WHY_MAX];     /* outcome, for logs and query mode */
+	struct policy pol;
+	/* The big buffers last, q before fetch, nothing after: lookup.c hands
+	 * their pages back to the kernel as one range from &q[0] to the end of
+	 * the struct, and the DNS part alone from &q[0] to &fetch (checked at
+	 * compile time there). */
+	struct dns_query q[2];     /* TXT, then A and AAAA */
+	struct tls_fetch fetch;
+};
+struct listener {
+	int fd;
+	char path[108];            /* unix socket path to unlink, or "" */
+};
+struct daemon {
+	struct config conf;
+	struct cache cache;
+	struct anchors anchors;
+	struct dns_servers servers;
+	int nlisten;
+	struct listener listen[LISTEN_MAX];
+	/* Only the active lists are walked, so slots never used are never
+	 * touched.  clients.cap can be below conf.max_clients when the open
+	 * file limit is too low for it. */
+	struct pool clients;       /* struct client */
+	struct pool jobs;          /* struct job, conf.max_lookups slots */
+	int wake_clients;          /* a job finished: flush waiting clients */
+	int need_job;              /* requests are waiting for a job slot */
+	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */
+	msec_t proactive_next;     /* next proactive sweep */
+	uint32_t proactive_cursor; /* sweep position in the cache, CACHE_NIL = idle */
+	msec_t now;
+	const char *conf_path;     /* for SIGHUP */
+	int conf_given;
+	struct anchors anchors_next;   /* reloaded CA, swapped in when no fetch runs */
+	int stopping;              /* SIGTERM: finish pending requests, then exit */
+	int snap_pid;              /* snapshot writer child, 0 = none */
+	uint64_t snap_saved;       /* cache_changes at the last snapshot */
+	msec_t snap_next;
+};
+
+/* ---- server.c: listeners and clients ------------------------------------ */
+/* Every function takes the daemon, which owns listeners, clients and their
+ * requests; a client pointer stays valid until server_client_close. */
+
+/* Open every configured listener: 0, or -1 after logging why. */
+int server_listen(struct daemon *d);
+/* Close every listener (unlinking unix sockets); accepted clients stay. */
+void server_close_listeners(struct daemon *d);
+/* Allocate max_clients client slots: 0, or -1 out of memory. */
+int server_init(struct daemon *d, int max_clients);
+/* Close every client, then free the slots (before lookup_free). */
+void server_free(struct daemon *d);
+/* Accept up to ACCEPT_BATCH pending connections on listener fd lfd. */
+void server_accept(struct daemon *d, int lfd);
+/* Read (when revents asks), parse, answer and write what can be; the
+ * client may be closed (and its slot reused) on return. */
+void server_client_io(struct daemon *d, struct client *c, short revents);
+/* poll() events the client needs (0: none right now) */
+short server_client_events(const struct client *c);
+/* When the client next needs server_client_timers (d->now: at once) */
+msec_t server_client_deadline(const struct daemon *d, const struct client *c);
+/* Its deadline passed: answer late requests, close if idle too long. */
+void server_client_timers(struct daemon *d, struct client *c);
+/* Close the connection and release its requests; why (or NULL) is logged. */
+void server_client_close(struct daemon *d, struct client *c, const char *why);
+/* Jobs finished: answer the clients that wait for them. */
+void server_wake(struct daemon *d);
+/* Job slots freed: give waiting (REQ_NEEDJOB) requests a job or the cache. */
+void server_retry_need_job(struct daemon *d);
+/* Stopping: close the connections with nothing pending or unsent. */
+void server_close_idle(struct daemon *d);
+/* SIGHUP: point each queued request at the zone of the same name in nc
+ * (the default zone when it is gone); call before nc replaces d->conf. */
+void server_rezone(struct daemon *d, const struct config *nc);
+/* Format the answer for a request into out (no framing); returns its
+ * length (the text is not NUL-terminated when it fills cap exactly). */
+size_t server_answer(struct daemon *d, const struct request *r, char *out, size_t cap);
+/* The request ring without the socket, for tests/unit_server.c: parse
+ * buffered input into requests (-1: bad netstring, close the client), and
+ * move the answered requests at the head of the ring into the output. */
+int server_client_parse(struct daemon *d, struct client *c);
+void server_client_flush(struct daemon *d, struct client *c);
+
+/* ---- lookup.c: lookup jobs ---------------------------------------------- */
+/* Jobs live in d->jobs; a job pointer stays valid while a request holds a
+ * reference (refs) or, without one, until it is done. */
+
+/* Allocate conf.max_lookups job slots: 0, or -1 out of memory. */
+int lookup_init(struct daemon *d);
+/* Abort every running job and free the slots. */
+void lookup_free(struct daemon *d);
+enum lookup_start_result {
+	LOOKUP_STARTED,            /* a new job: returned */
+	LOOKUP_JOINED,             /* a job for the domain was running: returned */
+	LOOKUP_JUST_DONE,          /* a job for the domain has finished but its
+	                            * waiters have not had their answers yet: NULL;
+	                            * ask again once they have (its result is then
+	                            * in the cache, or a new job can start) */
+	LOOKUP_NO_SLOT             /* every job slot is busy: NULL */
+};
+/* Find the running job for domain or start one (z bounds its time);
+ * *res says which, or why NULL.  The caller takes a reference (refs++) to
+ * keep a job after it is done. */
+struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z,
+                         enum lookup_start_result *res);
+/* Drop a reference; the slot is freed when the last goes and it is done. */
+void lookup_release(struct daemon *d, struct job *j);
+/* For the loop: part which (0 or 1) of a running job.  Returns 0 when that
+ * part has nothing in progress, else 1 with *fd (-1: only a timer), the
+ * poll *events and the *deadline at which lookup_step must run. */
+int lookup_poll(const struct job *j, int which, int *fd, short *events, msec_t *deadline);
+/* Advance part which after poll() reported revents (0: its deadline). */
+void lookup_step(struct daemon *d, struct job *j, int which, short revents);
+/* 1 when any job is fetching over HTTPS (and so uses the trust anchors) */
+int lookup_fetching(const struct daemon *d);
+/* Cache consulted for a request: answer at once (1) or wait (0);
+ * starts a background revalidation when the entry is due for one. */
+int lookup_cached(struct daemon *d, const char *domain, const struct zone *z);
+/* Proactive refresh: start the refreshes that are due (the next sweep is
+ * at d->proactive_next). */
+void lookup_proactive(struct daemon *d);
+/* SIGHUP: point each job at the zone of the same name in nc (the default
+ * zone when it is gone); call before nc replaces d->conf. */
+void lookup_rezone(struct daemon *d, const struct config *nc);
+
+/* The decisions of lookup.c, pure given the clock (now: monotonic ms,
+ * wall: UNIX seconds), exported for tests/unit_lookup.c. */
+enum lookup_cache_use {
+	CACHED_NONE,               /* no entry: a lookup is needed */
+	CACHED_EXPIRED,            /* a policy whose max_age ran out: drop it */
+	CACHED_FRESH,              /* answer from the entry */
+	CACHED_RECHECK             /* answer, and recheck TXT in the background */
+};
+enum lookup_cache_use lookup_cache_use(const struct cache_entry *e, msec_t now);
+enum fetch_need { FETCH_NOT_NEEDED, FETCH_NEEDED, FETCH_BACKING_OFF };
+/* TXT announced id (force: a proactive refresh): fetch the policy? */
+enum fetch_need lookup_need_fetch(const struct cache_entry *e, const char *id, int force,
+                                  msec_t now, int64_t wall);
+/* Milliseconds until the next TXT check: cache_grace after a success;
+ * after the fails-th failure in a row, cache_grace (>= BACKOFF_MIN_MS)
+ * doubled fails-1 times, capped at backoff_max (seconds). */
+msec_t lookup_check_wait(int cache_grace, int backoff_max, unsigned fails, int failed);
+/* A policy fetched age seconds ago or more, usable, and not in a
+ * failure backoff: due for a proactive refresh? */
+int lookup_refresh_due(const struct cache_entry *e, int64_t age, msec_t now, int64_t wall);
+
+#endif

@@ -1,0 +1,163 @@
+/* unit_lookup.c - the decisions of lookup.c that are pure given the clock:
+ * when the cache answers and when TXT is checked again, when a policy is
+ * fetched, the failure backoff, when a proactive refresh is due; and the
+ * lookup_poll convention. */
+#include <stdio.h>
+#include "daemon.h"
+#include "unit.h"
+
+#define MIN 60000           /* ms */
+
+static void
+policy_entry(struct cache_entry *e, const char *id, msec_t expires, uint32_t max_age,
+    int64_t fetched_wall)
+{
+	memset(e, 0, sizeof *e);
+	e->kind = CE_POLICY;
+	e->mode = STS_ENFORCE;
+	strcpy(e->id, id);
+	e->expires = expires;
+	e->max_age = max_age;
+	e->fetched_wall = fetched_wall;
+}
+
+static void
+test_cache_use(void)
+{
+	struct cache_entry e;
+
+	CHECK_INT(lookup_cache_use(NULL, 0), CACHED_NONE);
+	policy_entry(&e, "a", 100000, 1000, 0);
+	e.next_check = 5000;
+	CHECK_INT(lookup_cache_use(&e, 0), CACHED_FRESH);
+	CHECK_INT(lookup_cache_use(&e, 4999), CACHED_FRESH);
+	CHECK_INT(lookup_cache_use(&e, 5000), CACHED_RECHECK);   /* TXT again */
+	CHECK_INT(lookup_cache_use(&e, 99999), CACHED_RECHECK);
+	CHECK_INT(lookup_cache_use(&e, 100000), CACHED_EXPIRED);  /* max_age over */
+	/* "no policy" answers NOTFOUND from the cache until its next check */
+	memset(&e, 0, sizeof e);
+	e.kind = CE_NOPOLICY;
+	e.next_check = 5000;
+	CHECK_INT(lookup_cache_use(&e, 4999), CACHED_FRESH);
+	CHECK_INT(lookup_cache_use(&e, 5000), CACHED_RECHECK);
+	CHECK_INT(lookup_cache_use(&e, 1000000000), CACHED_RECHECK);
+}
+
+static void
+test_need_fetch(void)
+{
+	struct cache_entry e;
+	int64_t wall = 1700000000;
+
+	CHECK_INT(lookup_need_fetch(NULL, "a", 0, 0, wall), FETCH_NEEDED);
+	memset(&e, 0, sizeof e);
+	e.kind = CE_NOPOLICY;
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 0, wall), FETCH_NEEDED);
+
+	/* max_age 1000 s, fetched now, expires in 1000 s */
+	policy_entry(&e, "a", 1000 * 1000, 1000, wall);
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 0, wall), FETCH_NOT_NEEDED);
+	CHECK_INT(lookup_need_fetch(&e, "b", 0, 0, wall), FETCH_NEEDED);  /* new id */
+	CHECK_INT(lookup_need_fetch(&e, "a", 1, 0, wall), FETCH_NEEDED);  /* proactive */
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 1000 * 1000, wall), FETCH_NEEDED); /* expired */
+	/* the last quarter of max_age: refetch before it runs out */
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 750 * 1000, wall), FETCH_NOT_NEEDED);
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 750 * 1000 + 1, wall), FETCH_NEEDED);
+	/* RFC 8461 10.2: at least daily, however long max_age is */
+	policy_entry(&e, "a", (msec_t)1000000 * 1000, 1000000, wall - FRESH_AGE_SEC + 1);
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 0, wall), FETCH_NOT_NEEDED);
+	policy_entry(&e, "a", (msec_t)1000000 * 1000, 1000000, wall - FRESH_AGE_SEC);
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 0, wall), FETCH_NEEDED);
+
+	/* HTTP-14: an id whose fetch failed is not fetched again before
+	 * retry_after, whatever else holds; another id is */
+	policy_entry(&e, "a", 1000 * 1000, 1000, wall);
+	strcpy(e.failed_id, "b");
+	e.retry_after = 300000;
+	CHECK_INT(lookup_need_fetch(&e, "b", 0, 0, wall), FETCH_BACKING_OFF);
+	CHECK_INT(lookup_need_fetch(&e, "b", 1, 299999, wall), FETCH_BACKING_OFF);
+	CHECK_INT(lookup_need_fetch(&e, "b", 0, 300000, wall), FETCH_NEEDED);
+	CHECK_INT(lookup_need_fetch(&e, "c", 0, 0, wall), FETCH_NEEDED);
+	CHECK_INT(lookup_need_fetch(&e, "a", 0, 0, wall), FETCH_NOT_NEEDED);
+	memset(&e, 0, sizeof e);
+	e.kind = CE_NOPOLICY;
+	strcpy(e.failed_id, "b");
+	e.retry_after = 300000;
+	CHECK_INT(lookup_need_fetch(&e, "b", 0, 0, wall), FETCH_BACKING_OFF);
+}
+
+static void
+test_check_wait(void)
+{
+	/* success: cache_grace, whatever failed before */
+	CHECK_INT(lookup_check_wait(60, 3600, 0, 0), MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 9, 0), MIN);
+	/* failures: cache_grace, then doubling, capped at backoff_max */
+	CHECK_INT(lookup_check_wait(60, 3600, 1, 1), MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 2, 1), 2 * MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 3, 1), 4 * MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 6, 1), 32 * MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 7, 1), 60 * MIN);
+	CHECK_INT(lookup_check_wait(60, 3600, 65535, 1), 60 * MIN);
+	/* cache_grace 0: failures still wait, from BACKOFF_MIN_MS */
+	CHECK_INT(lookup_check_wait(0, 3600, 0, 0), 0);
+	CHECK_INT(lookup_check_wait(0, 3600, 1, 1), BACKOFF_MIN_MS);
+	CHECK_INT(lookup_check_wait(0, 3600, 3, 1), 4 * BACKOFF_MIN_MS);
+	/* the cap wins over cache_grace after a failure */
+	CHECK_INT(lookup_check_wait(60, 10, 1, 1), 10000);
+	/* doublings are bounded: no overflow with a huge cap */
+	CHECK_INT(lookup_check_wait(1, 2000000000, 65535, 1),
+	    (msec_t)1000 << (BACKOFF_DOUBLINGS - 1));
+}
+
+static void
+test_refresh_due(void)
+{
+	struct cache_entry e;
+	int64_t wall = 1700000000;
+
+	policy_entry(&e, "a", 100000, 1000, wall - 3600);
+	CHECK_INT(lookup_refresh_due(&e, 3600, 0, wall), 1);
+	CHECK_INT(lookup_refresh_due(&e, 3601, 0, wall), 0);     /* not old enough */
+	CHECK_INT(lookup_refresh_due(&e, 3600, 100000, wall), 0);/* expired */
+	e.retry_after = 5000;                                   /* backing off */
+	CHECK_INT(lookup_refresh_due(&e, 3600, 4999, wall), 0);
+	CHECK_INT(lookup_refresh_due(&e, 3600, 5000, wall), 1);
+	e.kind = CE_NOPOLICY;
+	CHECK_INT(lookup_refresh_due(&e, 0, 5000, wall), 0);
+}
+
+static void
+test_poll(void)
+{
+	static struct job j;
+	msec_t dl = 7;
+	short ev = 3;
+	int fd = 5;
+
+	/* parts with nothing running report 0 and leave the outputs alone */
+	j.state = JOB_DONE;
+	CHECK_INT(lookup_poll(&j, 0, &fd, &ev, &dl), 0);
+	j.state = JOB_FREE;
+	CHECK_INT(lookup_poll(&j, 1, &fd, &ev, &dl), 0);
+	j.state = JOB_TXT;
+	CHECK_INT(lookup_poll(&j, 1, &fd, &ev, &dl), 0);
+	j.state = JOB_FETCH;
+	CHECK_INT(lookup_poll(&j, 1, &fd, &ev, &dl), 0);
+	j.state = JOB_ADDR;
+	j.qbusy[0] = 1;
+	j.qbusy[1] = 0;
+	CHECK_INT(lookup_poll(&j, 1, &fd, &ev, &dl), 0);
+	CHECK(fd == 5 && ev == 3 && dl == 7);
+}
+
+int
+main(void)
+{
+	test_cache_use();
+	test_need_fetch();
+	test_check_wait();
+	test_refresh_due();
+	test_poll();
+	UNIT_DONE();
+}
