@@ -276,11 +276,21 @@ spki_parse(struct der spki, struct cert_anchor *a)
 	return -1;              /* a key type BearSSL cannot use */
 }
 
-/* basicConstraints cA in the extensions ([3] of the TBSCertificate). */
+/*
+ * basicConstraints cA in the extensions ([3] of the TBSCertificate),
+ * read as br_x509_decoder reads it, since BearSSL acts on the flag: every
+ * extension is looked at, and each basicConstraints whose SEQUENCE opens
+ * with a BOOLEAN sets the flag, so the last such one wins; one without
+ * the BOOLEAN (cA DEFAULT FALSE) leaves the flag as it was.  RFC 5280
+ * 4.2 forbids repeating an extension, but a bundle may hold anything, and
+ * an anchor must get the flag BearSSL would give the same certificate.
+ * Returns 1 or 0, or -1 for an extension list that cannot be read.
+ */
 static int
 extensions_is_ca(struct der exts)
 {
-	struct der list, ext, oid, crit, octets, bc, ca;
+	struct der list, ext, oid, crit, octets, bc, flag;
+	int ca = 0;
 
 	if (der_take(&exts, 0x30, &list, NULL) < 0)
 		return -1;
@@ -294,12 +304,12 @@ extensions_is_ca(struct der exts)
 		if (der_take(&ext, 0x04, &octets, NULL) < 0 || der_take(&octets, 0x30, &bc, NULL) < 0)
 			return -1;
 		if (bc.len == 0 || bc.p[0] != 0x01)
-			return 0;       /* cA absent: DEFAULT FALSE */
-		if (der_take(&bc, 0x01, &ca, NULL) < 0 || ca.len != 1)
+			continue;       /* cA absent: the flag stays */
+		if (der_take(&bc, 0x01, &flag, NULL) < 0 || flag.len != 1)
 			return -1;
-		return ca.p[0] != 0;
+		ca = flag.p[0] != 0;
 	}
-	return 0;
+	return ca;
 }
 
 /*
