@@ -11,17 +11,11 @@
  * over (buf, len); fuzz/fuzz_anchors.c holds the reader to
  * br_x509_decoder's results.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "mtasts.h"
-
-#define BUNDLE_MAX (16 * 1024 * 1024)   /* larger CA files are refused */
 
 /* ---- PEM -> DER, in place ------------------------------------------ */
 
@@ -362,50 +356,6 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 
 /* ---- the bundle -------------------------------------------------------- */
 
-/* The whole file, read at once. */
-static unsigned char *
-read_file(const char *path, size_t *lenp, char *err, size_t errlen)
-{
-	unsigned char *buf;
-	struct stat st;
-	size_t len = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size > BUNDLE_MAX || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: too large", path);
-		close(fd);
-		return NULL;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;          /* shrank while reading */
-		len += (size_t)n;
-	}
-	close(fd);
-	*lenp = len;
-	return buf;
-}
-
 /* Walk the DER certificates: count anchors and their bytes (ta == NULL),
  * or fill ta[] and mem. */
 static void
@@ -461,7 +411,7 @@ anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 	int skipped = 0, ignored = 0;
 
 	memset(a, 0, sizeof *a);
-	if ((buf = read_file(path, &len, err, errlen)) == NULL)
+	if ((buf = (unsigned char *)read_file(path, ANCHORS_FILE_MAX, &len, err, errlen)) == NULL)
 		return -1;
 	len = anchors_pem_to_der(buf, len, &skipped);
 	anchors_walk(buf, len, NULL, NULL, &n, &bytes, &skipped);

@@ -53,41 +53,16 @@ parse_bool(const char *v, int *out)
 	return 0;
 }
 
-static int
-parse_uint(const char *v, long min, long max, long *out)
-{
-	long n = 0;
-
-	if (*v == '\0')
-		return -1;
-	for (; *v; v++) {
-		if (*v < '0' || *v > '9')
-			return -1;
-		n = n * 10 + (*v - '0');
-		if (n > max)
-			return -1;
-	}
-	if (n < min)
-		return -1;
-	*out = n;
-	return 0;
-}
-
-/* "127.0.0.1:8461", "[::1]:8461", "unix:/path": checked here, bound later */
+/* "127.0.0.1:8461", "[::1]:8461", "unix:/path": the syntax is checked
+ * here, the address when it is bound */
 static int
 valid_listen(const char *v)
 {
-	const char *colon;
-	long port;
+	struct hostport hp;
 
 	if (!strncmp(v, "unix:", 5))
-		return v[5] == '/' && strlen(v + 5) < 108;
-	colon = strrchr(v, ':');
-	if (colon == NULL || colon == v)
-		return 0;
-	if (v[0] == '[' && colon[-1] != ']')
-		return 0;
-	return parse_uint(colon + 1, 1, 65535, &port) == 0;
+		return v[5] == '/' && strlen(v + 5) <= LISTEN_PATH_MAX;
+	return hostport_split(v, strlen(v), 0, &hp) == 0;
 }
 
 /* Every key: where its value goes and what it may be.  One table, so a new
@@ -157,6 +132,7 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 {
 	int *ip = (int *)((char *)base + k->off);
 	char *end;
+	uint64_t u;
 	long n;
 
 	*why = k->why;
@@ -164,9 +140,10 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 	case K_BOOL:
 		return parse_bool(v, ip);
 	case K_UINT:
-		if (parse_uint(v, k->min, k->max, &n) < 0)
+		if (dec_parse(v, strlen(v), SIZE_MAX, (uint64_t)k->max, &u) < 0 ||
+		    u < (uint64_t)k->min)
 			return -1;
-		*ip = (int)n;
+		*ip = (int)u;
 		return 0;
 	case K_PATH:
 		if (v[0] != '/')
@@ -224,7 +201,7 @@ int
 conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
     char *err, size_t errlen)
 {
-	char line[512];
+	char line[CONF_LINE_MAX + 1];
 	struct zone *zone = &c->zone[0];
 	size_t pos = 0;
 	int lineno = 0;
@@ -310,42 +287,28 @@ conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
 		}
 	}
 	if (c->nlisten == 0)
-		strlcpy_m(c->listen[c->nlisten++], "127.0.0.1:8461", sizeof c->listen[0]);
+		strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
 	return 0;
 }
 
 int
 conf_load(const char *path, int must_exist, struct config *c, char *err, size_t errlen)
 {
-	static char buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char *buf;
+	size_t len;
+	int rc;
 
 	conf_defaults(c);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((buf = read_file(path, CONF_FILE_MAX, &len, err, errlen)) == NULL) {
 		if (errno == ENOENT && !must_exist) {
-			strlcpy_m(c->listen[c->nlisten++], "127.0.0.1:8461", sizeof c->listen[0]);
+			strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
 			return 0;
 		}
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while ((n = read(fd, buf + len, sizeof buf - len)) > 0) {
-		len += (size_t)n;
-		if (len == sizeof buf) {
-			close(fd);
-			snprintf(err, errlen, "%s: file too large", path);
-			return -1;
-		}
-	}
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return conf_parse(buf, len, path, c, err, errlen);
+	rc = conf_parse(buf, len, path, c, err, errlen);
+	free(buf);
+	return rc;
 }
 
 const struct zone *

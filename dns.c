@@ -10,15 +10,6 @@
 
 #include "mtasts.h"
 
-#define TIMEOUT_DEF    5000     /* ms per attempt */
-#define TIMEOUT_CAP    30000
-#define ATTEMPTS_DEF   2
-#define ATTEMPTS_CAP   5
-#define JUMPS_MAX      32       /* compression pointers per name */
-#define NAME_WIRE_MAX  255
-#define TXT_PREFIX     64       /* bytes kept of a too-long TXT record */
-#define UDP_READS      16       /* datagrams read per wakeup */
-
 #define F_QR     0x8000
 #define F_TC     0x0200
 #define F_RD     0x0100
@@ -29,94 +20,11 @@
 
 /* ---- resolv.conf ------------------------------------------------------ */
 
-static int
-is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* Decimal 0..max digits only; -1 when empty, not a number or too big. */
-static long
-parse_num(const char *s, size_t len, long max)
-{
-	long v = 0;
-	size_t i;
-
-	if (len == 0)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	return v;
-}
-
-/* "1.2.3.4", "::1", "1.2.3.4:53", "[::1]:53".  A port follows a single
- * colon only, so "::1:53" is the IPv6 address ::1:53 on port 53. */
-static int
-addr_parse(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *h = s, *c;
-	size_t hl = len;
-	long port = 53;
-	struct in_addr a4;
-	struct in6_addr a6;
-	int v6 = 0;
-
-	if (len == 0 || memchr(s, '\0', len) != NULL)
-		return -1;
-	if (s[0] == '[') {
-		c = memchr(s, ']', len);
-		if (c == NULL)
-			return -1;
-		h = s + 1;
-		hl = (size_t)(c - h);
-		if (c + 1 < s + len) {
-			if (c[1] != ':')
-				return -1;
-			port = parse_num(c + 2, len - (size_t)(c + 2 - s), 65535);
-		}
-		v6 = 1;
-	} else if ((c = memchr(s, ':', len)) != NULL &&
-	    memchr(c + 1, ':', len - (size_t)(c + 1 - s)) == NULL) {
-		hl = (size_t)(c - s);
-		port = parse_num(c + 1, len - hl - 1, 65535);
-	} else
-		v6 = c != NULL;
-	if (port <= 0 || hl >= sizeof host)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof *ss);
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return -1;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sin6->sin6_addr = a6;
-		*sl = sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return -1;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sin->sin_addr = a4;
-		*sl = sizeof *sin;
-	}
-	return 0;
-}
-
 int
 dns_servers_add(struct dns_servers *s, const char *addr)
 {
 	if (s->n < 0 || s->n >= DNS_NS_MAX ||
-	    addr_parse(addr, strlen(addr), &s->addr[s->n], &s->addrlen[s->n]) < 0)
+	    hostport_addr(addr, strlen(addr), DNS_PORT, &s->addr[s->n], &s->addrlen[s->n]) < 0)
 		return -1;
 	s->n++;
 	return 0;
@@ -128,10 +36,10 @@ token(const char **p, const char *end, const char **tok)
 {
 	const char *s = *p;
 
-	while (s < end && is_blank((unsigned char)*s))
+	while (s < end && ascii_isspace((unsigned char)*s))
 		s++;
 	*tok = s;
-	while (s < end && !is_blank((unsigned char)*s))
+	while (s < end && !ascii_isspace((unsigned char)*s))
 		s++;
 	*p = s;
 	return (size_t)(s - *tok);
@@ -148,14 +56,14 @@ resolv_line(const char *p, const char *end, struct dns_servers *out)
 {
 	const char *tok;
 	size_t tl = token(&p, end, &tok);
-	long v;
+	uint64_t v;
 
 	if (tl == 0 || tok[0] == '#' || tok[0] == ';')
 		return;
 	if (tok_is(tok, tl, "nameserver")) {
 		tl = token(&p, end, &tok);
 		if (out->n < DNS_NS_MAX &&
-		    addr_parse(tok, tl, &out->addr[out->n], &out->addrlen[out->n]) == 0)
+		    hostport_addr(tok, tl, DNS_PORT, &out->addr[out->n], &out->addrlen[out->n]) == 0)
 			out->n++;
 		return;
 	}
@@ -163,15 +71,13 @@ resolv_line(const char *p, const char *end, struct dns_servers *out)
 		return;     /* search, domain, sortlist...: not for absolute names */
 	while ((tl = token(&p, end, &tok)) > 0) {
 		if (tl > 8 && memcmp(tok, "timeout:", 8) == 0) {
-			v = parse_num(tok + 8, tl - 8, 1000000);
-			if (v >= 0)
+			if (dec_parse(tok + 8, tl - 8, SIZE_MAX, 1000000, &v) == 0)
 				out->timeout_ms = v < 1 ? 1000 :
-				    v > TIMEOUT_CAP / 1000 ? TIMEOUT_CAP : (int)v * 1000;
+				    v > DNS_TIMEOUT_CAP_MS / 1000 ? DNS_TIMEOUT_CAP_MS : (int)v * 1000;
 		} else if (tl > 9 && memcmp(tok, "attempts:", 9) == 0) {
-			v = parse_num(tok + 9, tl - 9, 1000000);
-			if (v >= 0)
+			if (dec_parse(tok + 9, tl - 9, SIZE_MAX, 1000000, &v) == 0)
 				out->attempts = v < 1 ? 1 :
-				    v > ATTEMPTS_CAP ? ATTEMPTS_CAP : (int)v;
+				    v > DNS_ATTEMPTS_CAP ? DNS_ATTEMPTS_CAP : (int)v;
 		}
 	}
 }
@@ -182,8 +88,8 @@ dns_servers_parse(const char *buf, size_t len, struct dns_servers *out)
 	const char *p = buf, *end = buf + len, *nl;
 
 	memset(out, 0, sizeof *out);
-	out->timeout_ms = TIMEOUT_DEF;
-	out->attempts = ATTEMPTS_DEF;
+	out->timeout_ms = DNS_TIMEOUT_DEF_MS;
+	out->attempts = DNS_ATTEMPTS_DEF;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -209,15 +115,9 @@ put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint8_t
-lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
 /* Presentation name (no trailing dot) -> wire form; its length or 0. */
 static size_t
-name_to_wire(const char *name, uint8_t out[NAME_WIRE_MAX])
+name_to_wire(const char *name, uint8_t out[DNS_NAME_WIRE_MAX])
 {
 	size_t o = 0, lab = 0, i;
 
@@ -225,7 +125,7 @@ name_to_wire(const char *name, uint8_t out[NAME_WIRE_MAX])
 		return 0;
 	for (i = 0;; i++) {
 		if (name[i] == '.' || name[i] == '\0') {
-			if (i == lab || i - lab > 63 || o + 1 + (i - lab) + 1 > NAME_WIRE_MAX)
+			if (i == lab || i - lab > LABEL_MAX || o + 1 + (i - lab) + 1 > DNS_NAME_WIRE_MAX)
 				return 0;
 			out[o++] = (uint8_t)(i - lab);
 			memcpy(out + o, name + lab, i - lab);
@@ -243,7 +143,7 @@ size_t
 dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
     uint16_t qtype, int edns)
 {
-	uint8_t wire[NAME_WIRE_MAX];
+	uint8_t wire[DNS_NAME_WIRE_MAX];
 	size_t wl = name_to_wire(name, wire), n;
 
 	n = 12 + wl + 4 + (edns ? 11 : 0);
@@ -272,7 +172,7 @@ dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
  * *pos past the name as stored.  Every pointer must point strictly before
  * itself, so expansion cannot loop; the jump cap bounds the work anyway. */
 static int
-name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX],
+name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[DNS_NAME_WIRE_MAX],
     size_t *outlen)
 {
 	size_t p = *pos, o = 0, end = 0, t, i;
@@ -287,7 +187,7 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 			if (p + 1 >= len)
 				return -1;
 			t = (size_t)(c & 0x3f) << 8 | msg[p + 1];
-			if (t >= p || ++jumps > JUMPS_MAX)
+			if (t >= p || ++jumps > DNS_JUMPS_MAX)
 				return -1;
 			if (end == 0)
 				end = p + 2;
@@ -299,10 +199,10 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 		out[o++] = c;
 		if (c == 0)
 			break;
-		if (c > len - p - 1 || o + c + 1 > NAME_WIRE_MAX)
+		if (c > len - p - 1 || o + c + 1 > DNS_NAME_WIRE_MAX)
 			return -1;
 		for (i = 0; i < c; i++)
-			out[o++] = lower(msg[p + 1 + i]);
+			out[o++] = (uint8_t)ascii_tolower(msg[p + 1 + i]);
 		p += 1 + c;
 	}
 	*pos = end != 0 ? end : p + 1;
@@ -314,7 +214,7 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 static int
 name_at_is(const uint8_t *msg, size_t len, size_t off, const uint8_t *n, size_t nl)
 {
-	uint8_t tmp[NAME_WIRE_MAX];
+	uint8_t tmp[DNS_NAME_WIRE_MAX];
 	size_t tl;
 
 	return name_read(msg, len, &off, tmp, &tl) == 0 && tl == nl &&
@@ -373,7 +273,7 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 		return -1;
 	t = &out->txt[out->ntxt];
 	t->too_long = total > TXT_RECORD_MAX;
-	keep = t->too_long ? TXT_PREFIX : total;
+	keep = t->too_long ? DNS_TXT_PREFIX : total;
 	if (keep > DNS_TXT_BUF - *used)
 		return -1;
 	t->off = (uint16_t)*used;
@@ -392,7 +292,7 @@ static enum dns_status
 parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
     uint16_t qtype, struct dns_result *out, int *hopsp)
 {
-	uint8_t want[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
+	uint8_t want[DNS_NAME_WIRE_MAX], cur[DNS_NAME_WIRE_MAX];
 	struct rr rr[DNS_MAX_RR];
 	size_t wl, cl, pos = 12, used = 0, i;
 	uint16_t flags, an;
@@ -424,7 +324,7 @@ parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 	if (wl == 0)
 		return DNS_MISMATCH;
 	for (i = 0; i < wl; i++)
-		want[i] = lower(want[i]);
+		want[i] = (uint8_t)ascii_tolower(want[i]);
 	if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 4)
 		return DNS_MALFORMED;
 	if (cl != wl || memcmp(cur, want, wl) != 0 ||
@@ -537,7 +437,7 @@ enum { Q_DONE = 0, Q_UDP, Q_TCP_CONNECT, Q_TCP_WRITE, Q_TCP_READ };
 static int
 q_attempts(const struct dns_query *q)
 {
-	return q->servers->attempts > 0 ? q->servers->attempts : ATTEMPTS_DEF;
+	return q->servers->attempts > 0 ? q->servers->attempts : DNS_ATTEMPTS_DEF;
 }
 
 static void
@@ -567,7 +467,7 @@ static int
 q_socket(struct dns_query *q, int type, msec_t now)
 {
 	const struct dns_servers *s = q->servers;
-	int fd, r, t = s->timeout_ms > 0 ? s->timeout_ms : TIMEOUT_DEF;
+	int fd, r, t = s->timeout_ms > 0 ? s->timeout_ms : DNS_TIMEOUT_DEF_MS;
 
 	q_close(q);
 	fd = socket(s->addr[q->server].ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -717,7 +617,7 @@ q_udp_read(struct dns_query *q, msec_t now)
 	int i, hops;
 	char tmp[256];
 
-	for (i = 0; i < UDP_READS; i++) {
+	for (i = 0; i < DNS_UDP_READS; i++) {
 		/* MSG_TRUNC: the real length, so an oversized datagram is
 		 * treated as truncated instead of being parsed in part */
 		n = recv(q->fd, udp_buf, sizeof udp_buf, MSG_TRUNC);

@@ -9,30 +9,6 @@
 
 #include "mtasts.h"
 
-static int
-is_digit(unsigned c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alnum(unsigned c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_hex(unsigned c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static char
-to_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Hex digits, colons and dots with at least two colons: an IPv6
  * address, possibly with an embedded IPv4 tail.  Not a full parser;
  * it only has to tell addresses from host:port. */
@@ -44,7 +20,7 @@ looks_ipv6(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		if (p[i] == ':')
 			colons++;
-		else if (!is_hex((unsigned char)p[i]) && p[i] != '.')
+		else if (ascii_hexval((unsigned char)p[i]) < 0 && p[i] != '.')
 			return 0;
 	}
 	return colons >= 2;
@@ -78,11 +54,11 @@ key_domain(const char *p, size_t n, char out[DOMAIN_MAX + 1])
 			}
 			continue;
 		}
-		if (!is_alnum(c) && !(c == '-' && lab > 0))
+		if (!ascii_isalnum(c) && !(c == '-' && lab > 0))
 			return KEY_BAD;
-		if (!is_digit(c))
+		if (!ascii_isdigit(c))
 			numeric = 0;
-		if (++lab > 63)
+		if (++lab > LABEL_MAX)
 			return KEY_BAD;
 	}
 	if (allnum)
@@ -97,7 +73,7 @@ key_domain(const char *p, size_t n, char out[DOMAIN_MAX + 1])
 	if (n > POLICY_DOMAIN_MAX)
 		return KEY_BAD;
 	for (i = 0; i < n; i++)
-		out[i] = to_lower(p[i]);
+		out[i] = (char)ascii_tolower((unsigned char)p[i]);
 	out[n] = '\0';
 	return KEY_OK;
 }

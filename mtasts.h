@@ -26,32 +26,68 @@
 
 #define MTASTS_VERSION "0.1.0"
 
-/* ---- limits: one place for every bound ------------------------------ */
+/* ---- limits: one place for every bound and tunable ------------------
+ * Sizes in bytes unless a unit is named.  Run-time settings and their
+ * defaults are in conf.c's key table and conf_defaults(). */
 #define DOMAIN_MAX        253    /* octets of a presentation-form name */
 #define POLICY_DOMAIN_MAX 244    /* "_mta-sts." + d must fit 255 wire octets */
+#define LABEL_MAX         63     /* octets of one DNS label (RFC 1035 2.3.4) */
 #define TXT_ID_MAX        32     /* RFC 8461 sts-id: 1*32(ALPHA / DIGIT) */
+#define TXT_EXT_NAME_MAX  32     /* RFC 8461 3.1 sts-ext-name: 1*32 characters */
 #define MX_MAX            32     /* mx patterns per policy; more is invalid */
 #define MX_PATTERN_MAX    (DOMAIN_MAX + 2)   /* "*." + domain */
 #define MAX_AGE_MAX       31557600u          /* RFC 8461 3.2 cap, seconds */
+#define MAX_AGE_DIGITS    10     /* RFC 8461 3.2 max_age: 1*10DIGIT */
+#define POLICY_NAME_MAX   32     /* policy field name: ALNUM then 31 more */
 
 #define NS_PAYLOAD_MAX    1024   /* netstring payload buffered per request */
 #define NS_DISCARD_MAX    10100  /* longer declared lengths are framing errors */
+#define NS_REPLY_MAX      100000 /* Postfix refuses longer reply payloads
+                                  * (dict_sockmap.c) */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
 #define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
 
+#define DNS_PORT          53
 #define DNS_UDP_SIZE      1232   /* advertised EDNS payload size */
 #define DNS_TCP_MAX       65535
+#define DNS_QUERY_MAX     512    /* a query we build (one question, OPT) */
+#define DNS_NAME_WIRE_MAX 255    /* octets of a name in wire form */
+#define DNS_JUMPS_MAX     32     /* compression pointers followed per name */
 #define DNS_MAX_RR        64     /* RRs examined per message */
 #define DNS_CNAME_MAX     8      /* CNAME hops, within and across queries */
 #define DNS_NS_MAX        3      /* nameservers used */
 #define DNS_ADDR_MAX      8      /* A/AAAA addresses kept per answer */
 #define DNS_TXT_MAX       DNS_MAX_RR  /* TXT RRs kept per answer */
 #define TXT_RECORD_MAX    4096   /* joined TXT record; longer is invalid */
+#define DNS_TXT_PREFIX    64     /* bytes kept of a longer one, for the log */
 #define DNS_TXT_BUF       16384  /* storage for all kept TXT records */
+#define DNS_UDP_READS     16     /* datagrams read per wakeup */
+#define DNS_TIMEOUT_DEF_MS 5000  /* per attempt, unless resolv.conf says */
+#define DNS_TIMEOUT_CAP_MS 30000 /* most resolv.conf "timeout:" may ask */
+#define DNS_ATTEMPTS_DEF  2      /* rounds over the servers, unless ... */
+#define DNS_ATTEMPTS_CAP  5      /* most resolv.conf "attempts:" may ask */
+#define RESOLV_CONF_MAX   65536  /* a longer resolv.conf is not read */
 
 #define HTTP_HEADER_MAX   8192   /* whole header section */
 #define HTTP_FIELDS_MAX   64
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
+#define HTTP_INTERIM_MAX  8      /* 1xx responses skipped before the final one */
+
+#define ANCHORS_FILE_MAX  (16 * 1024 * 1024)  /* a larger CA file is refused */
+
+#define CONF_FILE_MAX     65535  /* a larger mta-sts.conf is refused */
+#define CONF_LINE_MAX     511    /* characters of a line of it */
+#define LISTEN_MAX        8      /* listen lines */
+#define LISTEN_SPEC_MAX   127    /* characters of one listen value */
+#define LISTEN_PATH_MAX   107    /* unix:PATH (sockaddr_un.sun_path less NUL) */
+#define LISTEN_DEFAULT    "127.0.0.1:8461"   /* when no listen line is given */
+#define ZONE_MAX          16     /* the default zone + 15 named */
+#define ZONE_NAME_MAX     63
+
+#define SNAP_FILE_MAX     (64 * 1024 * 1024)  /* a larger cache_file is ignored */
+#define SNAP_LINE_MAX     9000   /* a record line: 32 x 253-character patterns fit */
+#define SNAP_CLOCK_SKEW   60     /* seconds a fetch time may lie in the future */
+#define SNAP_TIME_MAX     ((uint64_t)1 << 40)  /* later fetch times are corrupt */
 
 #define CACHE_BLOCK       64     /* bytes per cache store block */
 #define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
@@ -59,13 +95,53 @@
 
 typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
 
-/* ---- util.c ----------------------------------------------------------- */
-msec_t mono_now(void);
+/* ---- util.c: shared helpers (no module prefix: each is named for what
+ * it does, so that there is one of each) ------------------------------ */
+msec_t mono_now(void);                     /* CLOCK_MONOTONIC milliseconds */
 int64_t mono_usec(void);                   /* CLOCK_MONOTONIC microseconds */
 int64_t wall_now(void);                    /* UNIX seconds */
 int rand_fill(void *buf, size_t len);      /* getrandom(2); 0 ok, -1 error */
+/* O_NONBLOCK and FD_CLOEXEC on fd; 0 ok, -1 with errno */
 int set_nonblock(int fd);
-size_t strlcpy_m(char *dst, const char *src, size_t cap); /* returns strlen(src) */
+/* Copy src into dst[cap], always NUL-terminated when cap > 0; returns
+ * strlen(src), so a result >= cap means it was cut. */
+size_t strlcpy_m(char *dst, const char *src, size_t cap);
+/* ASCII character classes, the same in every locale: 1 or 0.
+ * ascii_isblank is space and tab (the RFCs' WSP); ascii_isspace adds
+ * \n \r \f \v; ascii_hexval is 0-15, or -1 for a non-hex digit. */
+int ascii_isdigit(int c);
+int ascii_isalpha(int c);
+int ascii_isalnum(int c);
+int ascii_isblank(int c);
+int ascii_isspace(int c);
+int ascii_hexval(int c);
+int ascii_tolower(int c);                  /* A-Z only; other bytes as they are */
+/* s[0..len) as a decimal number: 1 to maxdigits digits and nothing else
+ * (no sign, no space; leading zeros are fine), at most max.  0 with *out,
+ * or -1 (and *out untouched).  Pure; maxdigits SIZE_MAX for no cap. */
+int dec_parse(const char *s, size_t len, size_t maxdigits, uint64_t max, uint64_t *out);
+/* "host", "host:port", "[v6]", "[v6]:port" in s[0..len).  The port is
+ * 1-65535 in decimal; default_port 0 means it is required.  Without
+ * brackets, the last colon starts the port where one is required, and
+ * where it may be left out two colons make the whole text an IPv6
+ * address ("::1:53" is that address on the default port).  Checks the
+ * syntax only: *hp points into s.  0, or -1.  Pure. */
+struct hostport {
+	const char *host;          /* brackets removed; never empty */
+	size_t hostlen;
+	int port;
+	int bracketed;
+};
+int hostport_split(const char *s, size_t len, int default_port, struct hostport *hp);
+/* The same, and the host must be an IPv4 or IPv6 literal (brackets: IPv6
+ * only): the socket address with its port.  0, or -1. */
+int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_storage *ss,
+                  socklen_t *sl);
+/* The whole file at path in a malloc'd buffer, NUL-terminated after *len
+ * bytes; the caller frees it.  NULL when it cannot be opened or read, or
+ * holds more than max bytes, with "path: reason" in err and errno kept
+ * (EFBIG for too large), so a caller may treat ENOENT as "no file". */
+char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
 /* ---- log.c ------------------------------------------------------------ */
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -197,7 +273,7 @@ struct dns_query {
 	size_t qlen;               /* query message length in qbuf */
 	size_t io;                 /* TCP bytes written / read so far */
 	size_t tcp_want;
-	uint8_t qbuf[2 + 512];     /* TCP length prefix + query */
+	uint8_t qbuf[2 + DNS_QUERY_MAX]; /* TCP length prefix + query */
 	/* public when dns_query_step() returned done */
 	struct dns_result result;
 	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
@@ -354,9 +430,6 @@ void tls_fetch_abort(struct tls_fetch *f);
 extern int tls_fetch_port;         /* 443; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */
-#define LISTEN_MAX    8
-#define ZONE_MAX      16          /* the default zone + 15 named */
-#define ZONE_NAME_MAX 63
 struct zone {
 	char name[ZONE_NAME_MAX + 1]; /* "" for the default zone */
 	int strict_testing;          /* answer testing policies like enforce */
@@ -365,7 +438,7 @@ struct zone {
 };
 struct config {
 	int nlisten;
-	char listen[LISTEN_MAX][128];
+	char listen[LISTEN_MAX][LISTEN_SPEC_MAX + 1];
 	int socket_mode;
 	int cache_size;              /* entries */
 	int cache_grace;             /* seconds between TXT rechecks */

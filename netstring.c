@@ -9,9 +9,6 @@
 
 #include "mtasts.h"
 
-/* Postfix refuses replies whose payload exceeds this (dict_sockmap.c) */
-#define NS_REPLY_MAX 100000
-
 enum {
 	NS_S_LEN = 0,      /* reading the decimal length */
 	NS_S_BODY,         /* reading (or discarding) the payload */

@@ -8,30 +8,6 @@
 
 #include "mtasts.h"
 
-static int
-is_digit(unsigned c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alpha(unsigned c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_alnum(unsigned c)
-{
-	return is_alpha(c) || is_digit(c);
-}
-
-static int
-is_wsp(unsigned c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* ---- TXT record (RFC 8461 3.1) --------------------------------------- */
 
 static const char sts_version[] = "v=STSv1";
@@ -46,7 +22,7 @@ txt_is_sts(const uint8_t *buf, size_t len)
 
 	if (len < STS_VERSION_LEN || memcmp(buf, sts_version, STS_VERSION_LEN) != 0)
 		return 0;
-	while (i < len && is_wsp(buf[i]))
+	while (i < len && ascii_isblank(buf[i]))
 		i++;
 	return i < len && buf[i] == ';';
 }
@@ -55,7 +31,7 @@ txt_is_sts(const uint8_t *buf, size_t len)
 static int
 ext_name_char(unsigned c)
 {
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
+	return ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
 /* sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): no space, ";" or "=" */
@@ -80,28 +56,28 @@ policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 		 * without one, so "id=a " is invalid (strict ABNF) */
 		if (i == len && fields > 0)
 			break;
-		while (i < len && is_wsp(buf[i]))
+		while (i < len && ascii_isblank(buf[i]))
 			i++;
 		if (i == len || buf[i] != ';')
 			goto bad;
 		i++;
-		while (i < len && is_wsp(buf[i]))
+		while (i < len && ascii_isblank(buf[i]))
 			i++;
 		if (i == len)
 			break;          /* the optional trailing delimiter */
 		/* a field: name "=" value */
 		s = i;
-		if (!is_alnum(buf[i]))
+		if (!ascii_isalnum(buf[i]))
 			goto bad;
 		for (i++; i < len && ext_name_char(buf[i]); i++)
-			if (i - s >= 32)
+			if (i - s >= TXT_EXT_NAME_MAX)
 				goto bad;
 		if (i == len || buf[i] != '=')
 			goto bad;
 		/* names are case-sensitive: "ID=" is an extension */
 		if (i - s == 2 && buf[s] == 'i' && buf[s + 1] == 'd') {
 			size_t v = ++i;
-			while (i < len && is_alnum(buf[i]))
+			while (i < len && ascii_isalnum(buf[i]))
 				i++;
 			if (i == v || i - v > TXT_ID_MAX)
 				goto bad;
@@ -137,7 +113,7 @@ txt_maybe_sts(const uint8_t *p, size_t len)
 
 	if (memcmp(p, sts_version, i) != 0)
 		return 0;
-	while (i < len && is_wsp(p[i]))
+	while (i < len && ascii_isblank(p[i]))
 		i++;
 	return i == len || p[i] == ';';
 }
@@ -260,10 +236,10 @@ mx_pattern(const uint8_t *v, size_t n, char out[MX_PATTERN_MAX + 1])
 				lab = 0;
 				numeric = 1;
 			}
-		} else if (is_alnum(c) || (c == '-' && lab > 0)) {
-			if (++lab > 63)
+		} else if (ascii_isalnum(c) || (c == '-' && lab > 0)) {
+			if (++lab > LABEL_MAX)
 				return 0;
-			if (!is_digit(c))
+			if (!ascii_isdigit(c))
 				numeric = 0;
 		} else
 			return 0;
@@ -280,16 +256,10 @@ mx_pattern(const uint8_t *v, size_t n, char out[MX_PATTERN_MAX + 1])
 static int
 parse_max_age(const uint8_t *v, size_t n, uint32_t *out)
 {
-	uint64_t x = 0;
-	size_t i;
+	uint64_t x;
 
-	if (n == 0 || n > 10)
+	if (dec_parse((const char *)v, n, MAX_AGE_DIGITS, UINT64_MAX, &x) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (!is_digit(v[i]))
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
 	*out = x > MAX_AGE_MAX ? MAX_AGE_MAX : (uint32_t)x;
 	return 0;
 }
@@ -326,24 +296,24 @@ policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
 			return "control character";
 	}
 	/* [D] blank lines, and lines of only WSP, carry nothing: skip them */
-	for (i = 0; i < n && is_wsp(p[i]); i++)
+	for (i = 0; i < n && ascii_isblank(p[i]); i++)
 		;
 	if (i == n)
 		return NULL;
 	/* name ":" with no WSP before the name or the colon */
-	if (!is_alnum(p[0]))
+	if (!ascii_isalnum(p[0]))
 		return "malformed line";
 	for (nn = 1; nn < n && ext_name_char(p[nn]); nn++)
-		if (nn >= 32)
+		if (nn >= POLICY_NAME_MAX)
 			return "malformed line";
 	if (nn == n || p[nn] != ':')
 		return "malformed line";
 	/* value: after *WSP, without trailing WSP */
-	for (i = nn + 1; i < n && is_wsp(p[i]); i++)
+	for (i = nn + 1; i < n && ascii_isblank(p[i]); i++)
 		;
 	v = p + i;
 	vn = n - i;
-	while (vn > 0 && is_wsp(v[vn - 1]))
+	while (vn > 0 && ascii_isblank(v[vn - 1]))
 		vn--;
 	for (i = 0; i < vn; ) {
 		size_t s = utf8_seq(v + i, vn - i);

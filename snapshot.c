@@ -27,7 +27,6 @@
 #include "mtasts.h"
 
 #define SNAP_MAGIC "mtasts-snapshot "
-#define SNAP_LINE_MAX 9000      /* 32 x 253-character patterns fit */
 
 uint32_t
 snapshot_crc32(const void *buf, size_t len)
@@ -46,25 +45,6 @@ snapshot_crc32(const void *buf, size_t len)
 }
 
 /* ---- load (pure) -------------------------------------------------------- */
-
-static int
-parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	if (len == 0 || len > 20)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (uint64_t)(s[i] - '0');
-		if (n > max)
-			return -1;
-	}
-	*out = n;
-	return 0;
-}
 
 /* Split a record line into space-separated fields (no empty fields). */
 static int
@@ -116,11 +96,11 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 		if (policy_txt_record((const uint8_t *)txt, strlen(txt), r->id) != 1)
 			return *why = "bad id", -1;
 	}
-	if (parse_u64(f[4], fl[4], MAX_AGE_MAX, &max_age) < 0)
+	if (dec_parse(f[4], fl[4], 20, MAX_AGE_MAX, &max_age) < 0)
 		return *why = "bad max_age", -1;
-	if (parse_u64(f[5], fl[5], (uint64_t)1 << 40, &fetched) < 0)
+	if (dec_parse(f[5], fl[5], 20, SNAP_TIME_MAX, &fetched) < 0)
 		return *why = "bad fetch time", -1;
-	if ((int64_t)fetched > now + 60)
+	if ((int64_t)fetched > now + SNAP_CLOCK_SKEW)
 		return *why = "fetch time in the future", -1;
 	if ((int64_t)(fetched + max_age) <= now)
 		return *why = "expired", -1;
@@ -191,7 +171,7 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 		}
 		for (i = 0; i < 8; i++) {
 			char ch = line[i];
-			int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+			int v = ch >= 'A' && ch <= 'F' ? -1 : ascii_hexval(ch);   /* as written */
 			if (v < 0)
 				break;
 			crc = crc << 4 | (uint32_t)v;
