@@ -246,11 +246,138 @@ name_to_text(const uint8_t *w, char *out, size_t cap)
 	return 0;
 }
 
+/* ---- reply: walking the message ---------------------------------------
+ * As musl's __dns_parse separates walking a message from acting on its
+ * records: msg_walk checks the header and the question and lays out the
+ * answer section; the functions after it only interpret that table. */
+
 struct rr {
-	size_t owner;
-	size_t rdata;
+	size_t owner;              /* offset of the owner name */
+	size_t rdata;              /* offset of the RDATA */
 	uint16_t type, class, rdlen;
 };
+struct msg {
+	const uint8_t *p;
+	size_t len;
+	uint16_t flags;
+	int an;                    /* answer RRs, in rr[] */
+	uint8_t want[DNS_NAME_WIRE_MAX];   /* QNAME, wire form, lowercase */
+	size_t wl;
+	struct rr rr[DNS_MAX_RR];
+};
+
+/* Is this a reply to our question?  The header and the question against
+ * (id, qname, qtype, IN); out->rcode and out->edns_rejected are set on
+ * the way.  DNS_PENDING when m is ready for interpretation, otherwise the
+ * outcome: MISMATCH, MALFORMED, TRUNCATED or SERVER_ERR. */
+static enum dns_status
+msg_question(struct msg *m, uint16_t id, const char *qname, uint16_t qtype,
+    struct dns_result *out, size_t *pos)
+{
+	uint8_t cur[DNS_NAME_WIRE_MAX];
+	size_t cl, i;
+
+	if (m->len < 12 || get16(m->p) != id)
+		return DNS_MISMATCH;
+	m->flags = get16(m->p + 2);
+	if (!(m->flags & F_QR) || (m->flags >> 11 & 0xf) != 0)
+		return DNS_MISMATCH;
+	out->rcode = m->flags & 0xf;
+	if (out->rcode == R_FORMERR || out->rcode == R_NOTIMP) {
+		out->edns_rejected = 1;
+		/* servers that do not know EDNS often drop the question */
+		if (get16(m->p + 4) == 0)
+			return DNS_SERVER_ERR;
+	}
+	if (get16(m->p + 4) != 1)
+		return DNS_MISMATCH;
+	m->wl = name_to_wire(qname, m->want);
+	if (m->wl == 0)
+		return DNS_MISMATCH;
+	for (i = 0; i < m->wl; i++)
+		m->want[i] = (uint8_t)ascii_tolower(m->want[i]);
+	*pos = 12;
+	if (name_read(m->p, m->len, pos, cur, &cl) < 0 || m->len - *pos < 4)
+		return DNS_MALFORMED;
+	if (cl != m->wl || memcmp(cur, m->want, m->wl) != 0 ||
+	    get16(m->p + *pos) != qtype || get16(m->p + *pos + 2) != C_IN)
+		return DNS_MISMATCH;
+	*pos += 4;
+	if (m->flags & F_TC)
+		return DNS_TRUNCATED;   /* never look at a partial answer */
+	if (out->rcode != 0 && out->rcode != R_NXDOMAIN)
+		return DNS_SERVER_ERR;
+	return DNS_PENDING;
+}
+
+/* The answer section from pos into m->rr[]: every RR whole inside the
+ * message.  DNS_PENDING, or DNS_MALFORMED. */
+static enum dns_status
+msg_answers(struct msg *m, size_t pos)
+{
+	uint8_t name[DNS_NAME_WIRE_MAX];
+	size_t nl;
+	int j;
+
+	m->an = get16(m->p + 6);
+	if (m->an > DNS_MAX_RR)
+		return DNS_MALFORMED;
+	for (j = 0; j < m->an; j++) {
+		struct rr *r = &m->rr[j];
+
+		r->owner = pos;
+		if (name_read(m->p, m->len, &pos, name, &nl) < 0 || m->len - pos < 10)
+			return DNS_MALFORMED;
+		r->type = get16(m->p + pos);
+		r->class = get16(m->p + pos + 2);
+		r->rdlen = get16(m->p + pos + 8);
+		pos += 10;
+		if (r->rdlen > m->len - pos)
+			return DNS_MALFORMED;
+		r->rdata = pos;
+		pos += r->rdlen;
+	}
+	return DNS_PENDING;
+}
+
+/* ---- reply: interpreting the records ------------------------------------ */
+
+/* Does answer RR j belong to the name cur and have this type (class IN)? */
+static int
+rr_is(const struct msg *m, int j, uint16_t type, const uint8_t *cur, size_t cl)
+{
+	return m->rr[j].type == type && m->rr[j].class == C_IN &&
+	    name_at_is(m->p, m->len, m->rr[j].owner, cur, cl);
+}
+
+/* Follow the CNAME chain from QNAME within the answer section: cur ends
+ * as the name whose records answer the question; a loop runs into the
+ * hop cap.  0, or -1 for a broken chain. */
+static int
+cname_follow(const struct msg *m, uint16_t qtype, uint8_t cur[DNS_NAME_WIRE_MAX],
+    size_t *cl, int *hops)
+{
+	size_t pos;
+	int j;
+
+	memcpy(cur, m->want, m->wl);
+	*cl = m->wl;
+	*hops = 0;
+	while (qtype != DNS_T_CNAME) {
+		for (j = 0; j < m->an; j++)
+			if (rr_is(m, j, DNS_T_CNAME, cur, *cl))
+				break;
+		if (j == m->an)
+			break;
+		if (++*hops > DNS_CNAME_MAX)
+			return -1;
+		pos = m->rr[j].rdata;
+		if (name_read(m->p, m->len, &pos, cur, cl) < 0 ||
+		    pos != m->rr[j].rdata + m->rr[j].rdlen)
+			return -1;
+	}
+	return 0;
+}
 
 /* One TXT RR: its character-strings must fill rdlength exactly; they are
  * joined without separator.  -1 when malformed or nothing more fits. */
@@ -288,105 +415,27 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 	return 0;
 }
 
+/* The records of type qtype at the name cur into out: DNS_DATA if any,
+ * DNS_MALFORMED for a broken one, DNS_PENDING for none. */
 static enum dns_status
-parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
-    uint16_t qtype, struct dns_result *out, int *hopsp)
+answer_collect(const struct msg *m, uint16_t qtype, const uint8_t *cur, size_t cl,
+    struct dns_result *out)
 {
-	uint8_t want[DNS_NAME_WIRE_MAX], cur[DNS_NAME_WIRE_MAX];
-	struct rr rr[DNS_MAX_RR];
-	size_t wl, cl, pos = 12, used = 0, i;
-	uint16_t flags, an;
-	int hops = 0, found = 0, j;
+	size_t used = 0;
+	int j, found = 0;
 
-	out->status = DNS_PENDING;
-	out->rcode = 0;
-	out->edns_rejected = 0;
-	out->cname[0] = '\0';
-	out->ntxt = 0;
-	out->naddr = 0;
-	*hopsp = 0;
+	for (j = 0; j < m->an; j++) {
+		const uint8_t *rd = m->p + m->rr[j].rdata;
 
-	if (len < 12 || get16(msg) != id)
-		return DNS_MISMATCH;
-	flags = get16(msg + 2);
-	if (!(flags & F_QR) || (flags >> 11 & 0xf) != 0)
-		return DNS_MISMATCH;
-	out->rcode = flags & 0xf;
-	if (out->rcode == R_FORMERR || out->rcode == R_NOTIMP) {
-		out->edns_rejected = 1;
-		/* servers that do not know EDNS often drop the question */
-		if (get16(msg + 4) == 0)
-			return DNS_SERVER_ERR;
-	}
-	if (get16(msg + 4) != 1)
-		return DNS_MISMATCH;
-	wl = name_to_wire(qname, want);
-	if (wl == 0)
-		return DNS_MISMATCH;
-	for (i = 0; i < wl; i++)
-		want[i] = (uint8_t)ascii_tolower(want[i]);
-	if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 4)
-		return DNS_MALFORMED;
-	if (cl != wl || memcmp(cur, want, wl) != 0 ||
-	    get16(msg + pos) != qtype || get16(msg + pos + 2) != C_IN)
-		return DNS_MISMATCH;
-	pos += 4;
-	if (flags & F_TC)
-		return DNS_TRUNCATED;   /* never look at a partial answer */
-	if (out->rcode != 0 && out->rcode != R_NXDOMAIN)
-		return DNS_SERVER_ERR;
-
-	an = get16(msg + 6);
-	if (an > DNS_MAX_RR)
-		return DNS_MALFORMED;
-	for (j = 0; j < an; j++) {
-		rr[j].owner = pos;
-		if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 10)
-			return DNS_MALFORMED;
-		rr[j].type = get16(msg + pos);
-		rr[j].class = get16(msg + pos + 2);
-		rr[j].rdlen = get16(msg + pos + 8);
-		pos += 10;
-		if (rr[j].rdlen > len - pos)
-			return DNS_MALFORMED;
-		rr[j].rdata = pos;
-		pos += rr[j].rdlen;
-	}
-
-	/* Follow the CNAME chain from QNAME within the answer section;
-	 * a loop runs into the hop cap. */
-	memcpy(cur, want, wl);
-	cl = wl;
-	while (qtype != DNS_T_CNAME) {
-		for (j = 0; j < an; j++)
-			if (rr[j].type == DNS_T_CNAME && rr[j].class == C_IN &&
-			    name_at_is(msg, len, rr[j].owner, cur, cl))
-				break;
-		if (j == an)
-			break;
-		if (++hops > DNS_CNAME_MAX)
-			return DNS_MALFORMED;
-		pos = rr[j].rdata;
-		if (name_read(msg, len, &pos, cur, &cl) < 0 ||
-		    pos != rr[j].rdata + rr[j].rdlen)
-			return DNS_MALFORMED;
-	}
-	*hopsp = hops;
-	if (out->rcode == R_NXDOMAIN)
-		return DNS_NONE;
-
-	for (j = 0; j < an; j++) {
-		const uint8_t *rd = msg + rr[j].rdata;
-		if (rr[j].type != qtype || rr[j].class != C_IN ||
-		    !name_at_is(msg, len, rr[j].owner, cur, cl))
+		if (!rr_is(m, j, qtype, cur, cl))
 			continue;
 		found = 1;
 		if (qtype == DNS_T_TXT) {
-			if (txt_add(out, &used, rd, rr[j].rdlen) < 0)
+			if (txt_add(out, &used, rd, m->rr[j].rdlen) < 0)
 				return DNS_MALFORMED;
 		} else if (qtype == DNS_T_A || qtype == DNS_T_AAAA) {
 			size_t al = qtype == DNS_T_A ? 4 : 16;
-			if (rr[j].rdlen != al)
+			if (m->rr[j].rdlen != al)
 				return DNS_MALFORMED;
 			if (out->naddr < DNS_ADDR_MAX) {
 				struct dns_addr *a = &out->addr[out->naddr++];
@@ -396,8 +445,39 @@ parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 			}
 		}
 	}
-	if (found)
-		return DNS_DATA;
+	return found ? DNS_DATA : DNS_PENDING;
+}
+
+static enum dns_status
+parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct dns_result *out, int *hopsp)
+{
+	struct msg m;
+	uint8_t cur[DNS_NAME_WIRE_MAX];
+	enum dns_status st;
+	size_t pos, cl;
+	int hops;
+
+	out->status = DNS_PENDING;
+	out->rcode = 0;
+	out->edns_rejected = 0;
+	out->cname[0] = '\0';
+	out->ntxt = 0;
+	out->naddr = 0;
+	*hopsp = 0;
+
+	m.p = msg;
+	m.len = len;
+	if ((st = msg_question(&m, id, qname, qtype, out, &pos)) != DNS_PENDING ||
+	    (st = msg_answers(&m, pos)) != DNS_PENDING)
+		return st;
+	if (cname_follow(&m, qtype, cur, &cl, &hops) < 0)
+		return DNS_MALFORMED;
+	*hopsp = hops;
+	if (out->rcode == R_NXDOMAIN)
+		return DNS_NONE;
+	if ((st = answer_collect(&m, qtype, cur, cl, out)) != DNS_PENDING)
+		return st;
 	if (hops > 0) {
 		if (name_to_text(cur, out->cname, sizeof out->cname) < 0)
 			return DNS_MALFORMED;

@@ -280,62 +280,79 @@ name_is(const uint8_t *p, size_t n, const char *s)
 #define SEEN_MODE    2
 #define SEEN_MAX_AGE 4
 
-/* One line without its terminator.  Returns NULL or the error reason. */
-static const char *
-policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+/*
+ * One line without its terminator, taken apart: 0 for a line that carries
+ * nothing, 1 for a field with its name p[0..*nn) and its value *v[0..*vn)
+ * (surrounding WSP removed), -1 with *why for a line that breaks the
+ * grammar or holds bytes no policy may hold.
+ */
+static int
+policy_line_split(const uint8_t *p, size_t n, size_t *nn, const uint8_t **v, size_t *vn,
+    const char **why)
 {
-	char pat[MX_PATTERN_MAX + 1];
-	const uint8_t *v;
-	size_t i, nn, vn, plen;
-	int k;
+	size_t i, s;
 
 	for (i = 0; i < n; i++) {
 		if (p[i] == '\r')
-			return "bare CR";
+			return *why = "bare CR", -1;
 		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-			return "control character";
+			return *why = "control character", -1;
 	}
 	/* [D] blank lines, and lines of only WSP, carry nothing: skip them */
 	for (i = 0; i < n && ascii_isblank(p[i]); i++)
 		;
 	if (i == n)
-		return NULL;
+		return 0;
 	/* name ":" with no WSP before the name or the colon */
+	*why = "malformed line";
 	if (!ascii_isalnum(p[0]))
-		return "malformed line";
-	for (nn = 1; nn < n && ext_name_char(p[nn]); nn++)
-		if (nn >= POLICY_NAME_MAX)
-			return "malformed line";
-	if (nn == n || p[nn] != ':')
-		return "malformed line";
+		return -1;
+	for (*nn = 1; *nn < n && ext_name_char(p[*nn]); (*nn)++)
+		if (*nn >= POLICY_NAME_MAX)
+			return -1;
+	if (*nn == n || p[*nn] != ':')
+		return -1;
 	/* value: after *WSP, without trailing WSP */
-	for (i = nn + 1; i < n && ascii_isblank(p[i]); i++)
+	for (i = *nn + 1; i < n && ascii_isblank(p[i]); i++)
 		;
-	v = p + i;
-	vn = n - i;
-	while (vn > 0 && ascii_isblank(v[vn - 1]))
-		vn--;
-	for (i = 0; i < vn; ) {
-		size_t s = utf8_seq(v + i, vn - i);
-		if (s == 0)
-			return "bad utf-8";
-		i += s;
-	}
+	*v = p + i;
+	*vn = n - i;
+	while (*vn > 0 && ascii_isblank((*v)[*vn - 1]))
+		(*vn)--;
+	for (i = 0; i < *vn; i += s)
+		if ((s = utf8_seq(*v + i, *vn - i)) == 0)
+			return *why = "bad utf-8", -1;
+	return 1;
+}
 
-	if (name_is(p, nn, "mx")) {
-		/* every mx is checked, repeated or not: one bad one spoils all */
-		plen = mx_pattern(v, vn, pat);
-		if (plen == 0)
-			return "bad mx";
-		for (k = 0; k < out->nmx; k++)
-			if (strcmp(out->mx[k], pat) == 0)
-				return NULL;
-		if (out->nmx == MX_MAX)
-			return "too many mx";
-		memcpy(out->mx[out->nmx++], pat, plen + 1);
-		return NULL;
-	}
-	/* repeated non-mx fields: the first wins, later ones are ignored */
+/* An mx field: every one is checked, repeated or not, so one bad one
+ * spoils all; repeats are dropped.  NULL or the error reason. */
+static const char *
+policy_mx(const uint8_t *v, size_t vn, struct policy *out)
+{
+	char pat[MX_PATTERN_MAX + 1];
+	size_t plen = mx_pattern(v, vn, pat);
+	int k;
+
+	if (plen == 0)
+		return "bad mx";
+	for (k = 0; k < out->nmx; k++)
+		if (strcmp(out->mx[k], pat) == 0)
+			return NULL;
+	if (out->nmx == MX_MAX)
+		return "too many mx";
+	memcpy(out->mx[out->nmx++], pat, plen + 1);
+	return NULL;
+}
+
+/* One field into out.  Repeated non-mx fields: the first wins, later ones
+ * are ignored.  NULL or the error reason. */
+static const char *
+policy_field(const uint8_t *p, size_t nn, const uint8_t *v, size_t vn, struct policy *out,
+    int *seen)
+{
+	if (name_is(p, nn, "mx"))
+		return policy_mx(v, vn, out);
 	if (name_is(p, nn, "version")) {
 		if (*seen & SEEN_VERSION)
 			return NULL;
@@ -370,6 +387,20 @@ policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
 	if (vn == 0)
 		return "empty value";
 	return NULL;
+}
+
+/* One line without its terminator.  Returns NULL or the error reason. */
+static const char *
+policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+{
+	const uint8_t *v = NULL;
+	const char *why = NULL;
+	size_t nn = 0, vn = 0;
+	int r = policy_line_split(p, n, &nn, &v, &vn, &why);
+
+	if (r <= 0)
+		return r < 0 ? why : NULL;
+	return policy_field(p, nn, v, vn, out, seen);
 }
 
 int

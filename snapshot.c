@@ -121,17 +121,13 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 	return 0;
 }
 
-int
-snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
-    struct snap_stats *st)
+/* The first line: magic and version.  0 with *pos after it, or -1 with
+ * st->why (a foreign file, or a version this daemon cannot read). */
+static int
+snap_header(const char *buf, size_t len, size_t *pos, struct snap_stats *st)
 {
-	size_t pos = 0, n;
-	int lineno = 0, ended = 0;
-	struct snap_record r;
+	size_t n = 0;
 
-	memset(st, 0, sizeof *st);
-	/* header: magic and version */
-	n = 0;
 	while (n < len && buf[n] != '\n')
 		n++;
 	if (n == len || n < sizeof SNAP_MAGIC || memcmp(buf, SNAP_MAGIC, sizeof SNAP_MAGIC - 1)) {
@@ -142,12 +138,53 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 		st->why = "unsupported snapshot version";
 		return -1;
 	}
-	pos = n + 1;
-	lineno = 1;
+	*pos = n + 1;
+	return 0;
+}
+
+/* "<crc32> <body>": the shape, and the CRC of the body.  NULL when the
+ * line is sound, else why not. */
+static const char *
+snap_line_check(const char *line, size_t n)
+{
+	uint32_t crc = 0;
+	size_t i;
+
+	if (n < 11 || n > SNAP_LINE_MAX || line[8] != ' ')
+		return "malformed line";
+	for (i = 0; i < 8; i++) {
+		char ch = line[i];
+		int v = ch >= 'A' && ch <= 'F' ? -1 : ascii_hexval(ch);   /* as written */
+		if (v < 0)
+			break;
+		crc = crc << 4 | (uint32_t)v;
+	}
+	if (i != 8 || crc != snapshot_crc32(line + 9, n - 9))
+		return "checksum mismatch";
+	return NULL;
+}
+
+static void
+snap_bad(struct snap_stats *st, int lineno, const char *why)
+{
+	st->bad++;
+	st->bad_line = lineno;
+	st->why = why;
+}
+
+int
+snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
+    struct snap_stats *st)
+{
+	size_t pos, n;
+	int lineno = 1, ended = 0;
+	struct snap_record r;
+
+	memset(st, 0, sizeof *st);
+	if (snap_header(buf, len, &pos, st) < 0)
+		return -1;
 	while (pos < len) {
 		const char *line = buf + pos, *why = NULL;
-		uint32_t crc = 0;
-		size_t i;
 
 		n = 0;
 		while (pos + n < len && line[n] != '\n')
@@ -163,23 +200,8 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 			st->bad++;
 			continue;
 		}
-		if (n < 11 || n > SNAP_LINE_MAX || line[8] != ' ') {
-			st->bad++;
-			st->bad_line = lineno;
-			st->why = "malformed line";
-			continue;
-		}
-		for (i = 0; i < 8; i++) {
-			char ch = line[i];
-			int v = ch >= 'A' && ch <= 'F' ? -1 : ascii_hexval(ch);   /* as written */
-			if (v < 0)
-				break;
-			crc = crc << 4 | (uint32_t)v;
-		}
-		if (i != 8 || crc != snapshot_crc32(line + 9, n - 9)) {
-			st->bad++;
-			st->bad_line = lineno;
-			st->why = "checksum mismatch";
+		if ((why = snap_line_check(line, n)) != NULL) {
+			snap_bad(st, lineno, why);
 			continue;
 		}
 		if (line[9] == 'E') {
@@ -187,13 +209,10 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 			continue;
 		}
 		if (parse_record(line + 9, n - 9, now, &r, &why) < 0) {
-			if (!strcmp(why, "expired")) {
+			if (!strcmp(why, "expired"))
 				st->expired++;
-			} else {
-				st->bad++;
-				st->bad_line = lineno;
-				st->why = why;
-			}
+			else
+				snap_bad(st, lineno, why);
 			continue;
 		}
 		st->loaded++;
