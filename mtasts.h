@@ -1,18 +1,28 @@
 /*
  * mtasts.h - the table of contents: every limit, every shared type,
  * every module's interface.  Modules with one name prefix each:
- *   ns_      netstring.c   netstring framing (pure)
- *   key_     key.c         socketmap key -> policy domain (pure)
- *   dns_     dns.c         DNS message build/parse (pure) + stub resolver engine
- *   http_    http.c        HTTP/1.1 response parser incl. chunked (pure)
- *   txt_/policy_ policy.c  TXT record rules, policy parser, Postfix answer (pure)
- *   anchors_/tls_anchors_ anchors.c  PEM CA bundle -> trust anchors (pure parsers)
- *   fetch_       tls.c     non-blocking HTTPS GET over BearSSL
- *   cache_   cache.c       fixed hash table + byte-bounded store, LRU (pure)
- *   conf_    conf.c        mta-sts.conf parser (pure over text)
+ *   ns_        netstring.c  netstring framing (pure)
+ *   key_       key.c        socketmap key -> policy domain (pure)
+ *   dns_       dns.c        DNS message build/parse (pure) + stub resolver engine
+ *   http_      http.c       HTTP/1.1 response parser incl. chunked (pure)
+ *   policy_    policy.c     TXT record rules, policy parser, Postfix answer (pure)
+ *   anchors_   anchors.c    PEM CA bundle -> trust anchors (pure parsers)
+ *   tls_fetch_ tls.c        non-blocking HTTPS GET over BearSSL
+ *   cache_     cache.c      fixed hash table + byte-bounded store, LRU (pure)
+ *   snapshot_  snapshot.c   the cache on disk
+ *   conf_      conf.c       mta-sts.conf parser (pure over text)
  *   server.c, lookup.c, mtasts.c: the loop and its jobs (I/O)
- *   log_     log.c         stderr / file / syslog
- *   util.c                 clocks and randomness
+ *   log_       log.c        stderr / file / syslog
+ *   (none)     util.c       shared helpers, each named for what it does
+ *
+ * Requirement IDs in comments (HTTP-14, SM-2, ...) are defined in
+ * docs/requirements.md, each with the RFC section or manual it comes from.
+ *
+ * Conventions: "pure" functions work on (buf, len) and caller storage
+ * only, never read past len, allocate, log or block.  Unless a comment
+ * says otherwise, pointers a function returns point into the caller's
+ * buffers or to static strings, and the caller owns every struct it
+ * passes in.
  */
 #ifndef MTASTS_H
 #define MTASTS_H
@@ -101,8 +111,6 @@ msec_t mono_now(void);                     /* CLOCK_MONOTONIC milliseconds */
 int64_t mono_usec(void);                   /* CLOCK_MONOTONIC microseconds */
 int64_t wall_now(void);                    /* UNIX seconds */
 int rand_fill(void *buf, size_t len);      /* getrandom(2); 0 ok, -1 error */
-/* O_NONBLOCK and FD_CLOEXEC on fd; 0 ok, -1 with errno */
-int set_nonblock(int fd);
 /* Copy src into dst[cap], always NUL-terminated when cap > 0; returns
  * strlen(src), so a result >= cap means it was cut. */
 size_t strlcpy_m(char *dst, const char *src, size_t cap);
@@ -110,7 +118,6 @@ size_t strlcpy_m(char *dst, const char *src, size_t cap);
  * ascii_isblank is space and tab (the RFCs' WSP); ascii_isspace adds
  * \n \r \f \v; ascii_hexval is 0-15, or -1 for a non-hex digit. */
 int ascii_isdigit(int c);
-int ascii_isalpha(int c);
 int ascii_isalnum(int c);
 int ascii_isblank(int c);
 int ascii_isspace(int c);
@@ -178,11 +185,15 @@ struct ns_reader {
 	size_t len;                /* payload length when NS_DONE */
 	char payload[NS_PAYLOAD_MAX + 1];  /* NUL-terminated for convenience */
 };
+/* Ready r (caller-owned) for the first string of a connection. */
 void ns_reader_init(struct ns_reader *r);
 /* Feed bytes; *used is set to how many were consumed.  Stops right after
- * a complete string so the caller can act on it before feeding the rest. */
+ * a complete string so the caller can act on it before feeding the rest;
+ * the payload stays in r until the next call.  After NS_ERROR the stream
+ * is lost: every later call returns NS_ERROR. */
 enum ns_status ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used);
-/* Write "<len>:<payload>," into out; returns bytes written or 0 if no room. */
+/* Write "<len>:<payload>," into out (no NUL); returns bytes written, or 0
+ * if it does not fit in cap or len exceeds NS_REPLY_MAX. */
 size_t ns_write(char *out, size_t cap, const char *payload, size_t len);
 
 /* ---- key.c: socketmap key -> policy domain (pure) -------------------- */
@@ -192,7 +203,10 @@ enum key_status {
 	KEY_IP_LITERAL,
 	KEY_BAD            /* empty, bad syntax, non-ASCII, whitespace, too long */
 };
+/* Postfix's key (a next-hop, maybe "[host]:port") -> the policy domain in
+ * out (NUL-terminated, only written for KEY_OK).  Pure. */
 enum key_status key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1]);
+/* A static name for logs: "ok", "parent", "ip-literal", "bad-key". */
 const char *key_status_str(enum key_status s);
 
 /* ---- dns.c ------------------------------------------------------------ */
@@ -209,11 +223,13 @@ struct dns_servers {
 	int timeout_ms;            /* per attempt (resolv.conf "options timeout:") */
 	int attempts;              /* rounds over all servers ("options attempts:") */
 };
-/* Parse resolv.conf text: nameserver lines (v4/v6, first DNS_NS_MAX),
- * options timeout:N attempts:N.  search/domain/ndots ignored.
- * Returns number of servers (0 if none). */
+/* Parse resolv.conf text into *out (reset first): nameserver lines
+ * (v4/v6, the first DNS_NS_MAX), options timeout:N attempts:N (capped).
+ * search/domain/ndots ignored.  Returns the number of servers (0 if
+ * none).  Pure. */
 int dns_servers_parse(const char *buf, size_t len, struct dns_servers *out);
-/* Add one "1.2.3.4" / "::1" / "[::1]:5353" / "127.0.0.1:5353" server; -1 if invalid. */
+/* Add one "1.2.3.4" / "::1" / "[::1]:5353" / "127.0.0.1:5353" server
+ * (hostport_addr, port 53 by default); 0, or -1 if invalid or full. */
 int dns_servers_add(struct dns_servers *s, const char *addr);
 
 enum dns_status {
@@ -247,10 +263,14 @@ struct dns_result {
 	char cname[DOMAIN_MAX + 2];/* target when status == DNS_CNAME */
 	uint8_t txtbuf[DNS_TXT_BUF];   /* last: untouched by address queries */
 };
-/* Build a query; returns its length or 0 if it does not fit / bad name. */
+/* Build a query for name (presentation form, no trailing dot) into buf;
+ * returns its length, or 0 if it does not fit in cap or the name is bad.
+ * Pure. */
 size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
                        uint16_t qtype, int edns);
-/* Parse a reply to (id, qname, qtype, IN).  Pure: never reads past len. */
+/* Parse a reply to (id, qname, qtype, IN) into *out and return the same
+ * status as out->status.  Records are only left in out with DNS_DATA.
+ * Pure: never reads past len. */
 enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
                                 const char *qname, uint16_t qtype, struct dns_result *out);
 
@@ -278,12 +298,16 @@ struct dns_query {
 	struct dns_result result;
 	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
 };
+/* Start resolving name in q (caller-owned; servers must outlive it).  It
+ * may finish at once (no servers, past deadline, name too long): then
+ * dns_query_poll reports no fd and result.status is DNS_FAIL. */
 void dns_query_start(struct dns_query *q, const struct dns_servers *servers,
                      const char *name, uint16_t qtype, msec_t now, msec_t deadline);
 /* fd to poll (-1 if none right now), events, and the deadline to wake at */
 int dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline);
 /* Returns 1 when done (result.status is DNS_DATA/DNS_NONE/DNS_FAIL), else 0 */
 int dns_query_step(struct dns_query *q, short revents, msec_t now);
+/* Close q's socket, if any; q may be started again afterwards. */
 void dns_query_abort(struct dns_query *q);
 
 /* ---- http.c: HTTP/1.1 response parser (pure, incremental) ------------ */
@@ -294,6 +318,7 @@ enum fetch_class {            /* RFC 8460 4.3.2.2 result types */
 	FETCH_ERR_WEBPKI,          /* sts-webpki-invalid */
 	FETCH_ERR_POLICY           /* sts-policy-invalid */
 };
+/* A static name: the RFC 8460 result type, or "ok". */
 const char *http_class_str(enum fetch_class c);
 struct http_parser {
 	/* public */
@@ -316,6 +341,8 @@ struct http_parser {
 	int seen;                  /* any byte fed at all */
 	uint8_t hdr[HTTP_HEADER_MAX];  /* last: only the pages used get touched */
 };
+/* Ready p (caller-owned) for one response; the body goes to the caller's
+ * body[body_cap], which must outlive p. */
 void http_init(struct http_parser *p, uint8_t *body, size_t body_cap);
 /* Feed response bytes; *used = bytes consumed.  HTTP_DONE when the body is
  * complete (length or chunked framing); HTTP_ERROR with err_class/reason. */
@@ -333,8 +360,9 @@ struct policy {
 	char mx[MX_MAX][MX_PATTERN_MAX + 1]; /* lowercase, deduplicated, policy order */
 };
 enum txt_status { TXT_FOUND = 0, TXT_NONE };
-/* One joined TXT record: 1 = an STSv1 record and valid (id copied),
- * 0 = not an STSv1 record (ignored), -1 = an STSv1 record but invalid. */
+/* One joined TXT record: 1 = an STSv1 record and valid (id copied,
+ * NUL-terminated), 0 = not an STSv1 record (ignored), -1 = an STSv1
+ * record but invalid. */
 int policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
 /* All TXT records of _mta-sts.<d>: exactly one STSv1 record must remain,
  * and it must be valid -> TXT_FOUND with id; else TXT_NONE. */
@@ -351,6 +379,7 @@ int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct poli
  * empty data; patterns "*.x" become ".x". */
 size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
                      int strict_testing, int sni, char *out, size_t cap);
+/* A static name: "none", "testing", "enforce". */
 const char *policy_mode_str(enum sts_mode m);
 
 /* ---- anchors.c: PEM CA bundle -> trust anchors ---------------------- */
@@ -360,8 +389,11 @@ struct anchors {
 	/* private: storage owned by the loader */
 	void *mem;
 };
-/* Load every certificate of a PEM bundle as trust anchors.  0 ok, -1 with err. */
+/* Load every certificate of a PEM bundle as trust anchors into *a, which
+ * then owns one allocation (until anchors_free) that BearSSL contexts
+ * point into.  0 ok (skipped objects logged), -1 with err. */
 int anchors_load(struct anchors *a, const char *path, char *err, size_t errlen);
+/* Free what anchors_load allocated and zero *a; a zeroed *a is fine. */
 void anchors_free(struct anchors *a);
 
 /* What an anchor takes from a certificate; pointers into the DER. */
@@ -377,10 +409,12 @@ struct cert_anchor {
 	int is_ca;                      /* basicConstraints cA */
 };
 /* PEM certificates -> concatenated DER, in place; returns the DER length.
- * Broken certificate objects are dropped and counted in *skipped. */
+ * Broken certificate objects are dropped and counted in *skipped (which
+ * the caller initialises).  Pure. */
 size_t anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped);
 /* One DER certificate at der[0..len): 0, or -1 if it cannot be an anchor;
- * *used = its length (0: not even an outer SEQUENCE). */
+ * *used = its length (0: not even an outer SEQUENCE).  *a points into
+ * der, with the CA flag as br_x509_decoder reads it.  Pure. */
 int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
                        struct cert_anchor *a);
 
@@ -463,12 +497,16 @@ struct config {
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */
 };
+/* Every setting to its built-in default. */
 void conf_defaults(struct config *c);
-/* Pure over the text: 0 ok, -1 with "file:line: why" in err */
+/* Apply the text over *c (conf_defaults first): 0 ok, -1 with
+ * "file:line: why" in err (then *c is partly applied).  Pure. */
 int conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
                char *err, size_t errlen);
-/* Defaults, then the file; a missing file is fine unless must_exist */
+/* Defaults, then the file; a missing file is fine unless must_exist.
+ * 0, or -1 with "file: why" or "file:line: why" in err. */
 int conf_load(const char *path, int must_exist, struct config *c, char *err, size_t errlen);
+/* The zone named name[0..len), or the default zone; never NULL. */
 const struct zone *conf_zone(const struct config *c, const char *name, size_t len);
 
 /* ---- cache.c ---------------------------------------------------------- */
@@ -533,13 +571,18 @@ struct snap_stats {
 	int complete;                /* the end marker was found */
 	const char *why;             /* last problem, static string */
 };
+/* r is only valid during the call */
 typedef void (*snap_cb)(void *arg, const struct snap_record *r);
+/* CRC-32 (IEEE 802.3, as zlib) of buf[0..len) */
 uint32_t snapshot_crc32(const void *buf, size_t len);
-/* Pure: every valid, unexpired record goes to cb; -1 if the whole file is
- * unusable (foreign, future version), with st->why. */
+/* Pure: every valid, unexpired record goes to cb; 0 with counts in *st,
+ * or -1 if the whole file is unusable (foreign, future version), with
+ * st->why (a static string). */
 int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, void *arg,
                    struct snap_stats *st);
-/* Temp file + fsync + rename; returns records written or -1 with err */
+/* The cache's usable policies to path: temp file + fsync + rename, so
+ * the file is the old one or the new one, never a mix.  Returns the
+ * records written, or -1 with err. */
 int snapshot_write(const struct cache *c, const char *path, msec_t now,
                    char *err, size_t errlen);
 

@@ -1,4 +1,4 @@
-/* util.c - the helpers every module shares: clocks, randomness, fds,
+/* util.c - the helpers every module shares: clocks, randomness,
  * ASCII character classes, decimal numbers, host:port, whole files.
  * The one module without a name prefix: each helper is named for what it
  * does (the prototypes, with their conventions, are in mtasts.h). */
@@ -57,17 +57,6 @@ rand_fill(void *buf, size_t len)
 	return 0;
 }
 
-int
-set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return 0;
-}
-
 size_t
 strlcpy_m(char *dst, const char *src, size_t cap)
 {
@@ -90,15 +79,9 @@ ascii_isdigit(int c)
 }
 
 int
-ascii_isalpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-int
 ascii_isalnum(int c)
 {
-	return ascii_isalpha(c) || ascii_isdigit(c);
+	return ascii_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 int
