@@ -2,7 +2,7 @@
  *
  * Everything here is pure: functions over (buf, len) and caller storage.
  * The grammar is RFC 8461 sections 3.1 and 3.2, applied strictly; where
- * the RFC leaves room, spec.md (TXT-*, POL-*, PFX-*) decides.
+ * the RFC leaves room, docs/requirements.md (TXT, POL, PFX) decides.
  */
 #include <string.h>
 

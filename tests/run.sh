@@ -35,6 +35,8 @@ done
 if [ -f tests/fuzz.sh ]; then
 	run fuzz-regression sh tests/fuzz.sh regress
 fi
+# every requirement ID cited anywhere is defined in docs/requirements.md
+run requirements sh tests/requirements.sh
 if [ -f bench/smoke.sh ]; then
 	run bench-smoke sh bench/smoke.sh
 fi
