@@ -232,28 +232,16 @@ put_line(FILE *f, const char *body, size_t len)
 	return fprintf(f, "%08x %.*s\n", snapshot_crc32(body, len), (int)len, body) < 0 ? -1 : 0;
 }
 
-int
-snapshot_write(const struct cache *c, const char *path, msec_t now,
-    char *err, size_t errlen)
+/* Every usable policy of c as a "P" line, then the "E" line; returns the
+ * records written, with *bad set if a write failed. */
+static uint32_t
+snap_write_records(FILE *f, const struct cache *c, msec_t now, int *bad)
 {
-	char tmp[300], line[SNAP_LINE_MAX + 64], data[65536];
+	char line[SNAP_LINE_MAX + 64], data[65536];  /* an entry's data: 16-bit length */
 	const char *mx[MX_MAX];
 	uint32_t i, records = 0;
-	FILE *f;
-	int fd, k, bad = 0;
+	int k;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	fprintf(f, "%s1\n", SNAP_MAGIC);
 	for (i = 0; i < c->entry_mark; i++) {
 		const struct cache_entry *e = &c->e[i];
 		size_t n;
@@ -270,11 +258,58 @@ snapshot_write(const struct cache *c, const char *path, msec_t now,
 			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx[k]);
 		if (n >= sizeof line)
 			continue;
-		bad |= put_line(f, line, n);
+		*bad |= put_line(f, line, n);
 		records++;
 	}
 	snprintf(line, sizeof line, "E %u", records);
-	bad |= put_line(f, line, strlen(line));
+	*bad |= put_line(f, line, strlen(line));
+	return records;
+}
+
+/* fsync the directory that holds path, so that a rename into it lasts */
+static void
+snap_sync_dir(const char *path)
+{
+	char dir[300];
+	char *slash;
+	int fd;
+
+	strlcpy_m(dir, path, sizeof dir);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		strlcpy_m(dir, ".", sizeof dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int
+snapshot_write(const struct cache *c, const char *path, msec_t now,
+    char *err, size_t errlen)
+{
+	char tmp[300];
+	uint32_t records;
+	FILE *f;
+	int fd, bad = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "%s1\n", SNAP_MAGIC);
+	records = snap_write_records(f, c, now, &bad);
 	if (bad || fflush(f) != 0 || fsync(fd) != 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		fclose(f);
@@ -286,22 +321,6 @@ snapshot_write(const struct cache *c, const char *path, msec_t now,
 		unlink(tmp);
 		return -1;
 	}
-	/* make the rename itself durable */
-	{
-		char dir[300];
-		char *slash;
-		strlcpy_m(dir, path, sizeof dir);
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash != NULL)
-			*slash = '\0';
-		else
-			strlcpy_m(dir, ".", sizeof dir);
-		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-	}
+	snap_sync_dir(path);    /* make the rename itself durable */
 	return (int)records;
 }
