@@ -248,8 +248,9 @@ name_to_text(const uint8_t *w, char *out, size_t cap)
 
 /* ---- reply: walking the message ---------------------------------------
  * As musl's __dns_parse separates walking a message from acting on its
- * records: msg_walk checks the header and the question and lays out the
- * answer section; the functions after it only interpret that table. */
+ * records: msg_question checks the header and the question, msg_answers
+ * lays out the answer section, and the functions after them only
+ * interpret that table. */
 
 struct rr {
 	size_t owner;              /* offset of the owner name */
