@@ -389,27 +389,23 @@ chunk_size_done(struct http_parser *p)
 }
 
 /* One byte of chunked framing outside chunk data. */
-static void
-chunk_byte(struct http_parser *p, uint8_t c)
+/* A byte of a chunk-size line: size, blanks, extension, CRLF.  0, or -1
+ * for a byte the line cannot hold. */
+static int
+chunk_size_byte(struct http_parser *p, uint8_t c)
 {
 	int v;
 
-	/* chunk-size lines and the trailer section are bounded */
-	if (++p->linelen > HTTP_HEADER_MAX) {
-		http_fail(p, FETCH_ERR_FETCH, p->state >= HS_TRAILER ?
-		    "header-too-large" : "bad-chunk");
-		return;
-	}
 	switch (p->state) {
 	case HS_CHUNK_SIZE:
 		if ((v = ascii_hexval(c)) >= 0) {
-			if (++p->ndigits > 8)
-				break;
+			if (++p->ndigits > HTTP_CHUNK_DIGITS_MAX)
+				return -1;
 			p->remaining = p->remaining * 16 + (uint64_t)v;
-			return;
+			return 0;
 		}
 		if (p->ndigits == 0)
-			break;
+			return -1;
 		/* FALLTHROUGH */
 	case HS_CHUNK_WS:
 		if (ascii_isblank(c))
@@ -421,20 +417,68 @@ chunk_byte(struct http_parser *p, uint8_t c)
 		else if (c == '\n')
 			chunk_size_done(p);
 		else
-			break;
-		return;
+			return -1;
+		return 0;
 	case HS_CHUNK_EXT:
 		if (c == '\r')
 			p->state = HS_CHUNK_LF;
 		else if (c == '\n')
 			chunk_size_done(p);
-		return;
-	case HS_CHUNK_LF:
+		return 0;
+	default:        /* HS_CHUNK_LF */
 		if (c != '\n')
-			break;
+			return -1;
 		chunk_size_done(p);
+		return 0;
+	}
+}
+
+/* A byte of the trailer section, which is skipped up to its empty line.
+ * 0, or -1 for a CR without its LF. */
+static int
+trailer_byte(struct http_parser *p, uint8_t c)
+{
+	switch (p->state) {
+	case HS_TRAILER:
+		if (c == '\r')
+			p->state = HS_TRAILER_LF;
+		else if (c == '\n')
+			p->state = HS_DONE;
+		else
+			p->state = HS_TRAILER_LINE;
+		return 0;
+	case HS_TRAILER_LINE:
+		if (c == '\n')
+			p->state = HS_TRAILER;
+		return 0;
+	default:        /* HS_TRAILER_LF */
+		if (c != '\n')
+			return -1;
+		p->state = HS_DONE;
+		return 0;
+	}
+}
+
+/* One byte of chunked framing outside chunk data. */
+static void
+chunk_byte(struct http_parser *p, uint8_t c)
+{
+	int rc = -1;
+
+	/* chunk-size lines and the trailer section are bounded */
+	if (++p->linelen > HTTP_HEADER_MAX) {
+		http_fail(p, FETCH_ERR_FETCH, p->state >= HS_TRAILER ?
+		    "header-too-large" : "bad-chunk");
 		return;
-	case HS_CHUNK_END:
+	}
+	switch (p->state) {
+	case HS_CHUNK_SIZE:
+	case HS_CHUNK_WS:
+	case HS_CHUNK_EXT:
+	case HS_CHUNK_LF:
+		rc = chunk_size_byte(p, c);
+		break;
+	case HS_CHUNK_END:      /* the CRLF after a chunk's data */
 		if (c == '\r') {
 			p->state = HS_CHUNK_END_LF;
 			return;
@@ -449,24 +493,13 @@ chunk_byte(struct http_parser *p, uint8_t c)
 		p->linelen = 0;
 		return;
 	case HS_TRAILER:
-		if (c == '\r')
-			p->state = HS_TRAILER_LF;
-		else if (c == '\n')
-			p->state = HS_DONE;
-		else
-			p->state = HS_TRAILER_LINE;
-		return;
 	case HS_TRAILER_LINE:
-		if (c == '\n')
-			p->state = HS_TRAILER;
-		return;
 	case HS_TRAILER_LF:
-		if (c != '\n')
-			break;
-		p->state = HS_DONE;
-		return;
+		rc = trailer_byte(p, c);
+		break;
 	}
-	http_fail(p, FETCH_ERR_FETCH, "bad-chunk");
+	if (rc < 0)
+		http_fail(p, FETCH_ERR_FETCH, "bad-chunk");
 }
 
 enum http_status

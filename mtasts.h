@@ -52,6 +52,7 @@
 
 #define NS_PAYLOAD_MAX    1024   /* netstring payload buffered per request */
 #define NS_DISCARD_MAX    10100  /* longer declared lengths are framing errors */
+#define NS_LEN_DIGITS_MAX 5      /* digits of a length (NS_DISCARD_MAX has 5) */
 #define NS_REPLY_MAX      100000 /* Postfix refuses longer reply payloads
                                   * (dict_sockmap.c) */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
@@ -82,6 +83,7 @@
 #define HTTP_FIELDS_MAX   64
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
 #define HTTP_INTERIM_MAX  8      /* 1xx responses skipped before the final one */
+#define HTTP_CHUNK_DIGITS_MAX 8 /* hex digits of a chunk size (HTTP-7) */
 
 #define ANCHORS_FILE_MAX  (16 * 1024 * 1024)  /* a larger CA file is refused */
 
