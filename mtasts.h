@@ -75,7 +75,7 @@
 #define DNS_UDP_READS     16     /* datagrams read per wakeup */
 #define DNS_TIMEOUT_DEF_MS 5000  /* per attempt, unless resolv.conf says */
 #define DNS_TIMEOUT_CAP_MS 30000 /* most resolv.conf "timeout:" may ask */
-#define DNS_ATTEMPTS_DEF  2      /* rounds over the servers, unless ... */
+#define DNS_ATTEMPTS_DEF  2      /* rounds over the servers, unless resolv.conf says */
 #define DNS_ATTEMPTS_CAP  5      /* most resolv.conf "attempts:" may ask */
 #define RESOLV_CONF_MAX   65536  /* a longer resolv.conf is not read */
 
@@ -83,7 +83,7 @@
 #define HTTP_FIELDS_MAX   64
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
 #define HTTP_INTERIM_MAX  8      /* 1xx responses skipped before the final one */
-#define HTTP_CHUNK_DIGITS_MAX 8 /* hex digits of a chunk size (HTTP-7) */
+#define HTTP_CHUNK_DIGITS_MAX 8  /* hex digits of a chunk size (HTTP-7) */
 
 #define ANCHORS_FILE_MAX  (16 * 1024 * 1024)  /* a larger CA file is refused */
 
