@@ -41,10 +41,46 @@ txt_value_char(unsigned c)
 	return c >= 0x21 && c <= 0x7e && c != ';' && c != '=';
 }
 
+/* One field at buf[*pos]: name "=" value, *pos moved past it.  The first
+ * id= goes to id (RFC 8461 3.2, last paragraph); names are case-sensitive,
+ * so "ID=" is an extension.  0, or -1 if it breaks the ABNF. */
+static int
+txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], int *have_id)
+{
+	size_t i = *pos, s = i, v;
+
+	if (!ascii_isalnum(buf[i]))
+		return -1;
+	for (i++; i < len && ext_name_char(buf[i]); i++)
+		if (i - s >= TXT_EXT_NAME_MAX)
+			return -1;
+	if (i == len || buf[i] != '=')
+		return -1;
+	v = ++i;
+	if (i - s == 3 && buf[s] == 'i' && buf[s + 1] == 'd') {
+		while (i < len && ascii_isalnum(buf[i]))
+			i++;
+		if (i == v || i - v > TXT_ID_MAX)
+			return -1;
+		if (!*have_id) {
+			memcpy(id, buf + v, i - v);
+			id[i - v] = '\0';
+			*have_id = 1;
+		}
+	} else {
+		while (i < len && txt_value_char(buf[i]))
+			i++;
+		if (i == v)
+			return -1;
+	}
+	*pos = i;
+	return 0;
+}
+
 int
 policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 {
-	size_t i = STS_VERSION_LEN, s;
+	size_t i = STS_VERSION_LEN;
 	int fields = 0, have_id = 0;
 
 	id[0] = '\0';
@@ -65,35 +101,8 @@ policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 			i++;
 		if (i == len)
 			break;          /* the optional trailing delimiter */
-		/* a field: name "=" value */
-		s = i;
-		if (!ascii_isalnum(buf[i]))
+		if (txt_field(buf, len, &i, id, &have_id) < 0)
 			goto bad;
-		for (i++; i < len && ext_name_char(buf[i]); i++)
-			if (i - s >= TXT_EXT_NAME_MAX)
-				goto bad;
-		if (i == len || buf[i] != '=')
-			goto bad;
-		/* names are case-sensitive: "ID=" is an extension */
-		if (i - s == 2 && buf[s] == 'i' && buf[s + 1] == 'd') {
-			size_t v = ++i;
-			while (i < len && ascii_isalnum(buf[i]))
-				i++;
-			if (i == v || i - v > TXT_ID_MAX)
-				goto bad;
-			/* the first id counts (RFC 8461 3.2 last paragraph) */
-			if (!have_id) {
-				memcpy(id, buf + v, i - v);
-				id[i - v] = '\0';
-				have_id = 1;
-			}
-		} else {
-			size_t v = ++i;
-			while (i < len && txt_value_char(buf[i]))
-				i++;
-			if (i == v)
-				goto bad;
-		}
 		fields++;
 	}
 	if (fields == 0 || !have_id)
