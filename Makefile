@@ -1,8 +1,10 @@
 # mtasts - hand-written Makefile.
 #   make            static ./mtasts (musl-gcc + Debian's libbearssl.a)
 #   make CC=cc      the same daemon linked against glibc, for development
-#   make check      unit tests (ASan+UBSan), fuzz regression, end-to-end tests
-#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make check      unit tests (ASan+UBSan), fuzz regression, end-to-end tests,
+#                   and the fuzz gate (fixed seed and run counts: reproducible)
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (open-ended;
+#                   finds go to build/fuzz/new-NAME, see fuzz/README.md)
 #   make bench      speed and memory against the reference (never in check)
 
 BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
@@ -65,7 +67,7 @@ DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
 DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
-	$(TCC) $(TFLAGS) -o $@ $< $*.c $(DEPS_$*) util.c log.c $(BEARSSL_LIB)
+	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)
 
 # The daemon under sanitizers, for end-to-end runs
 $(B)/mtasts-asan: mtasts.c $(SRCS) $(HDRS)
@@ -98,6 +100,10 @@ fuzzers: $(FUZZERS)
 fuzz: $(FUZZERS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
 
+# what make check runs: the corpora, then fixed-seed fixed-count fuzzing
+fuzz-gate: $(FUZZERS)
+	sh tests/fuzz.sh gate
+
 check: test-deps
 	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor
 	sh tests/run.sh
@@ -113,7 +119,7 @@ $(B)/bench/floor: bench/floor.c $(EXTRA) $(HDRDEP)
 clean:
 	rm -rf $(B) mtasts
 
-.PHONY: all run deps test-deps check units fuzz fuzzers bench clean
+.PHONY: all run deps test-deps check units fuzz fuzz-gate fuzzers bench clean
 
 # ---- install and packages (contrib/, man/) ---------------------------------
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, manual pages, and

@@ -11,17 +11,11 @@
  * over (buf, len); fuzz/fuzz_anchors.c holds the reader to
  * br_x509_decoder's results.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "mtasts.h"
-
-#define BUNDLE_MAX (16 * 1024 * 1024)   /* larger CA files are refused */
 
 /* ---- PEM -> DER, in place ------------------------------------------ */
 
@@ -73,12 +67,91 @@ label_is_cert(const unsigned char *p, size_t n)
 	    (n == 21 && memcmp(p, "X509 CERTIFICATE-----", 21) == 0);
 }
 
+/* The base64 decoder's state across the lines of one object. */
+struct b64 {
+	uint32_t acc;                   /* bits not yet written out */
+	int nbits, ndata, npad, bad;
+};
+
 /*
- * Rewrite buf as the concatenated DER of its PEM certificates: the output
- * never overtakes the input (3 bytes out per 4 in), so it decodes in
- * place.  Text around the objects and objects of other kinds are ignored;
- * a certificate object whose base64 is broken or that has no END line is
- * dropped and counted in *skipped.  Returns the DER length.
+ * Decode the base64 of the line buf[in..eol) to buf[*out...]: blanks are
+ * skipped, '=' counted, anything else (or data after '=') marks the
+ * object bad.  The output never overtakes the input: 3 bytes out per 4 in.
+ */
+static void
+b64_line(unsigned char *buf, size_t i, size_t eol, size_t *out, struct b64 *st)
+{
+	/* the common case first: whole quads of digits, 3 bytes each (a
+	 * quad only starts on a byte boundary) */
+	while (st->nbits == 0 && st->npad == 0 && eol - i >= 4) {
+		int a = b64_table[buf[i]], b = b64_table[buf[i + 1]],
+		    c = b64_table[buf[i + 2]], e = b64_table[buf[i + 3]];
+		uint32_t v;
+
+		if ((a | b | c | e) < 0)
+			break;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)e;
+		buf[*out] = (unsigned char)(v >> 16);
+		buf[*out + 1] = (unsigned char)(v >> 8);
+		buf[*out + 2] = (unsigned char)v;
+		*out += 3;
+		st->ndata += 4;
+		i += 4;
+	}
+	for (; i < eol; i++) {
+		int v = b64_table[buf[i]];
+
+		if (v >= 0 && st->npad == 0) {
+			st->ndata++;
+			st->acc = (st->acc << 6) | (uint32_t)v;
+			st->nbits += 6;
+			if (st->nbits >= 8) {
+				st->nbits -= 8;
+				/* an ignored object may be overwritten */
+				buf[(*out)++] = (unsigned char)(st->acc >> st->nbits);
+			}
+		} else if (v == B64_PAD) {
+			st->npad++;
+		} else if (v != B64_SPACE) {
+			st->bad = 1;    /* a stranger, or data after '=' */
+		}
+	}
+}
+
+/*
+ * The body of the object whose BEGIN line ended before *in: its lines are
+ * decoded to buf[*out...] up to its END line, and *in moves past that.
+ * Returns 1 if the object is whole and sound, 0 if it is broken (no END
+ * line before the next BEGIN or the end of the text, bad base64, nothing).
+ */
+static int
+pem_object(unsigned char *buf, size_t len, size_t *in, size_t *out)
+{
+	struct b64 st;
+	size_t start = *out, eol;
+	int ended = 0;
+
+	memset(&st, 0, sizeof st);
+	while (*in < len) {
+		eol = line_end(buf, len, *in);
+		if (starts(buf + *in, eol - *in, "-----END ")) {
+			ended = 1;
+			*in = eol + 1;
+			break;
+		}
+		if (starts(buf + *in, eol - *in, "-----"))
+			break;          /* a new BEGIN: this object is cut */
+		b64_line(buf, *in, eol, out, &st);
+		*in = eol + 1;
+	}
+	return ended && !st.bad && st.ndata % 4 != 1 && st.npad <= 2 && *out != start;
+}
+
+/*
+ * Rewrite buf as the concatenated DER of its PEM certificates, in place
+ * (see b64_line).  Text around the objects and objects of other kinds
+ * are ignored; a certificate object whose base64 is broken or that has no
+ * END line is dropped and counted in *skipped.  Returns the DER length.
  */
 size_t
 anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
@@ -89,8 +162,7 @@ anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
 		b64_init();
 	while (in < len) {
 		size_t eol = line_end(buf, len, in), start = out;
-		uint32_t acc = 0;
-		int is_cert, nbits = 0, ndata = 0, npad = 0, bad = 0, ended = 0;
+		int is_cert, whole;
 
 		if (!starts(buf + in, eol - in, "-----BEGIN ")) {
 			in = eol + 1;
@@ -98,63 +170,11 @@ anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped)
 		}
 		is_cert = label_is_cert(buf + in, eol - in);
 		in = eol + 1;
-		while (in < len) {
-			size_t i;
-
-			eol = line_end(buf, len, in);
-			if (starts(buf + in, eol - in, "-----END ")) {
-				ended = 1;
-				in = eol + 1;
-				break;
-			}
-			if (starts(buf + in, eol - in, "-----"))
-				break;          /* a new BEGIN: this object is cut */
-			i = in;
-			/* the common case first: whole quads of digits, 3 bytes
-			 * each (a quad only starts on a byte boundary) */
-			while (nbits == 0 && npad == 0 && eol - i >= 4) {
-				int a = b64_table[buf[i]], b = b64_table[buf[i + 1]],
-				    c = b64_table[buf[i + 2]], e = b64_table[buf[i + 3]];
-				uint32_t v;
-
-				if ((a | b | c | e) < 0)
-					break;
-				v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)e;
-				buf[out] = (unsigned char)(v >> 16);
-				buf[out + 1] = (unsigned char)(v >> 8);
-				buf[out + 2] = (unsigned char)v;
-				out += 3;
-				ndata += 4;
-				i += 4;
-			}
-			for (; i < eol; i++) {
-				int v = b64_table[buf[i]];
-
-				if (v >= 0 && npad == 0) {
-					ndata++;
-					acc = (acc << 6) | (uint32_t)v;
-					nbits += 6;
-					if (nbits >= 8) {
-						nbits -= 8;
-						/* an ignored object may be overwritten */
-						buf[out++] = (unsigned char)(acc >> nbits);
-					}
-				} else if (v == B64_PAD) {
-					npad++;
-				} else if (v != B64_SPACE) {
-					bad = 1;        /* a stranger, or data after '=' */
-				}
-			}
-			in = eol + 1;
-		}
-		if (!is_cert) {
+		whole = pem_object(buf, len, &in, &out);
+		if (!is_cert || !whole)
 			out = start;
-			continue;
-		}
-		if (!ended || bad || ndata % 4 == 1 || npad > 2 || out == start) {
-			out = start;
+		if (is_cert && !whole)
 			(*skipped)++;
-		}
 	}
 	return out;
 }
@@ -276,11 +296,21 @@ spki_parse(struct der spki, struct cert_anchor *a)
 	return -1;              /* a key type BearSSL cannot use */
 }
 
-/* basicConstraints cA in the extensions ([3] of the TBSCertificate). */
+/*
+ * basicConstraints cA in the extensions ([3] of the TBSCertificate),
+ * read as br_x509_decoder reads it, since BearSSL acts on the flag: every
+ * extension is looked at, and each basicConstraints whose SEQUENCE opens
+ * with a BOOLEAN sets the flag, so the last such one wins; one without
+ * the BOOLEAN (cA DEFAULT FALSE) leaves the flag as it was.  RFC 5280
+ * 4.2 forbids repeating an extension, but a bundle may hold anything, and
+ * an anchor must get the flag BearSSL would give the same certificate.
+ * Returns 1 or 0, or -1 for an extension list that cannot be read.
+ */
 static int
 extensions_is_ca(struct der exts)
 {
-	struct der list, ext, oid, crit, octets, bc, ca;
+	struct der list, ext, oid, crit, octets, bc, flag;
+	int ca = 0;
 
 	if (der_take(&exts, 0x30, &list, NULL) < 0)
 		return -1;
@@ -294,12 +324,12 @@ extensions_is_ca(struct der exts)
 		if (der_take(&ext, 0x04, &octets, NULL) < 0 || der_take(&octets, 0x30, &bc, NULL) < 0)
 			return -1;
 		if (bc.len == 0 || bc.p[0] != 0x01)
-			return 0;       /* cA absent: DEFAULT FALSE */
-		if (der_take(&bc, 0x01, &ca, NULL) < 0 || ca.len != 1)
+			continue;       /* cA absent: the flag stays */
+		if (der_take(&bc, 0x01, &flag, NULL) < 0 || flag.len != 1)
 			return -1;
-		return ca.p[0] != 0;
+		ca = flag.p[0] != 0;
 	}
-	return 0;
+	return ca;
 }
 
 /*
@@ -351,50 +381,6 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 }
 
 /* ---- the bundle -------------------------------------------------------- */
-
-/* The whole file, read at once. */
-static unsigned char *
-read_file(const char *path, size_t *lenp, char *err, size_t errlen)
-{
-	unsigned char *buf;
-	struct stat st;
-	size_t len = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size > BUNDLE_MAX || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: too large", path);
-		close(fd);
-		return NULL;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;          /* shrank while reading */
-		len += (size_t)n;
-	}
-	close(fd);
-	*lenp = len;
-	return buf;
-}
 
 /* Walk the DER certificates: count anchors and their bytes (ta == NULL),
  * or fill ta[] and mem. */
@@ -451,7 +437,7 @@ anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 	int skipped = 0, ignored = 0;
 
 	memset(a, 0, sizeof *a);
-	if ((buf = read_file(path, &len, err, errlen)) == NULL)
+	if ((buf = (unsigned char *)read_file(path, ANCHORS_FILE_MAX, &len, err, errlen)) == NULL)
 		return -1;
 	len = anchors_pem_to_der(buf, len, &skipped);
 	anchors_walk(buf, len, NULL, NULL, &n, &bytes, &skipped);

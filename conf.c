@@ -5,6 +5,7 @@
  * conf_parse() is pure over the text; conf_load() reads the file.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,41 +54,16 @@ parse_bool(const char *v, int *out)
 	return 0;
 }
 
-static int
-parse_uint(const char *v, long min, long max, long *out)
-{
-	long n = 0;
-
-	if (*v == '\0')
-		return -1;
-	for (; *v; v++) {
-		if (*v < '0' || *v > '9')
-			return -1;
-		n = n * 10 + (*v - '0');
-		if (n > max)
-			return -1;
-	}
-	if (n < min)
-		return -1;
-	*out = n;
-	return 0;
-}
-
-/* "127.0.0.1:8461", "[::1]:8461", "unix:/path": checked here, bound later */
+/* "127.0.0.1:8461", "[::1]:8461", "unix:/path": the syntax is checked
+ * here, the address when it is bound */
 static int
 valid_listen(const char *v)
 {
-	const char *colon;
-	long port;
+	struct hostport hp;
 
 	if (!strncmp(v, "unix:", 5))
-		return v[5] == '/' && strlen(v + 5) < 108;
-	colon = strrchr(v, ':');
-	if (colon == NULL || colon == v)
-		return 0;
-	if (v[0] == '[' && colon[-1] != ']')
-		return 0;
-	return parse_uint(colon + 1, 1, 65535, &port) == 0;
+		return v[5] == '/' && strlen(v + 5) <= LISTEN_PATH_MAX;
+	return hostport_split(v, strlen(v), 0, &hp) == 0;
 }
 
 /* Every key: where its value goes and what it may be.  One table, so a new
@@ -157,6 +133,7 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 {
 	int *ip = (int *)((char *)base + k->off);
 	char *end;
+	uint64_t u;
 	long n;
 
 	*why = k->why;
@@ -164,9 +141,10 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 	case K_BOOL:
 		return parse_bool(v, ip);
 	case K_UINT:
-		if (parse_uint(v, k->min, k->max, &n) < 0)
+		if (dec_parse(v, strlen(v), SIZE_MAX, (uint64_t)k->max, &u) < 0 ||
+		    u < (uint64_t)k->min)
 			return -1;
-		*ip = (int)n;
+		*ip = (int)u;
 		return 0;
 	case K_PATH:
 		if (v[0] != '/')
@@ -220,132 +198,145 @@ trim(char *s, char *end)
 	return s;
 }
 
+/* Where a line is, for its error: "file:line: why" into err. */
+struct conf_at {
+	const char *fname;
+	int lineno;
+	char *err;
+	size_t errlen;
+};
+
+static int conf_fail(const struct conf_at *at, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Always -1, with the message in at->err. */
+static int
+conf_fail(const struct conf_at *at, const char *fmt, ...)
+{
+	char why[CONF_LINE_MAX + 256];  /* a whole line may be quoted */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	snprintf(at->err, at->errlen, "%s:%d: %s", at->fname, at->lineno, why);
+	return -1;
+}
+
+/* "[zone NAME]" (k trimmed, comment gone): a new zone, a copy of the
+ * default zone, becomes *zone.  0, or -1 with the error. */
+static int
+conf_zone_header(struct config *c, char *k, struct zone **zone, const struct conf_at *at)
+{
+	char *close = strchr(k, ']'), *name;
+	int i;
+
+	if (close == NULL || close[1] != '\0' || strncmp(k, "[zone", 5) != 0 ||
+	    (k[5] != ' ' && k[5] != '\t'))
+		return conf_fail(at, "expected [zone NAME]");
+	name = trim(k + 5, close);
+	if (*name == '\0' || strlen(name) > ZONE_NAME_MAX || strpbrk(name, " \t") != NULL)
+		return conf_fail(at, "bad zone name");
+	for (i = 1; i < c->nzones; i++)
+		if (!strcmp(c->zone[i].name, name))
+			return conf_fail(at, "duplicate zone \"%s\"", name);
+	if (c->nzones == ZONE_MAX)
+		return conf_fail(at, "too many zones (at most %d)", ZONE_MAX - 1);
+	*zone = &c->zone[c->nzones++];
+	**zone = c->zone[0];
+	strlcpy_m((*zone)->name, name, sizeof (*zone)->name);
+	return 0;
+}
+
+/* "key = value" (k trimmed, comment gone) into zone, or into the globals
+ * while in the default zone.  0, or -1 with the error. */
+static int
+conf_key_line(struct config *c, char *k, struct zone *zone, const struct conf_at *at)
+{
+	const struct key *key;
+	const char *why = NULL;
+	char *v, *eq;
+	int r;
+
+	if ((eq = strchr(k, '=')) == NULL)
+		return conf_fail(at, "expected key = value");
+	v = trim(eq + 1, eq + 1 + strlen(eq + 1));
+	k = trim(k, eq);
+	if (*v == '\0')
+		return conf_fail(at, "%s: empty value", k);
+	if ((key = key_find(zone_keys, ARRAY_LEN(zone_keys), k)) != NULL)
+		r = key_set(c, zone, key, v, &why);
+	else if (zone != &c->zone[0])
+		return conf_fail(at, "unknown zone key \"%s\"", k);
+	else if ((key = key_find(global_keys, ARRAY_LEN(global_keys), k)) != NULL)
+		r = key_set(c, c, key, v, &why);
+	else
+		return conf_fail(at, "unknown key \"%s\"", k);
+	if (r < 0)
+		return conf_fail(at, "%s: bad value \"%s\": %s", k, v, why);
+	return 0;
+}
+
 int
 conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
     char *err, size_t errlen)
 {
-	char line[512];
+	char line[CONF_LINE_MAX + 1];
 	struct zone *zone = &c->zone[0];
+	struct conf_at at = { fname, 0, err, errlen };
 	size_t pos = 0;
-	int lineno = 0;
 
 	while (pos < len) {
 		size_t start = pos, n;
-		char *k, *v, *eq, *hash;
-		const struct key *key;
-		const char *why = NULL;
+		char *k, *hash;
 		int r;
 
 		while (pos < len && buf[pos] != '\n')
 			pos++;
 		n = pos - start;
 		pos++;                  /* the newline */
-		lineno++;
-		if (n >= sizeof line) {
-			snprintf(err, errlen, "%s:%d: line too long", fname, lineno);
-			return -1;
-		}
+		at.lineno++;
+		if (n >= sizeof line)
+			return conf_fail(&at, "line too long");
 		memcpy(line, buf + start, n);
 		line[n] = '\0';
-		if (memchr(line, '\0', n) != NULL) {
-			snprintf(err, errlen, "%s:%d: NUL byte", fname, lineno);
-			return -1;
-		}
+		if (memchr(line, '\0', n) != NULL)
+			return conf_fail(&at, "NUL byte");
 		if ((hash = strchr(line, '#')) != NULL)
 			*hash = '\0';
 		k = trim(line, line + strlen(line));
 		if (*k == '\0')
 			continue;
-		if (*k == '[') {
-			char *close = strchr(k, ']'), *name;
-			int i;
-			if (close == NULL || close[1] != '\0' || strncmp(k, "[zone", 5) != 0 ||
-			    (k[5] != ' ' && k[5] != '\t')) {
-				snprintf(err, errlen, "%s:%d: expected [zone NAME]", fname, lineno);
-				return -1;
-			}
-			name = trim(k + 5, close);
-			if (*name == '\0' || strlen(name) > ZONE_NAME_MAX || strpbrk(name, " \t") != NULL) {
-				snprintf(err, errlen, "%s:%d: bad zone name", fname, lineno);
-				return -1;
-			}
-			for (i = 1; i < c->nzones; i++)
-				if (!strcmp(c->zone[i].name, name)) {
-					snprintf(err, errlen, "%s:%d: duplicate zone \"%s\"", fname, lineno, name);
-					return -1;
-				}
-			if (c->nzones == ZONE_MAX) {
-				snprintf(err, errlen, "%s:%d: too many zones (at most %d)", fname, lineno, ZONE_MAX - 1);
-				return -1;
-			}
-			zone = &c->zone[c->nzones++];
-			*zone = c->zone[0];
-			strlcpy_m(zone->name, name, sizeof zone->name);
-			continue;
-		}
-		if ((eq = strchr(k, '=')) == NULL) {
-			snprintf(err, errlen, "%s:%d: expected key = value", fname, lineno);
+		if (*k == '[')
+			r = conf_zone_header(c, k, &zone, &at);
+		else
+			r = conf_key_line(c, k, zone, &at);
+		if (r < 0)
 			return -1;
-		}
-		v = trim(eq + 1, eq + 1 + strlen(eq + 1));
-		k = trim(k, eq);
-		if (*v == '\0') {
-			snprintf(err, errlen, "%s:%d: %s: empty value", fname, lineno, k);
-			return -1;
-		}
-		if ((key = key_find(zone_keys, ARRAY_LEN(zone_keys), k)) != NULL) {
-			r = key_set(c, zone, key, v, &why);
-		} else if (zone != &c->zone[0]) {
-			snprintf(err, errlen, "%s:%d: unknown zone key \"%s\"", fname, lineno, k);
-			return -1;
-		} else if ((key = key_find(global_keys, ARRAY_LEN(global_keys), k)) != NULL) {
-			r = key_set(c, c, key, v, &why);
-		} else {
-			snprintf(err, errlen, "%s:%d: unknown key \"%s\"", fname, lineno, k);
-			return -1;
-		}
-		if (r < 0) {
-			snprintf(err, errlen, "%s:%d: %s: bad value \"%s\": %s", fname, lineno, k, v, why);
-			return -1;
-		}
 	}
 	if (c->nlisten == 0)
-		strlcpy_m(c->listen[c->nlisten++], "127.0.0.1:8461", sizeof c->listen[0]);
+		strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
 	return 0;
 }
 
 int
 conf_load(const char *path, int must_exist, struct config *c, char *err, size_t errlen)
 {
-	static char buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char *buf;
+	size_t len;
+	int rc;
 
 	conf_defaults(c);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((buf = read_file(path, CONF_FILE_MAX, &len, err, errlen)) == NULL) {
 		if (errno == ENOENT && !must_exist) {
-			strlcpy_m(c->listen[c->nlisten++], "127.0.0.1:8461", sizeof c->listen[0]);
+			strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
 			return 0;
 		}
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while ((n = read(fd, buf + len, sizeof buf - len)) > 0) {
-		len += (size_t)n;
-		if (len == sizeof buf) {
-			close(fd);
-			snprintf(err, errlen, "%s: file too large", path);
-			return -1;
-		}
-	}
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return conf_parse(buf, len, path, c, err, errlen);
+	rc = conf_parse(buf, len, path, c, err, errlen);
+	free(buf);
+	return rc;
 }
 
 const struct zone *

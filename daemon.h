@@ -32,10 +32,6 @@
 #define BACKOFF_MIN_MS    1000   /* first wait after a failure, at least */
 #define BACKOFF_DOUBLINGS 30     /* the failure backoff doubles at most so often */
 #define PROACTIVE_TICK_MIN_MS 1000   /* proactive sweeps at most once a second */
-#define DNS_CONF_TIMEOUT_MS 5000 /* per attempt, for nameservers in mta-sts.conf */
-#define DNS_CONF_ATTEMPTS 2      /* rounds over nameservers in mta-sts.conf */
-#define RESOLV_CONF_MAX   8192   /* bytes of resolv.conf read */
-#define SNAPSHOT_FILE_MAX (64 * 1024 * 1024)   /* larger cache_file is not loaded */
 #define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
 
 /* ---- pool.c: a fixed pool of same-size slots ---------------------------- */

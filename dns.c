@@ -10,15 +10,6 @@
 
 #include "mtasts.h"
 
-#define TIMEOUT_DEF    5000     /* ms per attempt */
-#define TIMEOUT_CAP    30000
-#define ATTEMPTS_DEF   2
-#define ATTEMPTS_CAP   5
-#define JUMPS_MAX      32       /* compression pointers per name */
-#define NAME_WIRE_MAX  255
-#define TXT_PREFIX     64       /* bytes kept of a too-long TXT record */
-#define UDP_READS      16       /* datagrams read per wakeup */
-
 #define F_QR     0x8000
 #define F_TC     0x0200
 #define F_RD     0x0100
@@ -29,94 +20,11 @@
 
 /* ---- resolv.conf ------------------------------------------------------ */
 
-static int
-is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* Decimal 0..max digits only; -1 when empty, not a number or too big. */
-static long
-parse_num(const char *s, size_t len, long max)
-{
-	long v = 0;
-	size_t i;
-
-	if (len == 0)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	return v;
-}
-
-/* "1.2.3.4", "::1", "1.2.3.4:53", "[::1]:53".  A port follows a single
- * colon only, so "::1:53" is the IPv6 address ::1:53 on port 53. */
-static int
-addr_parse(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *h = s, *c;
-	size_t hl = len;
-	long port = 53;
-	struct in_addr a4;
-	struct in6_addr a6;
-	int v6 = 0;
-
-	if (len == 0 || memchr(s, '\0', len) != NULL)
-		return -1;
-	if (s[0] == '[') {
-		c = memchr(s, ']', len);
-		if (c == NULL)
-			return -1;
-		h = s + 1;
-		hl = (size_t)(c - h);
-		if (c + 1 < s + len) {
-			if (c[1] != ':')
-				return -1;
-			port = parse_num(c + 2, len - (size_t)(c + 2 - s), 65535);
-		}
-		v6 = 1;
-	} else if ((c = memchr(s, ':', len)) != NULL &&
-	    memchr(c + 1, ':', len - (size_t)(c + 1 - s)) == NULL) {
-		hl = (size_t)(c - s);
-		port = parse_num(c + 1, len - hl - 1, 65535);
-	} else
-		v6 = c != NULL;
-	if (port <= 0 || hl >= sizeof host)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof *ss);
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return -1;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sin6->sin6_addr = a6;
-		*sl = sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return -1;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sin->sin_addr = a4;
-		*sl = sizeof *sin;
-	}
-	return 0;
-}
-
 int
 dns_servers_add(struct dns_servers *s, const char *addr)
 {
 	if (s->n < 0 || s->n >= DNS_NS_MAX ||
-	    addr_parse(addr, strlen(addr), &s->addr[s->n], &s->addrlen[s->n]) < 0)
+	    hostport_addr(addr, strlen(addr), DNS_PORT, &s->addr[s->n], &s->addrlen[s->n]) < 0)
 		return -1;
 	s->n++;
 	return 0;
@@ -128,10 +36,10 @@ token(const char **p, const char *end, const char **tok)
 {
 	const char *s = *p;
 
-	while (s < end && is_blank((unsigned char)*s))
+	while (s < end && ascii_isspace((unsigned char)*s))
 		s++;
 	*tok = s;
-	while (s < end && !is_blank((unsigned char)*s))
+	while (s < end && !ascii_isspace((unsigned char)*s))
 		s++;
 	*p = s;
 	return (size_t)(s - *tok);
@@ -148,14 +56,14 @@ resolv_line(const char *p, const char *end, struct dns_servers *out)
 {
 	const char *tok;
 	size_t tl = token(&p, end, &tok);
-	long v;
+	uint64_t v;
 
 	if (tl == 0 || tok[0] == '#' || tok[0] == ';')
 		return;
 	if (tok_is(tok, tl, "nameserver")) {
 		tl = token(&p, end, &tok);
 		if (out->n < DNS_NS_MAX &&
-		    addr_parse(tok, tl, &out->addr[out->n], &out->addrlen[out->n]) == 0)
+		    hostport_addr(tok, tl, DNS_PORT, &out->addr[out->n], &out->addrlen[out->n]) == 0)
 			out->n++;
 		return;
 	}
@@ -163,15 +71,13 @@ resolv_line(const char *p, const char *end, struct dns_servers *out)
 		return;     /* search, domain, sortlist...: not for absolute names */
 	while ((tl = token(&p, end, &tok)) > 0) {
 		if (tl > 8 && memcmp(tok, "timeout:", 8) == 0) {
-			v = parse_num(tok + 8, tl - 8, 1000000);
-			if (v >= 0)
+			if (dec_parse(tok + 8, tl - 8, SIZE_MAX, 1000000, &v) == 0)
 				out->timeout_ms = v < 1 ? 1000 :
-				    v > TIMEOUT_CAP / 1000 ? TIMEOUT_CAP : (int)v * 1000;
+				    v > DNS_TIMEOUT_CAP_MS / 1000 ? DNS_TIMEOUT_CAP_MS : (int)v * 1000;
 		} else if (tl > 9 && memcmp(tok, "attempts:", 9) == 0) {
-			v = parse_num(tok + 9, tl - 9, 1000000);
-			if (v >= 0)
+			if (dec_parse(tok + 9, tl - 9, SIZE_MAX, 1000000, &v) == 0)
 				out->attempts = v < 1 ? 1 :
-				    v > ATTEMPTS_CAP ? ATTEMPTS_CAP : (int)v;
+				    v > DNS_ATTEMPTS_CAP ? DNS_ATTEMPTS_CAP : (int)v;
 		}
 	}
 }
@@ -182,8 +88,8 @@ dns_servers_parse(const char *buf, size_t len, struct dns_servers *out)
 	const char *p = buf, *end = buf + len, *nl;
 
 	memset(out, 0, sizeof *out);
-	out->timeout_ms = TIMEOUT_DEF;
-	out->attempts = ATTEMPTS_DEF;
+	out->timeout_ms = DNS_TIMEOUT_DEF_MS;
+	out->attempts = DNS_ATTEMPTS_DEF;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -209,15 +115,9 @@ put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint8_t
-lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
 /* Presentation name (no trailing dot) -> wire form; its length or 0. */
 static size_t
-name_to_wire(const char *name, uint8_t out[NAME_WIRE_MAX])
+name_to_wire(const char *name, uint8_t out[DNS_NAME_WIRE_MAX])
 {
 	size_t o = 0, lab = 0, i;
 
@@ -225,7 +125,7 @@ name_to_wire(const char *name, uint8_t out[NAME_WIRE_MAX])
 		return 0;
 	for (i = 0;; i++) {
 		if (name[i] == '.' || name[i] == '\0') {
-			if (i == lab || i - lab > 63 || o + 1 + (i - lab) + 1 > NAME_WIRE_MAX)
+			if (i == lab || i - lab > LABEL_MAX || o + 1 + (i - lab) + 1 > DNS_NAME_WIRE_MAX)
 				return 0;
 			out[o++] = (uint8_t)(i - lab);
 			memcpy(out + o, name + lab, i - lab);
@@ -243,7 +143,7 @@ size_t
 dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
     uint16_t qtype, int edns)
 {
-	uint8_t wire[NAME_WIRE_MAX];
+	uint8_t wire[DNS_NAME_WIRE_MAX];
 	size_t wl = name_to_wire(name, wire), n;
 
 	n = 12 + wl + 4 + (edns ? 11 : 0);
@@ -272,7 +172,7 @@ dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
  * *pos past the name as stored.  Every pointer must point strictly before
  * itself, so expansion cannot loop; the jump cap bounds the work anyway. */
 static int
-name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX],
+name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[DNS_NAME_WIRE_MAX],
     size_t *outlen)
 {
 	size_t p = *pos, o = 0, end = 0, t, i;
@@ -287,7 +187,7 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 			if (p + 1 >= len)
 				return -1;
 			t = (size_t)(c & 0x3f) << 8 | msg[p + 1];
-			if (t >= p || ++jumps > JUMPS_MAX)
+			if (t >= p || ++jumps > DNS_JUMPS_MAX)
 				return -1;
 			if (end == 0)
 				end = p + 2;
@@ -299,10 +199,10 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 		out[o++] = c;
 		if (c == 0)
 			break;
-		if (c > len - p - 1 || o + c + 1 > NAME_WIRE_MAX)
+		if (c > len - p - 1 || o + c + 1 > DNS_NAME_WIRE_MAX)
 			return -1;
 		for (i = 0; i < c; i++)
-			out[o++] = lower(msg[p + 1 + i]);
+			out[o++] = (uint8_t)ascii_tolower(msg[p + 1 + i]);
 		p += 1 + c;
 	}
 	*pos = end != 0 ? end : p + 1;
@@ -314,7 +214,7 @@ name_read(const uint8_t *msg, size_t len, size_t *pos, uint8_t out[NAME_WIRE_MAX
 static int
 name_at_is(const uint8_t *msg, size_t len, size_t off, const uint8_t *n, size_t nl)
 {
-	uint8_t tmp[NAME_WIRE_MAX];
+	uint8_t tmp[DNS_NAME_WIRE_MAX];
 	size_t tl;
 
 	return name_read(msg, len, &off, tmp, &tl) == 0 && tl == nl &&
@@ -346,11 +246,139 @@ name_to_text(const uint8_t *w, char *out, size_t cap)
 	return 0;
 }
 
+/* ---- reply: walking the message ---------------------------------------
+ * As musl's __dns_parse separates walking a message from acting on its
+ * records: msg_question checks the header and the question, msg_answers
+ * lays out the answer section, and the functions after them only
+ * interpret that table. */
+
 struct rr {
-	size_t owner;
-	size_t rdata;
+	size_t owner;              /* offset of the owner name */
+	size_t rdata;              /* offset of the RDATA */
 	uint16_t type, class, rdlen;
 };
+struct msg {
+	const uint8_t *p;
+	size_t len;
+	uint16_t flags;
+	int an;                    /* answer RRs, in rr[] */
+	uint8_t want[DNS_NAME_WIRE_MAX];   /* QNAME, wire form, lowercase */
+	size_t wl;
+	struct rr rr[DNS_MAX_RR];
+};
+
+/* Is this a reply to our question?  The header and the question against
+ * (id, qname, qtype, IN); out->rcode and out->edns_rejected are set on
+ * the way.  DNS_PENDING when m is ready for interpretation, otherwise the
+ * outcome: MISMATCH, MALFORMED, TRUNCATED or SERVER_ERR. */
+static enum dns_status
+msg_question(struct msg *m, uint16_t id, const char *qname, uint16_t qtype,
+    struct dns_result *out, size_t *pos)
+{
+	uint8_t cur[DNS_NAME_WIRE_MAX];
+	size_t cl, i;
+
+	if (m->len < 12 || get16(m->p) != id)
+		return DNS_MISMATCH;
+	m->flags = get16(m->p + 2);
+	if (!(m->flags & F_QR) || (m->flags >> 11 & 0xf) != 0)
+		return DNS_MISMATCH;
+	out->rcode = m->flags & 0xf;
+	if (out->rcode == R_FORMERR || out->rcode == R_NOTIMP) {
+		out->edns_rejected = 1;
+		/* servers that do not know EDNS often drop the question */
+		if (get16(m->p + 4) == 0)
+			return DNS_SERVER_ERR;
+	}
+	if (get16(m->p + 4) != 1)
+		return DNS_MISMATCH;
+	m->wl = name_to_wire(qname, m->want);
+	if (m->wl == 0)
+		return DNS_MISMATCH;
+	for (i = 0; i < m->wl; i++)
+		m->want[i] = (uint8_t)ascii_tolower(m->want[i]);
+	*pos = 12;
+	if (name_read(m->p, m->len, pos, cur, &cl) < 0 || m->len - *pos < 4)
+		return DNS_MALFORMED;
+	if (cl != m->wl || memcmp(cur, m->want, m->wl) != 0 ||
+	    get16(m->p + *pos) != qtype || get16(m->p + *pos + 2) != C_IN)
+		return DNS_MISMATCH;
+	*pos += 4;
+	if (m->flags & F_TC)
+		return DNS_TRUNCATED;   /* never look at a partial answer */
+	if (out->rcode != 0 && out->rcode != R_NXDOMAIN)
+		return DNS_SERVER_ERR;
+	return DNS_PENDING;
+}
+
+/* The answer section from pos into m->rr[]: every RR whole inside the
+ * message.  DNS_PENDING, or DNS_MALFORMED. */
+static enum dns_status
+msg_answers(struct msg *m, size_t pos)
+{
+	uint8_t name[DNS_NAME_WIRE_MAX];
+	size_t nl;
+	int j;
+
+	m->an = get16(m->p + 6);
+	if (m->an > DNS_MAX_RR)
+		return DNS_MALFORMED;
+	for (j = 0; j < m->an; j++) {
+		struct rr *r = &m->rr[j];
+
+		r->owner = pos;
+		if (name_read(m->p, m->len, &pos, name, &nl) < 0 || m->len - pos < 10)
+			return DNS_MALFORMED;
+		r->type = get16(m->p + pos);
+		r->class = get16(m->p + pos + 2);
+		r->rdlen = get16(m->p + pos + 8);
+		pos += 10;
+		if (r->rdlen > m->len - pos)
+			return DNS_MALFORMED;
+		r->rdata = pos;
+		pos += r->rdlen;
+	}
+	return DNS_PENDING;
+}
+
+/* ---- reply: interpreting the records ------------------------------------ */
+
+/* Does answer RR j belong to the name cur and have this type (class IN)? */
+static int
+rr_is(const struct msg *m, int j, uint16_t type, const uint8_t *cur, size_t cl)
+{
+	return m->rr[j].type == type && m->rr[j].class == C_IN &&
+	    name_at_is(m->p, m->len, m->rr[j].owner, cur, cl);
+}
+
+/* Follow the CNAME chain from QNAME within the answer section: cur ends
+ * as the name whose records answer the question; a loop runs into the
+ * hop cap.  0, or -1 for a broken chain. */
+static int
+cname_follow(const struct msg *m, uint16_t qtype, uint8_t cur[DNS_NAME_WIRE_MAX],
+    size_t *cl, int *hops)
+{
+	size_t pos;
+	int j;
+
+	memcpy(cur, m->want, m->wl);
+	*cl = m->wl;
+	*hops = 0;
+	while (qtype != DNS_T_CNAME) {
+		for (j = 0; j < m->an; j++)
+			if (rr_is(m, j, DNS_T_CNAME, cur, *cl))
+				break;
+		if (j == m->an)
+			break;
+		if (++*hops > DNS_CNAME_MAX)
+			return -1;
+		pos = m->rr[j].rdata;
+		if (name_read(m->p, m->len, &pos, cur, cl) < 0 ||
+		    pos != m->rr[j].rdata + m->rr[j].rdlen)
+			return -1;
+	}
+	return 0;
+}
 
 /* One TXT RR: its character-strings must fill rdlength exactly; they are
  * joined without separator.  -1 when malformed or nothing more fits. */
@@ -373,7 +401,7 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 		return -1;
 	t = &out->txt[out->ntxt];
 	t->too_long = total > TXT_RECORD_MAX;
-	keep = t->too_long ? TXT_PREFIX : total;
+	keep = t->too_long ? DNS_TXT_PREFIX : total;
 	if (keep > DNS_TXT_BUF - *used)
 		return -1;
 	t->off = (uint16_t)*used;
@@ -388,105 +416,27 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 	return 0;
 }
 
+/* The records of type qtype at the name cur into out: DNS_DATA if any,
+ * DNS_MALFORMED for a broken one, DNS_PENDING for none. */
 static enum dns_status
-parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
-    uint16_t qtype, struct dns_result *out, int *hopsp)
+answer_collect(const struct msg *m, uint16_t qtype, const uint8_t *cur, size_t cl,
+    struct dns_result *out)
 {
-	uint8_t want[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
-	struct rr rr[DNS_MAX_RR];
-	size_t wl, cl, pos = 12, used = 0, i;
-	uint16_t flags, an;
-	int hops = 0, found = 0, j;
+	size_t used = 0;
+	int j, found = 0;
 
-	out->status = DNS_PENDING;
-	out->rcode = 0;
-	out->edns_rejected = 0;
-	out->cname[0] = '\0';
-	out->ntxt = 0;
-	out->naddr = 0;
-	*hopsp = 0;
+	for (j = 0; j < m->an; j++) {
+		const uint8_t *rd = m->p + m->rr[j].rdata;
 
-	if (len < 12 || get16(msg) != id)
-		return DNS_MISMATCH;
-	flags = get16(msg + 2);
-	if (!(flags & F_QR) || (flags >> 11 & 0xf) != 0)
-		return DNS_MISMATCH;
-	out->rcode = flags & 0xf;
-	if (out->rcode == R_FORMERR || out->rcode == R_NOTIMP) {
-		out->edns_rejected = 1;
-		/* servers that do not know EDNS often drop the question */
-		if (get16(msg + 4) == 0)
-			return DNS_SERVER_ERR;
-	}
-	if (get16(msg + 4) != 1)
-		return DNS_MISMATCH;
-	wl = name_to_wire(qname, want);
-	if (wl == 0)
-		return DNS_MISMATCH;
-	for (i = 0; i < wl; i++)
-		want[i] = lower(want[i]);
-	if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 4)
-		return DNS_MALFORMED;
-	if (cl != wl || memcmp(cur, want, wl) != 0 ||
-	    get16(msg + pos) != qtype || get16(msg + pos + 2) != C_IN)
-		return DNS_MISMATCH;
-	pos += 4;
-	if (flags & F_TC)
-		return DNS_TRUNCATED;   /* never look at a partial answer */
-	if (out->rcode != 0 && out->rcode != R_NXDOMAIN)
-		return DNS_SERVER_ERR;
-
-	an = get16(msg + 6);
-	if (an > DNS_MAX_RR)
-		return DNS_MALFORMED;
-	for (j = 0; j < an; j++) {
-		rr[j].owner = pos;
-		if (name_read(msg, len, &pos, cur, &cl) < 0 || len - pos < 10)
-			return DNS_MALFORMED;
-		rr[j].type = get16(msg + pos);
-		rr[j].class = get16(msg + pos + 2);
-		rr[j].rdlen = get16(msg + pos + 8);
-		pos += 10;
-		if (rr[j].rdlen > len - pos)
-			return DNS_MALFORMED;
-		rr[j].rdata = pos;
-		pos += rr[j].rdlen;
-	}
-
-	/* Follow the CNAME chain from QNAME within the answer section;
-	 * a loop runs into the hop cap. */
-	memcpy(cur, want, wl);
-	cl = wl;
-	while (qtype != DNS_T_CNAME) {
-		for (j = 0; j < an; j++)
-			if (rr[j].type == DNS_T_CNAME && rr[j].class == C_IN &&
-			    name_at_is(msg, len, rr[j].owner, cur, cl))
-				break;
-		if (j == an)
-			break;
-		if (++hops > DNS_CNAME_MAX)
-			return DNS_MALFORMED;
-		pos = rr[j].rdata;
-		if (name_read(msg, len, &pos, cur, &cl) < 0 ||
-		    pos != rr[j].rdata + rr[j].rdlen)
-			return DNS_MALFORMED;
-	}
-	*hopsp = hops;
-	if (out->rcode == R_NXDOMAIN)
-		return DNS_NONE;
-
-	for (j = 0; j < an; j++) {
-		const uint8_t *rd = msg + rr[j].rdata;
-		if (rr[j].type != qtype || rr[j].class != C_IN ||
-		    !name_at_is(msg, len, rr[j].owner, cur, cl))
+		if (!rr_is(m, j, qtype, cur, cl))
 			continue;
 		found = 1;
 		if (qtype == DNS_T_TXT) {
-			if (txt_add(out, &used, rd, rr[j].rdlen) < 0)
+			if (txt_add(out, &used, rd, m->rr[j].rdlen) < 0)
 				return DNS_MALFORMED;
 		} else if (qtype == DNS_T_A || qtype == DNS_T_AAAA) {
 			size_t al = qtype == DNS_T_A ? 4 : 16;
-			if (rr[j].rdlen != al)
+			if (m->rr[j].rdlen != al)
 				return DNS_MALFORMED;
 			if (out->naddr < DNS_ADDR_MAX) {
 				struct dns_addr *a = &out->addr[out->naddr++];
@@ -496,8 +446,39 @@ parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 			}
 		}
 	}
-	if (found)
-		return DNS_DATA;
+	return found ? DNS_DATA : DNS_PENDING;
+}
+
+static enum dns_status
+parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct dns_result *out, int *hopsp)
+{
+	struct msg m;
+	uint8_t cur[DNS_NAME_WIRE_MAX];
+	enum dns_status st;
+	size_t pos, cl;
+	int hops;
+
+	out->status = DNS_PENDING;
+	out->rcode = 0;
+	out->edns_rejected = 0;
+	out->cname[0] = '\0';
+	out->ntxt = 0;
+	out->naddr = 0;
+	*hopsp = 0;
+
+	m.p = msg;
+	m.len = len;
+	if ((st = msg_question(&m, id, qname, qtype, out, &pos)) != DNS_PENDING ||
+	    (st = msg_answers(&m, pos)) != DNS_PENDING)
+		return st;
+	if (cname_follow(&m, qtype, cur, &cl, &hops) < 0)
+		return DNS_MALFORMED;
+	*hopsp = hops;
+	if (out->rcode == R_NXDOMAIN)
+		return DNS_NONE;
+	if ((st = answer_collect(&m, qtype, cur, cl, out)) != DNS_PENDING)
+		return st;
 	if (hops > 0) {
 		if (name_to_text(cur, out->cname, sizeof out->cname) < 0)
 			return DNS_MALFORMED;
@@ -537,7 +518,7 @@ enum { Q_DONE = 0, Q_UDP, Q_TCP_CONNECT, Q_TCP_WRITE, Q_TCP_READ };
 static int
 q_attempts(const struct dns_query *q)
 {
-	return q->servers->attempts > 0 ? q->servers->attempts : ATTEMPTS_DEF;
+	return q->servers->attempts > 0 ? q->servers->attempts : DNS_ATTEMPTS_DEF;
 }
 
 static void
@@ -567,7 +548,7 @@ static int
 q_socket(struct dns_query *q, int type, msec_t now)
 {
 	const struct dns_servers *s = q->servers;
-	int fd, r, t = s->timeout_ms > 0 ? s->timeout_ms : TIMEOUT_DEF;
+	int fd, r, t = s->timeout_ms > 0 ? s->timeout_ms : DNS_TIMEOUT_DEF_MS;
 
 	q_close(q);
 	fd = socket(s->addr[q->server].ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -717,7 +698,7 @@ q_udp_read(struct dns_query *q, msec_t now)
 	int i, hops;
 	char tmp[256];
 
-	for (i = 0; i < UDP_READS; i++) {
+	for (i = 0; i < DNS_UDP_READS; i++) {
 		/* MSG_TRUNC: the real length, so an oversized datagram is
 		 * treated as truncated instead of being parsed in part */
 		n = recv(q->fd, udp_buf, sizeof udp_buf, MSG_TRUNC);

@@ -32,9 +32,6 @@ enum {
 
 enum { FRAME_NONE = 0, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 
-/* A server streaming 1xx responses forever is cut off here. */
-#define HTTP_INTERIM_MAX 8
-
 const char *
 http_class_str(enum fetch_class c)
 {
@@ -67,12 +64,6 @@ http_fail(struct http_parser *p, enum fetch_class c, const char *reason)
 	return HTTP_ERROR;
 }
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 /* s[0..n) equals the lowercase word w, ASCII case-insensitively */
 static int
 eq_word(const uint8_t *s, size_t n, const char *w)
@@ -82,45 +73,27 @@ eq_word(const uint8_t *s, size_t n, const char *w)
 	if (n != strlen(w))
 		return 0;
 	for (i = 0; i < n; i++)
-		if (lower(s[i]) != w[i])
+		if (ascii_tolower(s[i]) != w[i])
 			return 0;
 	return 1;
-}
-
-static int
-is_ows(int c)
-{
-	return c == ' ' || c == '\t';
 }
 
 /* RFC 9110 5.6.2 tchar */
 static int
 is_tchar(int c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
+	if (ascii_isalnum(c))
 		return 1;
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Trim OWS on both ends of [*s, *e). */
 static void
 trim(const uint8_t **s, const uint8_t **e)
 {
-	while (*s < *e && is_ows(**s))
+	while (*s < *e && ascii_isblank(**s))
 		(*s)++;
-	while (*e > *s && is_ows((*e)[-1]))
+	while (*e > *s && ascii_isblank((*e)[-1]))
 		(*e)--;
 }
 
@@ -179,7 +152,7 @@ field_cl(struct head_info *h, const uint8_t *v, const uint8_t *end)
 		}
 		/* saturate: any huge value is simply too large */
 		for (n = 0; s < e; s++) {
-			if (*s < '0' || *s > '9') {
+			if (!ascii_isdigit(*s)) {
 				h->cl_bad = 1;
 				break;
 			}
@@ -222,11 +195,11 @@ status_line(const uint8_t *s, size_t n)
 {
 	size_t i;
 
-	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' ||
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !ascii_isdigit(s[7]) ||
 	    s[8] != ' ')
 		return -1;
 	for (i = 9; i < 12; i++)
-		if (s[i] < '0' || s[i] > '9')
+		if (!ascii_isdigit(s[i]))
 			return -1;
 	if (n > 12 && s[12] != ' ')
 		return -1;
@@ -335,10 +308,10 @@ head_done(struct http_parser *p)
 
 	/* obs-fold: a line starting with SP/HTAB continues the previous
 	 * field; its line end becomes SP.  None may follow the status line. */
-	if (is_ows(lf[1]))
+	if (ascii_isblank(lf[1]))
 		return http_fail(p, FETCH_ERR_FETCH, "bad-header");
 	for (i = (size_t)(lf - h) + 1; i + 1 < p->hdrlen; i++) {
-		if (h[i] == '\n' && is_ows(h[i + 1])) {
+		if (h[i] == '\n' && ascii_isblank(h[i + 1])) {
 			h[i] = ' ';
 			if (h[i - 1] == '\r')
 				h[i - 1] = ' ';
@@ -416,10 +389,81 @@ chunk_size_done(struct http_parser *p)
 }
 
 /* One byte of chunked framing outside chunk data. */
+/* A byte of a chunk-size line: size, blanks, extension, CRLF.  0, or -1
+ * for a byte the line cannot hold. */
+static int
+chunk_size_byte(struct http_parser *p, uint8_t c)
+{
+	int v;
+
+	switch (p->state) {
+	case HS_CHUNK_SIZE:
+		if ((v = ascii_hexval(c)) >= 0) {
+			if (++p->ndigits > HTTP_CHUNK_DIGITS_MAX)
+				return -1;
+			p->remaining = p->remaining * 16 + (uint64_t)v;
+			return 0;
+		}
+		if (p->ndigits == 0)
+			return -1;
+		/* FALLTHROUGH */
+	case HS_CHUNK_WS:
+		if (ascii_isblank(c))
+			p->state = HS_CHUNK_WS;
+		else if (c == ';')
+			p->state = HS_CHUNK_EXT;
+		else if (c == '\r')
+			p->state = HS_CHUNK_LF;
+		else if (c == '\n')
+			chunk_size_done(p);
+		else
+			return -1;
+		return 0;
+	case HS_CHUNK_EXT:
+		if (c == '\r')
+			p->state = HS_CHUNK_LF;
+		else if (c == '\n')
+			chunk_size_done(p);
+		return 0;
+	default:        /* HS_CHUNK_LF */
+		if (c != '\n')
+			return -1;
+		chunk_size_done(p);
+		return 0;
+	}
+}
+
+/* A byte of the trailer section, which is skipped up to its empty line.
+ * 0, or -1 for a CR without its LF. */
+static int
+trailer_byte(struct http_parser *p, uint8_t c)
+{
+	switch (p->state) {
+	case HS_TRAILER:
+		if (c == '\r')
+			p->state = HS_TRAILER_LF;
+		else if (c == '\n')
+			p->state = HS_DONE;
+		else
+			p->state = HS_TRAILER_LINE;
+		return 0;
+	case HS_TRAILER_LINE:
+		if (c == '\n')
+			p->state = HS_TRAILER;
+		return 0;
+	default:        /* HS_TRAILER_LF */
+		if (c != '\n')
+			return -1;
+		p->state = HS_DONE;
+		return 0;
+	}
+}
+
+/* One byte of chunked framing outside chunk data. */
 static void
 chunk_byte(struct http_parser *p, uint8_t c)
 {
-	int v;
+	int rc = -1;
 
 	/* chunk-size lines and the trailer section are bounded */
 	if (++p->linelen > HTTP_HEADER_MAX) {
@@ -429,39 +473,12 @@ chunk_byte(struct http_parser *p, uint8_t c)
 	}
 	switch (p->state) {
 	case HS_CHUNK_SIZE:
-		if ((v = hexval(c)) >= 0) {
-			if (++p->ndigits > 8)
-				break;
-			p->remaining = p->remaining * 16 + (uint64_t)v;
-			return;
-		}
-		if (p->ndigits == 0)
-			break;
-		/* FALLTHROUGH */
 	case HS_CHUNK_WS:
-		if (is_ows(c))
-			p->state = HS_CHUNK_WS;
-		else if (c == ';')
-			p->state = HS_CHUNK_EXT;
-		else if (c == '\r')
-			p->state = HS_CHUNK_LF;
-		else if (c == '\n')
-			chunk_size_done(p);
-		else
-			break;
-		return;
 	case HS_CHUNK_EXT:
-		if (c == '\r')
-			p->state = HS_CHUNK_LF;
-		else if (c == '\n')
-			chunk_size_done(p);
-		return;
 	case HS_CHUNK_LF:
-		if (c != '\n')
-			break;
-		chunk_size_done(p);
-		return;
-	case HS_CHUNK_END:
+		rc = chunk_size_byte(p, c);
+		break;
+	case HS_CHUNK_END:      /* the CRLF after a chunk's data */
 		if (c == '\r') {
 			p->state = HS_CHUNK_END_LF;
 			return;
@@ -476,24 +493,13 @@ chunk_byte(struct http_parser *p, uint8_t c)
 		p->linelen = 0;
 		return;
 	case HS_TRAILER:
-		if (c == '\r')
-			p->state = HS_TRAILER_LF;
-		else if (c == '\n')
-			p->state = HS_DONE;
-		else
-			p->state = HS_TRAILER_LINE;
-		return;
 	case HS_TRAILER_LINE:
-		if (c == '\n')
-			p->state = HS_TRAILER;
-		return;
 	case HS_TRAILER_LF:
-		if (c != '\n')
-			break;
-		p->state = HS_DONE;
-		return;
+		rc = trailer_byte(p, c);
+		break;
 	}
-	http_fail(p, FETCH_ERR_FETCH, "bad-chunk");
+	if (rc < 0)
+		http_fail(p, FETCH_ERR_FETCH, "bad-chunk");
 }
 
 enum http_status

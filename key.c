@@ -9,30 +9,6 @@
 
 #include "mtasts.h"
 
-static int
-is_digit(unsigned c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alnum(unsigned c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_hex(unsigned c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static char
-to_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Hex digits, colons and dots with at least two colons: an IPv6
  * address, possibly with an embedded IPv4 tail.  Not a full parser;
  * it only has to tell addresses from host:port. */
@@ -44,7 +20,7 @@ looks_ipv6(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		if (p[i] == ':')
 			colons++;
-		else if (!is_hex((unsigned char)p[i]) && p[i] != '.')
+		else if (ascii_hexval((unsigned char)p[i]) < 0 && p[i] != '.')
 			return 0;
 	}
 	return colons >= 2;
@@ -78,11 +54,11 @@ key_domain(const char *p, size_t n, char out[DOMAIN_MAX + 1])
 			}
 			continue;
 		}
-		if (!is_alnum(c) && !(c == '-' && lab > 0))
+		if (!ascii_isalnum(c) && !(c == '-' && lab > 0))
 			return KEY_BAD;
-		if (!is_digit(c))
+		if (!ascii_isdigit(c))
 			numeric = 0;
-		if (++lab > 63)
+		if (++lab > LABEL_MAX)
 			return KEY_BAD;
 	}
 	if (allnum)
@@ -97,15 +73,50 @@ key_domain(const char *p, size_t n, char out[DOMAIN_MAX + 1])
 	if (n > POLICY_DOMAIN_MAX)
 		return KEY_BAD;
 	for (i = 0; i < n; i++)
-		out[i] = to_lower(p[i]);
+		out[i] = (char)ascii_tolower((unsigned char)p[i]);
 	out[n] = '\0';
 	return KEY_OK;
+}
+
+/* "[host]" or "[host]:port" (key[0] is '['): an address literal, or the
+ * host checked as a domain; the port or service is ignored (KEY-5). */
+static enum key_status
+key_bracketed(const char *key, size_t len, char out[DOMAIN_MAX + 1])
+{
+	const char *end = memchr(key, ']', len), *host;
+	size_t i, hn, rest;
+
+	if (end == NULL)
+		return KEY_BAD;
+	host = key + 1;
+	hn = (size_t)(end - host);
+	/* after "]": nothing, or ":" and a port or service, ignored */
+	rest = len - (size_t)(end - key) - 1;
+	if (rest > 0) {
+		if (end[1] != ':' || rest == 1)
+			return KEY_BAD;
+		for (i = 2; i <= rest; i++)
+			if (end[i] == ':' || end[i] == '[' || end[i] == ']')
+				return KEY_BAD;
+	}
+	/* RFC 5321 address literal tag, any case (KEY-7) */
+	if (hn >= 5 && (host[0] == 'I' || host[0] == 'i') &&
+	    (host[1] == 'P' || host[1] == 'p') &&
+	    (host[2] == 'V' || host[2] == 'v') && host[3] == '6' &&
+	    host[4] == ':')
+		return KEY_IP_LITERAL;
+	if (memchr(host, ':', hn) != NULL)
+		return looks_ipv6(host, hn) ? KEY_IP_LITERAL : KEY_BAD;
+	/* parent lookups are only made for unbracketed names */
+	if (hn > 0 && host[0] == '.')
+		return KEY_BAD;
+	return key_domain(host, hn, out);
 }
 
 enum key_status
 key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1])
 {
-	const char *host, *colon = NULL;
+	const char *colon = NULL;
 	size_t i, hn, colons = 0;
 
 	out[0] = '\0';
@@ -117,37 +128,8 @@ key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1])
 		if (c <= 0x20 || c >= 0x7f)
 			return KEY_BAD;
 	}
-
-	if (key[0] == '[') {
-		const char *end = memchr(key, ']', len);
-		size_t rest;
-
-		if (end == NULL)
-			return KEY_BAD;
-		host = key + 1;
-		hn = (size_t)(end - host);
-		/* after "]": nothing, or ":" and a port or service, ignored */
-		rest = len - (size_t)(end - key) - 1;
-		if (rest > 0) {
-			if (end[1] != ':' || rest == 1)
-				return KEY_BAD;
-			for (i = 2; i <= rest; i++)
-				if (end[i] == ':' || end[i] == '[' || end[i] == ']')
-					return KEY_BAD;
-		}
-		/* RFC 5321 address literal tag, any case (KEY-7) */
-		if (hn >= 5 && (host[0] == 'I' || host[0] == 'i') &&
-		    (host[1] == 'P' || host[1] == 'p') &&
-		    (host[2] == 'V' || host[2] == 'v') && host[3] == '6' &&
-		    host[4] == ':')
-			return KEY_IP_LITERAL;
-		if (memchr(host, ':', hn) != NULL)
-			return looks_ipv6(host, hn) ? KEY_IP_LITERAL : KEY_BAD;
-		/* parent lookups are only made for unbracketed names */
-		if (hn > 0 && host[0] == '.')
-			return KEY_BAD;
-		return key_domain(host, hn, out);
-	}
+	if (key[0] == '[')
+		return key_bracketed(key, len, out);
 
 	/* Postfix's own parent-domain probe: policies are never inherited */
 	if (key[0] == '.')

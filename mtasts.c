@@ -91,20 +91,18 @@ resolver_init(struct daemon *d)
 
 	memset(&d->servers, 0, sizeof d->servers);
 	if (d->conf.nnameserver > 0) {
-		d->servers.timeout_ms = DNS_CONF_TIMEOUT_MS;
-		d->servers.attempts = DNS_CONF_ATTEMPTS;
+		d->servers.timeout_ms = DNS_TIMEOUT_DEF_MS;
+		d->servers.attempts = DNS_ATTEMPTS_DEF;
 		for (i = 0; i < d->conf.nnameserver; i++)
 			dns_servers_add(&d->servers, d->conf.nameserver[i]);
 	} else {
-		static char buf[8192];
-		FILE *f = fopen(d->conf.resolv_conf, "re");
-		size_t n = 0;
-		if (f != NULL) {
-			n = fread(buf, 1, sizeof buf, f);
-			fclose(f);
+		char err[300], *buf;
+		size_t n;
+		if ((buf = read_file(d->conf.resolv_conf, RESOLV_CONF_MAX, &n, err, sizeof err)) != NULL) {
+			dns_servers_parse(buf, n, &d->servers);
+			free(buf);
 		} else
-			log_warn("%s", d->conf.resolv_conf);
-		dns_servers_parse(buf, n, &d->servers);
+			log_warnx("%s", err);
 	}
 	if (d->servers.n == 0) {
 		log_warnx("no nameserver configured: using 127.0.0.1");
@@ -159,32 +157,16 @@ static void
 snapshot_load(struct daemon *d)
 {
 	struct snap_stats st;
-	struct stat sb;
-	char *buf;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char *buf, err[300];
+	size_t len;
 
 	if (d->conf.cache_file[0] == '\0')
 		return;
-	fd = open(d->conf.cache_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((buf = read_file(d->conf.cache_file, SNAP_FILE_MAX, &len, err, sizeof err)) == NULL) {
 		if (errno != ENOENT)
-			log_warn("cache_file %s (starting with an empty cache)",
-			    d->conf.cache_file);
+			log_warnx("cache_file %s (starting with an empty cache)", err);
 		return;
 	}
-	if (fstat(fd, &sb) < 0 || sb.st_size > 64 * 1024 * 1024 ||
-	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		log_warnx("cache_file %s: unreadable or too large; starting with an empty cache",
-		    d->conf.cache_file);
-		close(fd);
-		return;
-	}
-	while (len < (size_t)sb.st_size &&
-	    (n = read(fd, buf + len, (size_t)sb.st_size - len)) > 0)
-		len += (size_t)n;
-	close(fd);
 	d->now = mono_now();
 	if (snapshot_parse(buf, len, wall_now(), snapshot_insert, d, &st) < 0)
 		log_warnx("cache_file %s: %s; ignored, starting with an empty cache",

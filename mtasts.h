@@ -1,19 +1,29 @@
 /*
  * mtasts.h - the table of contents: every limit, every shared type,
  * every module's interface.  Modules with one name prefix each:
- *   ns_      netstring.c   netstring framing (pure)
- *   key_     key.c         socketmap key -> policy domain (pure)
- *   dns_     dns.c         DNS message build/parse (pure) + stub resolver engine
- *   http_    http.c        HTTP/1.1 response parser incl. chunked (pure)
- *   txt_/policy_ policy.c  TXT record rules, policy parser, Postfix answer (pure)
- *   anchors_/tls_anchors_ anchors.c  PEM CA bundle -> trust anchors (pure parsers)
- *   tls_fetch_   tls.c     non-blocking HTTPS GET over BearSSL
- *   cache_   cache.c       fixed hash table + byte-bounded store, LRU (pure)
- *   conf_    conf.c        mta-sts.conf parser (pure over text)
+ *   ns_        netstring.c  netstring framing (pure)
+ *   key_       key.c        socketmap key -> policy domain (pure)
+ *   dns_       dns.c        DNS message build/parse (pure) + stub resolver engine
+ *   http_      http.c       HTTP/1.1 response parser incl. chunked (pure)
+ *   policy_    policy.c     TXT record rules, policy parser, Postfix answer (pure)
+ *   anchors_   anchors.c    PEM CA bundle -> trust anchors (pure parsers)
+ *   tls_fetch_ tls.c        non-blocking HTTPS GET over BearSSL
+ *   cache_     cache.c      fixed hash table + byte-bounded store, LRU (pure)
+ *   snapshot_  snapshot.c   the cache on disk
+ *   conf_      conf.c       mta-sts.conf parser (pure over text)
  *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
- *            declared in daemon.h, which starts with the daemon's limits
- *   log_     log.c         stderr / file / syslog
- *   util.c                 clocks and randomness
+ *              declared in daemon.h, which starts with the daemon's limits
+ *   log_       log.c        stderr / file / syslog
+ *   (none)     util.c       shared helpers, each named for what it does
+ *
+ * Requirement IDs in comments (HTTP-14, SM-2, ...) are defined in
+ * docs/requirements.md, each with the RFC section or manual it comes from.
+ *
+ * Conventions: "pure" functions work on (buf, len) and caller storage
+ * only, never read past len, allocate, log or block.  Unless a comment
+ * says otherwise, pointers a function returns point into the caller's
+ * buffers or to static strings, and the caller owns every struct it
+ * passes in.
  */
 #ifndef MTASTS_H
 #define MTASTS_H
@@ -27,31 +37,69 @@
 
 #define MTASTS_VERSION "0.1.0"
 
-/* ---- limits: one place for every bound ------------------------------ */
+/* ---- limits: one place for every bound and tunable ------------------
+ * Sizes in bytes unless a unit is named.  Run-time settings and their
+ * defaults are in conf.c's key table and conf_defaults(). */
 #define DOMAIN_MAX        253    /* octets of a presentation-form name */
 #define POLICY_DOMAIN_MAX 244    /* "_mta-sts." + d must fit 255 wire octets */
+#define LABEL_MAX         63     /* octets of one DNS label (RFC 1035 2.3.4) */
 #define TXT_ID_MAX        32     /* RFC 8461 sts-id: 1*32(ALPHA / DIGIT) */
+#define TXT_EXT_NAME_MAX  32     /* RFC 8461 3.1 sts-ext-name: 1*32 characters */
 #define MX_MAX            32     /* mx patterns per policy; more is invalid */
 #define MX_PATTERN_MAX    (DOMAIN_MAX + 2)   /* "*." + domain */
 #define MAX_AGE_MAX       31557600u          /* RFC 8461 3.2 cap, seconds */
+#define MAX_AGE_DIGITS    10     /* RFC 8461 3.2 max_age: 1*10DIGIT */
+#define POLICY_NAME_MAX   32     /* policy field name: ALNUM then 31 more */
 
 #define NS_PAYLOAD_MAX    1024   /* netstring payload buffered per request */
 #define NS_DISCARD_MAX    10100  /* longer declared lengths are framing errors */
+#define NS_LEN_DIGITS_MAX 5      /* digits of a length (NS_DISCARD_MAX has 5) */
+#define NS_REPLY_MAX      100000 /* Postfix refuses longer reply payloads
+                                  * (dict_sockmap.c) */
 #define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
 
+#define DNS_PORT          53
 #define DNS_UDP_SIZE      1232   /* advertised EDNS payload size */
 #define DNS_TCP_MAX       65535
+#define DNS_QUERY_MAX     512    /* a query we build (one question, OPT) */
+#define DNS_NAME_WIRE_MAX 255    /* octets of a name in wire form */
+#define DNS_JUMPS_MAX     32     /* compression pointers followed per name */
 #define DNS_MAX_RR        64     /* RRs examined per message */
 #define DNS_CNAME_MAX     8      /* CNAME hops, within and across queries */
 #define DNS_NS_MAX        3      /* nameservers used */
 #define DNS_ADDR_MAX      8      /* A/AAAA addresses kept per answer */
 #define DNS_TXT_MAX       DNS_MAX_RR  /* TXT RRs kept per answer */
 #define TXT_RECORD_MAX    4096   /* joined TXT record; longer is invalid */
+#define DNS_TXT_PREFIX    64     /* bytes kept of a longer one, for the log */
 #define DNS_TXT_BUF       16384  /* storage for all kept TXT records */
+#define DNS_UDP_READS     16     /* datagrams read per wakeup */
+#define DNS_TIMEOUT_DEF_MS 5000  /* per attempt, unless resolv.conf says */
+#define DNS_TIMEOUT_CAP_MS 30000 /* most resolv.conf "timeout:" may ask */
+#define DNS_ATTEMPTS_DEF  2      /* rounds over the servers, unless resolv.conf says */
+#define DNS_ATTEMPTS_CAP  5      /* most resolv.conf "attempts:" may ask */
+#define RESOLV_CONF_MAX   65536  /* a longer resolv.conf is not read */
 
 #define HTTP_HEADER_MAX   8192   /* whole header section */
 #define HTTP_FIELDS_MAX   64
 #define HTTP_BODY_MAX     65536  /* RFC 8461 3.3 suggested limit */
+#define HTTP_INTERIM_MAX  8      /* 1xx responses skipped before the final one */
+#define HTTP_CHUNK_DIGITS_MAX 8  /* hex digits of a chunk size (HTTP-7) */
+
+#define ANCHORS_FILE_MAX  (16 * 1024 * 1024)  /* a larger CA file is refused */
+
+#define CONF_FILE_MAX     65535  /* a larger mta-sts.conf is refused */
+#define CONF_LINE_MAX     511    /* characters of a line of it */
+#define LISTEN_MAX        8      /* listen lines */
+#define LISTEN_SPEC_MAX   127    /* characters of one listen value */
+#define LISTEN_PATH_MAX   107    /* unix:PATH (sockaddr_un.sun_path less NUL) */
+#define LISTEN_DEFAULT    "127.0.0.1:8461"   /* when no listen line is given */
+#define ZONE_MAX          16     /* the default zone + 15 named */
+#define ZONE_NAME_MAX     63
+
+#define SNAP_FILE_MAX     (64 * 1024 * 1024)  /* a larger cache_file is ignored */
+#define SNAP_LINE_MAX     9000   /* a record line: 32 x 253-character patterns fit */
+#define SNAP_CLOCK_SKEW   60     /* seconds a fetch time may lie in the future */
+#define SNAP_TIME_MAX     ((uint64_t)1 << 40)  /* later fetch times are corrupt */
 
 #define CACHE_BLOCK       64     /* bytes per cache store block */
 #define CACHE_BLOCKS_PER_ENTRY 4 /* store: 256 bytes per entry on average */
@@ -65,13 +113,50 @@
 
 typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
 
-/* ---- util.c ----------------------------------------------------------- */
-msec_t mono_now(void);
+/* ---- util.c: shared helpers (no module prefix: each is named for what
+ * it does, so that there is one of each) ------------------------------ */
+msec_t mono_now(void);                     /* CLOCK_MONOTONIC milliseconds */
 int64_t mono_usec(void);                   /* CLOCK_MONOTONIC microseconds */
 int64_t wall_now(void);                    /* UNIX seconds */
 int rand_fill(void *buf, size_t len);      /* getrandom(2); 0 ok, -1 error */
-int set_nonblock(int fd);
-size_t strlcpy_m(char *dst, const char *src, size_t cap); /* returns strlen(src) */
+/* Copy src into dst[cap], always NUL-terminated when cap > 0; returns
+ * strlen(src), so a result >= cap means it was cut. */
+size_t strlcpy_m(char *dst, const char *src, size_t cap);
+/* ASCII character classes, the same in every locale: 1 or 0.
+ * ascii_isblank is space and tab (the RFCs' WSP); ascii_isspace adds
+ * \n \r \f \v; ascii_hexval is 0-15, or -1 for a non-hex digit. */
+int ascii_isdigit(int c);
+int ascii_isalnum(int c);
+int ascii_isblank(int c);
+int ascii_isspace(int c);
+int ascii_hexval(int c);
+int ascii_tolower(int c);                  /* A-Z only; other bytes as they are */
+/* s[0..len) as a decimal number: 1 to maxdigits digits and nothing else
+ * (no sign, no space; leading zeros are fine), at most max.  0 with *out,
+ * or -1 (and *out untouched).  Pure; maxdigits SIZE_MAX for no cap. */
+int dec_parse(const char *s, size_t len, size_t maxdigits, uint64_t max, uint64_t *out);
+/* "host", "host:port", "[v6]", "[v6]:port" in s[0..len).  The port is
+ * 1-65535 in decimal; default_port 0 means it is required.  Without
+ * brackets, the last colon starts the port where one is required, and
+ * where it may be left out two colons make the whole text an IPv6
+ * address ("::1:53" is that address on the default port).  Checks the
+ * syntax only: *hp points into s.  0, or -1.  Pure. */
+struct hostport {
+	const char *host;          /* brackets removed; never empty */
+	size_t hostlen;
+	int port;
+	int bracketed;
+};
+int hostport_split(const char *s, size_t len, int default_port, struct hostport *hp);
+/* The same, and the host must be an IPv4 or IPv6 literal (brackets: IPv6
+ * only): the socket address with its port.  0, or -1. */
+int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_storage *ss,
+                  socklen_t *sl);
+/* The whole file at path in a malloc'd buffer, NUL-terminated after *len
+ * bytes; the caller frees it.  NULL when it cannot be opened or read, or
+ * holds more than max bytes, with "path: reason" in err and errno kept
+ * (EFBIG for too large), so a caller may treat ENOENT as "no file". */
+char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
 /* ---- log.c ------------------------------------------------------------ */
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -112,11 +197,15 @@ struct ns_reader {
 	size_t len;                /* payload length when NS_DONE */
 	char payload[NS_PAYLOAD_MAX + 1];  /* NUL-terminated for convenience */
 };
+/* Ready r (caller-owned) for the first string of a connection. */
 void ns_reader_init(struct ns_reader *r);
 /* Feed bytes; *used is set to how many were consumed.  Stops right after
- * a complete string so the caller can act on it before feeding the rest. */
+ * a complete string so the caller can act on it before feeding the rest;
+ * the payload stays in r until the next call.  After NS_ERROR the stream
+ * is lost: every later call returns NS_ERROR. */
 enum ns_status ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used);
-/* Write "<len>:<payload>," into out; returns bytes written or 0 if no room. */
+/* Write "<len>:<payload>," into out (no NUL); returns bytes written, or 0
+ * if it does not fit in cap or len exceeds NS_REPLY_MAX. */
 size_t ns_write(char *out, size_t cap, const char *payload, size_t len);
 
 /* ---- key.c: socketmap key -> policy domain (pure) -------------------- */
@@ -126,7 +215,10 @@ enum key_status {
 	KEY_IP_LITERAL,
 	KEY_BAD            /* empty, bad syntax, non-ASCII, whitespace, too long */
 };
+/* Postfix's key (a next-hop, maybe "[host]:port") -> the policy domain in
+ * out (NUL-terminated, only written for KEY_OK).  Pure. */
 enum key_status key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1]);
+/* A static name for logs: "ok", "parent", "ip-literal", "bad-key". */
 const char *key_status_str(enum key_status s);
 
 /* ---- dns.c ------------------------------------------------------------ */
@@ -143,11 +235,13 @@ struct dns_servers {
 	int timeout_ms;            /* per attempt (resolv.conf "options timeout:") */
 	int attempts;              /* rounds over all servers ("options attempts:") */
 };
-/* Parse resolv.conf text: nameserver lines (v4/v6, first DNS_NS_MAX),
- * options timeout:N attempts:N.  search/domain/ndots ignored.
- * Returns number of servers (0 if none). */
+/* Parse resolv.conf text into *out (reset first): nameserver lines
+ * (v4/v6, the first DNS_NS_MAX), options timeout:N attempts:N (capped).
+ * search/domain/ndots ignored.  Returns the number of servers (0 if
+ * none).  Pure. */
 int dns_servers_parse(const char *buf, size_t len, struct dns_servers *out);
-/* Add one "1.2.3.4" / "::1" / "[::1]:5353" / "127.0.0.1:5353" server; -1 if invalid. */
+/* Add one "1.2.3.4" / "::1" / "[::1]:5353" / "127.0.0.1:5353" server
+ * (hostport_addr, port 53 by default); 0, or -1 if invalid or full. */
 int dns_servers_add(struct dns_servers *s, const char *addr);
 
 enum dns_status {
@@ -181,10 +275,14 @@ struct dns_result {
 	char cname[DOMAIN_MAX + 2];/* target when status == DNS_CNAME */
 	uint8_t txtbuf[DNS_TXT_BUF];   /* last: untouched by address queries */
 };
-/* Build a query; returns its length or 0 if it does not fit / bad name. */
+/* Build a query for name (presentation form, no trailing dot) into buf;
+ * returns its length, or 0 if it does not fit in cap or the name is bad.
+ * Pure. */
 size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
                        uint16_t qtype, int edns);
-/* Parse a reply to (id, qname, qtype, IN).  Pure: never reads past len. */
+/* Parse a reply to (id, qname, qtype, IN) into *out and return the same
+ * status as out->status.  Records are only left in out with DNS_DATA.
+ * Pure: never reads past len. */
 enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
                                 const char *qname, uint16_t qtype, struct dns_result *out);
 
@@ -207,17 +305,21 @@ struct dns_query {
 	size_t qlen;               /* query message length in qbuf */
 	size_t io;                 /* TCP bytes written / read so far */
 	size_t tcp_want;
-	uint8_t qbuf[2 + 512];     /* TCP length prefix + query */
+	uint8_t qbuf[2 + DNS_QUERY_MAX]; /* TCP length prefix + query */
 	/* public when dns_query_step() returned done */
 	struct dns_result result;
 	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
 };
+/* Start resolving name in q (caller-owned; servers must outlive it).  It
+ * may finish at once (no servers, past deadline, name too long): then
+ * dns_query_poll reports no fd and result.status is DNS_FAIL. */
 void dns_query_start(struct dns_query *q, const struct dns_servers *servers,
                      const char *name, uint16_t qtype, msec_t now, msec_t deadline);
 /* fd to poll (-1 if none right now), events, and the deadline to wake at */
 int dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline);
 /* Returns 1 when done (result.status is DNS_DATA/DNS_NONE/DNS_FAIL), else 0 */
 int dns_query_step(struct dns_query *q, short revents, msec_t now);
+/* Close q's socket, if any; q may be started again afterwards. */
 void dns_query_abort(struct dns_query *q);
 
 /* ---- http.c: HTTP/1.1 response parser (pure, incremental) ------------ */
@@ -228,6 +330,7 @@ enum fetch_class {            /* RFC 8460 4.3.2.2 result types */
 	FETCH_ERR_WEBPKI,          /* sts-webpki-invalid */
 	FETCH_ERR_POLICY           /* sts-policy-invalid */
 };
+/* A static name: the RFC 8460 result type, or "ok". */
 const char *http_class_str(enum fetch_class c);
 struct http_parser {
 	/* public */
@@ -250,6 +353,8 @@ struct http_parser {
 	int seen;                  /* any byte fed at all */
 	uint8_t hdr[HTTP_HEADER_MAX];  /* last: only the pages used get touched */
 };
+/* Ready p (caller-owned) for one response; the body goes to the caller's
+ * body[body_cap], which must outlive p. */
 void http_init(struct http_parser *p, uint8_t *body, size_t body_cap);
 /* Feed response bytes; *used = bytes consumed.  HTTP_DONE when the body is
  * complete (length or chunked framing); HTTP_ERROR with err_class/reason. */
@@ -267,8 +372,9 @@ struct policy {
 	char mx[MX_MAX][MX_PATTERN_MAX + 1]; /* lowercase, deduplicated, policy order */
 };
 enum txt_status { TXT_FOUND = 0, TXT_NONE };
-/* One joined TXT record: 1 = an STSv1 record and valid (id copied),
- * 0 = not an STSv1 record (ignored), -1 = an STSv1 record but invalid. */
+/* One joined TXT record: 1 = an STSv1 record and valid (id copied,
+ * NUL-terminated), 0 = not an STSv1 record (ignored), -1 = an STSv1
+ * record but invalid. */
 int policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
 /* All TXT records of _mta-sts.<d>: exactly one STSv1 record must remain,
  * and it must be valid -> TXT_FOUND with id; else TXT_NONE. */
@@ -285,6 +391,7 @@ int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct poli
  * empty data; patterns "*.x" become ".x". */
 size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
                      int strict_testing, int sni, char *out, size_t cap);
+/* A static name: "none", "testing", "enforce". */
 const char *policy_mode_str(enum sts_mode m);
 
 /* ---- anchors.c: PEM CA bundle -> trust anchors ---------------------- */
@@ -294,8 +401,11 @@ struct anchors {
 	/* private: storage owned by the loader */
 	void *mem;
 };
-/* Load every certificate of a PEM bundle as trust anchors.  0 ok, -1 with err. */
+/* Load every certificate of a PEM bundle as trust anchors into *a, which
+ * then owns one allocation (until anchors_free) that BearSSL contexts
+ * point into.  0 ok (skipped objects logged), -1 with err. */
 int anchors_load(struct anchors *a, const char *path, char *err, size_t errlen);
+/* Free what anchors_load allocated and zero *a; a zeroed *a is fine. */
 void anchors_free(struct anchors *a);
 
 /* What an anchor takes from a certificate; pointers into the DER. */
@@ -311,10 +421,12 @@ struct cert_anchor {
 	int is_ca;                      /* basicConstraints cA */
 };
 /* PEM certificates -> concatenated DER, in place; returns the DER length.
- * Broken certificate objects are dropped and counted in *skipped. */
+ * Broken certificate objects are dropped and counted in *skipped (which
+ * the caller initialises).  Pure. */
 size_t anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped);
 /* One DER certificate at der[0..len): 0, or -1 if it cannot be an anchor;
- * *used = its length (0: not even an outer SEQUENCE). */
+ * *used = its length (0: not even an outer SEQUENCE).  *a points into
+ * der, with the CA flag as br_x509_decoder reads it.  Pure. */
 int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
                        struct cert_anchor *a);
 
@@ -370,9 +482,6 @@ void tls_fetch_abort(struct tls_fetch *f);
 extern int tls_fetch_port;         /* HTTPS_PORT; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */
-#define LISTEN_MAX    8
-#define ZONE_MAX      16          /* the default zone + 15 named */
-#define ZONE_NAME_MAX 63
 struct zone {
 	char name[ZONE_NAME_MAX + 1]; /* "" for the default zone */
 	int strict_testing;          /* answer testing policies like enforce */
@@ -381,7 +490,7 @@ struct zone {
 };
 struct config {
 	int nlisten;
-	char listen[LISTEN_MAX][128];
+	char listen[LISTEN_MAX][LISTEN_SPEC_MAX + 1];
 	int socket_mode;
 	int cache_size;              /* entries */
 	int cache_grace;             /* seconds between TXT rechecks */
@@ -406,12 +515,16 @@ struct config {
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */
 };
+/* Every setting to its built-in default. */
 void conf_defaults(struct config *c);
-/* Pure over the text: 0 ok, -1 with "file:line: why" in err */
+/* Apply the text over *c (conf_defaults first): 0 ok, -1 with
+ * "file:line: why" in err (then *c is partly applied).  Pure. */
 int conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
                char *err, size_t errlen);
-/* Defaults, then the file; a missing file is fine unless must_exist */
+/* Defaults, then the file; a missing file is fine unless must_exist.
+ * 0, or -1 with "file: why" or "file:line: why" in err. */
 int conf_load(const char *path, int must_exist, struct config *c, char *err, size_t errlen);
+/* The zone named name[0..len), or the default zone; never NULL. */
 const struct zone *conf_zone(const struct config *c, const char *name, size_t len);
 
 /* ---- cache.c ---------------------------------------------------------- */
@@ -492,13 +605,18 @@ struct snap_stats {
 	int complete;                /* the end marker was found */
 	const char *why;             /* last problem, static string */
 };
+/* r is only valid during the call */
 typedef void (*snap_cb)(void *arg, const struct snap_record *r);
+/* CRC-32 (IEEE 802.3, as zlib) of buf[0..len) */
 uint32_t snapshot_crc32(const void *buf, size_t len);
-/* Pure: every valid, unexpired record goes to cb; -1 if the whole file is
- * unusable (foreign, future version), with st->why. */
+/* Pure: every valid, unexpired record goes to cb; 0 with counts in *st,
+ * or -1 if the whole file is unusable (foreign, future version), with
+ * st->why (a static string). */
 int snapshot_parse(const char *buf, size_t len, int64_t now_wall, snap_cb cb, void *arg,
                    struct snap_stats *st);
-/* Temp file + fsync + rename; returns records written or -1 with err */
+/* The cache's usable policies to path: temp file + fsync + rename, so
+ * the file is the old one or the new one, never a mix.  Returns the
+ * records written, or -1 with err. */
 int snapshot_write(const struct cache *c, const char *path, msec_t now,
                    char *err, size_t errlen);
 

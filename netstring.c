@@ -9,9 +9,6 @@
 
 #include "mtasts.h"
 
-/* Postfix refuses replies whose payload exceeds this (dict_sockmap.c) */
-#define NS_REPLY_MAX 100000
-
 enum {
 	NS_S_LEN = 0,      /* reading the decimal length */
 	NS_S_BODY,         /* reading (or discarding) the payload */
@@ -43,12 +40,51 @@ ns_reader_init(struct ns_reader *r)
  *                 error is sticky: later calls consume nothing and return
  *                 NS_ERROR until ns_reader_init.
  */
+/* One byte of the length (or the colon after it): 0, or -1 for a framing
+ * error.  The length is refused as soon as it is too long, before a
+ * byte of such a body is read. */
+static int
+ns_len_byte(struct ns_reader *r, unsigned c)
+{
+	if (c == ':') {
+		if (r->digits == 0)
+			return -1;      /* empty length */
+		r->state = r->want == 0 ? NS_S_COMMA : NS_S_BODY;
+		r->got = 0;
+		r->len = 0;
+		return 0;
+	}
+	if (!ascii_isdigit((int)c))
+		return -1;
+	if (r->digits == 0)
+		r->want = 0;            /* still the last string's until now */
+	else if (r->want == 0)
+		return -1;              /* leading zero */
+	if (r->digits >= NS_LEN_DIGITS_MAX)
+		return -1;
+	r->want = r->want * 10 + (c - '0');
+	r->digits++;
+	return r->want > NS_DISCARD_MAX ? -1 : 0;
+}
+
+/* The comma arrived: the string is complete; ready for the next one. */
+static enum ns_status
+ns_complete(struct ns_reader *r)
+{
+	enum ns_status st = r->want <= NS_PAYLOAD_MAX ? NS_DONE : NS_OVERSIZE;
+
+	r->len = st == NS_DONE ? r->want : 0;
+	r->payload[r->len] = '\0';
+	r->state = NS_S_LEN;
+	r->digits = 0;
+	r->got = 0;
+	return st;
+}
+
 enum ns_status
 ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used)
 {
-	enum ns_status st;
 	size_t i = 0, n;
-	unsigned c;
 
 	*used = 0;
 	if (r->state == NS_S_ERROR)
@@ -56,30 +92,7 @@ ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used)
 	while (i < len) {
 		switch (r->state) {
 		case NS_S_LEN:
-			c = buf[i];
-			if (c == ':') {
-				if (r->digits == 0)
-					goto bad;       /* empty length */
-				r->state = NS_S_BODY;
-				r->got = 0;
-				r->len = 0;
-				i++;
-				if (r->want == 0)
-					r->state = NS_S_COMMA;
-				break;
-			}
-			if (c < '0' || c > '9')
-				goto bad;
-			if (r->digits == 0)
-				r->want = 0;    /* still the last string's until now */
-			else if (r->want == 0)
-				goto bad;       /* leading zero */
-			if (r->digits >= 5)
-				goto bad;
-			r->want = r->want * 10 + (c - '0');
-			r->digits++;
-			/* refuse before reading a byte of such a body */
-			if (r->want > NS_DISCARD_MAX)
+			if (ns_len_byte(r, buf[i]) < 0)
 				goto bad;
 			i++;
 			break;
@@ -98,20 +111,8 @@ ns_read(struct ns_reader *r, const uint8_t *buf, size_t len, size_t *used)
 		case NS_S_COMMA:
 			if (buf[i] != ',')
 				goto bad;
-			i++;
-			if (r->want <= NS_PAYLOAD_MAX) {
-				st = NS_DONE;
-				r->len = r->want;
-			} else {
-				st = NS_OVERSIZE;
-				r->len = 0;
-			}
-			r->payload[r->len] = '\0';
-			r->state = NS_S_LEN;
-			r->digits = 0;
-			r->got = 0;
-			*used = i;
-			return st;
+			*used = i + 1;
+			return ns_complete(r);
 		default:
 			goto bad;
 		}

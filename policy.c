@@ -2,35 +2,11 @@
  *
  * Everything here is pure: functions over (buf, len) and caller storage.
  * The grammar is RFC 8461 sections 3.1 and 3.2, applied strictly; where
- * the RFC leaves room, spec.md (TXT-*, POL-*, PFX-*) decides.
+ * the RFC leaves room, docs/requirements.md (TXT, POL, PFX) decides.
  */
 #include <string.h>
 
 #include "mtasts.h"
-
-static int
-is_digit(unsigned c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alpha(unsigned c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_alnum(unsigned c)
-{
-	return is_alpha(c) || is_digit(c);
-}
-
-static int
-is_wsp(unsigned c)
-{
-	return c == ' ' || c == '\t';
-}
 
 /* ---- TXT record (RFC 8461 3.1) --------------------------------------- */
 
@@ -46,7 +22,7 @@ txt_is_sts(const uint8_t *buf, size_t len)
 
 	if (len < STS_VERSION_LEN || memcmp(buf, sts_version, STS_VERSION_LEN) != 0)
 		return 0;
-	while (i < len && is_wsp(buf[i]))
+	while (i < len && ascii_isblank(buf[i]))
 		i++;
 	return i < len && buf[i] == ';';
 }
@@ -55,7 +31,7 @@ txt_is_sts(const uint8_t *buf, size_t len)
 static int
 ext_name_char(unsigned c)
 {
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
+	return ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
 /* sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): no space, ";" or "=" */
@@ -65,10 +41,46 @@ txt_value_char(unsigned c)
 	return c >= 0x21 && c <= 0x7e && c != ';' && c != '=';
 }
 
+/* One field at buf[*pos]: name "=" value, *pos moved past it.  The first
+ * id= goes to id (RFC 8461 3.2, last paragraph); names are case-sensitive,
+ * so "ID=" is an extension.  0, or -1 if it breaks the ABNF. */
+static int
+txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], int *have_id)
+{
+	size_t i = *pos, s = i, v;
+
+	if (!ascii_isalnum(buf[i]))
+		return -1;
+	for (i++; i < len && ext_name_char(buf[i]); i++)
+		if (i - s >= TXT_EXT_NAME_MAX)
+			return -1;
+	if (i == len || buf[i] != '=')
+		return -1;
+	v = ++i;
+	if (i - s == 3 && buf[s] == 'i' && buf[s + 1] == 'd') {
+		while (i < len && ascii_isalnum(buf[i]))
+			i++;
+		if (i == v || i - v > TXT_ID_MAX)
+			return -1;
+		if (!*have_id) {
+			memcpy(id, buf + v, i - v);
+			id[i - v] = '\0';
+			*have_id = 1;
+		}
+	} else {
+		while (i < len && txt_value_char(buf[i]))
+			i++;
+		if (i == v)
+			return -1;
+	}
+	*pos = i;
+	return 0;
+}
+
 int
 policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 {
-	size_t i = STS_VERSION_LEN, s;
+	size_t i = STS_VERSION_LEN;
 	int fields = 0, have_id = 0;
 
 	id[0] = '\0';
@@ -80,44 +92,17 @@ policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 		 * without one, so "id=a " is invalid (strict ABNF) */
 		if (i == len && fields > 0)
 			break;
-		while (i < len && is_wsp(buf[i]))
+		while (i < len && ascii_isblank(buf[i]))
 			i++;
 		if (i == len || buf[i] != ';')
 			goto bad;
 		i++;
-		while (i < len && is_wsp(buf[i]))
+		while (i < len && ascii_isblank(buf[i]))
 			i++;
 		if (i == len)
 			break;          /* the optional trailing delimiter */
-		/* a field: name "=" value */
-		s = i;
-		if (!is_alnum(buf[i]))
+		if (txt_field(buf, len, &i, id, &have_id) < 0)
 			goto bad;
-		for (i++; i < len && ext_name_char(buf[i]); i++)
-			if (i - s >= 32)
-				goto bad;
-		if (i == len || buf[i] != '=')
-			goto bad;
-		/* names are case-sensitive: "ID=" is an extension */
-		if (i - s == 2 && buf[s] == 'i' && buf[s + 1] == 'd') {
-			size_t v = ++i;
-			while (i < len && is_alnum(buf[i]))
-				i++;
-			if (i == v || i - v > TXT_ID_MAX)
-				goto bad;
-			/* the first id counts (RFC 8461 3.2 last paragraph) */
-			if (!have_id) {
-				memcpy(id, buf + v, i - v);
-				id[i - v] = '\0';
-				have_id = 1;
-			}
-		} else {
-			size_t v = ++i;
-			while (i < len && txt_value_char(buf[i]))
-				i++;
-			if (i == v)
-				goto bad;
-		}
 		fields++;
 	}
 	if (fields == 0 || !have_id)
@@ -137,7 +122,7 @@ txt_maybe_sts(const uint8_t *p, size_t len)
 
 	if (memcmp(p, sts_version, i) != 0)
 		return 0;
-	while (i < len && is_wsp(p[i]))
+	while (i < len && ascii_isblank(p[i]))
 		i++;
 	return i == len || p[i] == ';';
 }
@@ -260,10 +245,10 @@ mx_pattern(const uint8_t *v, size_t n, char out[MX_PATTERN_MAX + 1])
 				lab = 0;
 				numeric = 1;
 			}
-		} else if (is_alnum(c) || (c == '-' && lab > 0)) {
-			if (++lab > 63)
+		} else if (ascii_isalnum(c) || (c == '-' && lab > 0)) {
+			if (++lab > LABEL_MAX)
 				return 0;
-			if (!is_digit(c))
+			if (!ascii_isdigit(c))
 				numeric = 0;
 		} else
 			return 0;
@@ -280,16 +265,10 @@ mx_pattern(const uint8_t *v, size_t n, char out[MX_PATTERN_MAX + 1])
 static int
 parse_max_age(const uint8_t *v, size_t n, uint32_t *out)
 {
-	uint64_t x = 0;
-	size_t i;
+	uint64_t x;
 
-	if (n == 0 || n > 10)
+	if (dec_parse((const char *)v, n, MAX_AGE_DIGITS, UINT64_MAX, &x) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (!is_digit(v[i]))
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
 	*out = x > MAX_AGE_MAX ? MAX_AGE_MAX : (uint32_t)x;
 	return 0;
 }
@@ -310,62 +289,79 @@ name_is(const uint8_t *p, size_t n, const char *s)
 #define SEEN_MODE    2
 #define SEEN_MAX_AGE 4
 
-/* One line without its terminator.  Returns NULL or the error reason. */
-static const char *
-policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+/*
+ * One line without its terminator, taken apart: 0 for a line that carries
+ * nothing, 1 for a field with its name p[0..*nn) and its value *v[0..*vn)
+ * (surrounding WSP removed), -1 with *why for a line that breaks the
+ * grammar or holds bytes no policy may hold.
+ */
+static int
+policy_line_split(const uint8_t *p, size_t n, size_t *nn, const uint8_t **v, size_t *vn,
+    const char **why)
 {
-	char pat[MX_PATTERN_MAX + 1];
-	const uint8_t *v;
-	size_t i, nn, vn, plen;
-	int k;
+	size_t i, s;
 
 	for (i = 0; i < n; i++) {
 		if (p[i] == '\r')
-			return "bare CR";
+			return *why = "bare CR", -1;
 		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-			return "control character";
+			return *why = "control character", -1;
 	}
 	/* [D] blank lines, and lines of only WSP, carry nothing: skip them */
-	for (i = 0; i < n && is_wsp(p[i]); i++)
+	for (i = 0; i < n && ascii_isblank(p[i]); i++)
 		;
 	if (i == n)
-		return NULL;
+		return 0;
 	/* name ":" with no WSP before the name or the colon */
-	if (!is_alnum(p[0]))
-		return "malformed line";
-	for (nn = 1; nn < n && ext_name_char(p[nn]); nn++)
-		if (nn >= 32)
-			return "malformed line";
-	if (nn == n || p[nn] != ':')
-		return "malformed line";
+	*why = "malformed line";
+	if (!ascii_isalnum(p[0]))
+		return -1;
+	for (*nn = 1; *nn < n && ext_name_char(p[*nn]); (*nn)++)
+		if (*nn >= POLICY_NAME_MAX)
+			return -1;
+	if (*nn == n || p[*nn] != ':')
+		return -1;
 	/* value: after *WSP, without trailing WSP */
-	for (i = nn + 1; i < n && is_wsp(p[i]); i++)
+	for (i = *nn + 1; i < n && ascii_isblank(p[i]); i++)
 		;
-	v = p + i;
-	vn = n - i;
-	while (vn > 0 && is_wsp(v[vn - 1]))
-		vn--;
-	for (i = 0; i < vn; ) {
-		size_t s = utf8_seq(v + i, vn - i);
-		if (s == 0)
-			return "bad utf-8";
-		i += s;
-	}
+	*v = p + i;
+	*vn = n - i;
+	while (*vn > 0 && ascii_isblank((*v)[*vn - 1]))
+		(*vn)--;
+	for (i = 0; i < *vn; i += s)
+		if ((s = utf8_seq(*v + i, *vn - i)) == 0)
+			return *why = "bad utf-8", -1;
+	return 1;
+}
 
-	if (name_is(p, nn, "mx")) {
-		/* every mx is checked, repeated or not: one bad one spoils all */
-		plen = mx_pattern(v, vn, pat);
-		if (plen == 0)
-			return "bad mx";
-		for (k = 0; k < out->nmx; k++)
-			if (strcmp(out->mx[k], pat) == 0)
-				return NULL;
-		if (out->nmx == MX_MAX)
-			return "too many mx";
-		memcpy(out->mx[out->nmx++], pat, plen + 1);
-		return NULL;
-	}
-	/* repeated non-mx fields: the first wins, later ones are ignored */
+/* An mx field: every one is checked, repeated or not, so one bad one
+ * spoils all; repeats are dropped.  NULL or the error reason. */
+static const char *
+policy_mx(const uint8_t *v, size_t vn, struct policy *out)
+{
+	char pat[MX_PATTERN_MAX + 1];
+	size_t plen = mx_pattern(v, vn, pat);
+	int k;
+
+	if (plen == 0)
+		return "bad mx";
+	for (k = 0; k < out->nmx; k++)
+		if (strcmp(out->mx[k], pat) == 0)
+			return NULL;
+	if (out->nmx == MX_MAX)
+		return "too many mx";
+	memcpy(out->mx[out->nmx++], pat, plen + 1);
+	return NULL;
+}
+
+/* One field into out.  Repeated non-mx fields: the first wins, later ones
+ * are ignored.  NULL or the error reason. */
+static const char *
+policy_field(const uint8_t *p, size_t nn, const uint8_t *v, size_t vn, struct policy *out,
+    int *seen)
+{
+	if (name_is(p, nn, "mx"))
+		return policy_mx(v, vn, out);
 	if (name_is(p, nn, "version")) {
 		if (*seen & SEEN_VERSION)
 			return NULL;
@@ -400,6 +396,20 @@ policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
 	if (vn == 0)
 		return "empty value";
 	return NULL;
+}
+
+/* One line without its terminator.  Returns NULL or the error reason. */
+static const char *
+policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+{
+	const uint8_t *v = NULL;
+	const char *why = NULL;
+	size_t nn = 0, vn = 0;
+	int r = policy_line_split(p, n, &nn, &v, &vn, &why);
+
+	if (r <= 0)
+		return r < 0 ? why : NULL;
+	return policy_field(p, nn, v, vn, out, seen);
 }
 
 int

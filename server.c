@@ -24,46 +24,6 @@ static const char MALFORMED[] = "PERM malformed request";
 /* ---- listeners ---------------------------------------------------------- */
 
 static int
-parse_inet(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon = strrchr(spec, ':');
-	size_t hl;
-	int port;
-
-	if (colon == NULL)
-		return -1;
-	port = atoi(colon + 1);
-	hl = (size_t)(colon - spec);
-	if (spec[0] == '[') {           /* [::1]:8461 */
-		if (hl < 2 || spec[hl - 1] != ']')
-			return -1;
-		spec++;
-		hl -= 2;
-	}
-	if (hl >= sizeof host)
-		return -1;
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		*len = sizeof *sin;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof *sin6;
-		return 0;
-	}
-	return -1;
-}
-
-static int
 listen_one(struct daemon *d, const char *spec, struct listener *l)
 {
 	int fd, one = 1;
@@ -89,7 +49,7 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 	} else {
 		struct sockaddr_storage ss;
 		socklen_t len;
-		if (parse_inet(spec, &ss, &len) < 0) {
+		if (hostport_addr(spec, strlen(spec), 0, &ss, &len) < 0) {
 			log_errx("listen %s: not an address", spec);
 			return -1;
 		}

@@ -27,7 +27,6 @@
 #include "mtasts.h"
 
 #define SNAP_MAGIC "mtasts-snapshot "
-#define SNAP_LINE_MAX 9000      /* 32 x 253-character patterns fit */
 
 uint32_t
 snapshot_crc32(const void *buf, size_t len)
@@ -46,25 +45,6 @@ snapshot_crc32(const void *buf, size_t len)
 }
 
 /* ---- load (pure) -------------------------------------------------------- */
-
-static int
-parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	if (len == 0 || len > 20)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (uint64_t)(s[i] - '0');
-		if (n > max)
-			return -1;
-	}
-	*out = n;
-	return 0;
-}
 
 /* Split a record line into space-separated fields (no empty fields). */
 static int
@@ -116,11 +96,11 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 		if (policy_txt_record((const uint8_t *)txt, strlen(txt), r->id) != 1)
 			return *why = "bad id", -1;
 	}
-	if (parse_u64(f[4], fl[4], MAX_AGE_MAX, &max_age) < 0)
+	if (dec_parse(f[4], fl[4], 20, MAX_AGE_MAX, &max_age) < 0)
 		return *why = "bad max_age", -1;
-	if (parse_u64(f[5], fl[5], (uint64_t)1 << 40, &fetched) < 0)
+	if (dec_parse(f[5], fl[5], 20, SNAP_TIME_MAX, &fetched) < 0)
 		return *why = "bad fetch time", -1;
-	if ((int64_t)fetched > now + 60)
+	if ((int64_t)fetched > now + SNAP_CLOCK_SKEW)
 		return *why = "fetch time in the future", -1;
 	if ((int64_t)(fetched + max_age) <= now)
 		return *why = "expired", -1;
@@ -141,17 +121,13 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 	return 0;
 }
 
-int
-snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
-    struct snap_stats *st)
+/* The first line: magic and version.  0 with *pos after it, or -1 with
+ * st->why (a foreign file, or a version this daemon cannot read). */
+static int
+snap_header(const char *buf, size_t len, size_t *pos, struct snap_stats *st)
 {
-	size_t pos = 0, n;
-	int lineno = 0, ended = 0;
-	struct snap_record r;
+	size_t n = 0;
 
-	memset(st, 0, sizeof *st);
-	/* header: magic and version */
-	n = 0;
 	while (n < len && buf[n] != '\n')
 		n++;
 	if (n == len || n < sizeof SNAP_MAGIC || memcmp(buf, SNAP_MAGIC, sizeof SNAP_MAGIC - 1)) {
@@ -162,12 +138,53 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 		st->why = "unsupported snapshot version";
 		return -1;
 	}
-	pos = n + 1;
-	lineno = 1;
+	*pos = n + 1;
+	return 0;
+}
+
+/* "<crc32> <body>": the shape, and the CRC of the body.  NULL when the
+ * line is sound, else why not. */
+static const char *
+snap_line_check(const char *line, size_t n)
+{
+	uint32_t crc = 0;
+	size_t i;
+
+	if (n < 11 || n > SNAP_LINE_MAX || line[8] != ' ')
+		return "malformed line";
+	for (i = 0; i < 8; i++) {
+		char ch = line[i];
+		int v = ch >= 'A' && ch <= 'F' ? -1 : ascii_hexval(ch);   /* as written */
+		if (v < 0)
+			break;
+		crc = crc << 4 | (uint32_t)v;
+	}
+	if (i != 8 || crc != snapshot_crc32(line + 9, n - 9))
+		return "checksum mismatch";
+	return NULL;
+}
+
+static void
+snap_bad(struct snap_stats *st, int lineno, const char *why)
+{
+	st->bad++;
+	st->bad_line = lineno;
+	st->why = why;
+}
+
+int
+snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
+    struct snap_stats *st)
+{
+	size_t pos, n;
+	int lineno = 1, ended = 0;
+	struct snap_record r;
+
+	memset(st, 0, sizeof *st);
+	if (snap_header(buf, len, &pos, st) < 0)
+		return -1;
 	while (pos < len) {
 		const char *line = buf + pos, *why = NULL;
-		uint32_t crc = 0;
-		size_t i;
 
 		n = 0;
 		while (pos + n < len && line[n] != '\n')
@@ -183,23 +200,8 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 			st->bad++;
 			continue;
 		}
-		if (n < 11 || n > SNAP_LINE_MAX || line[8] != ' ') {
-			st->bad++;
-			st->bad_line = lineno;
-			st->why = "malformed line";
-			continue;
-		}
-		for (i = 0; i < 8; i++) {
-			char ch = line[i];
-			int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-			if (v < 0)
-				break;
-			crc = crc << 4 | (uint32_t)v;
-		}
-		if (i != 8 || crc != snapshot_crc32(line + 9, n - 9)) {
-			st->bad++;
-			st->bad_line = lineno;
-			st->why = "checksum mismatch";
+		if ((why = snap_line_check(line, n)) != NULL) {
+			snap_bad(st, lineno, why);
 			continue;
 		}
 		if (line[9] == 'E') {
@@ -207,13 +209,10 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 			continue;
 		}
 		if (parse_record(line + 9, n - 9, now, &r, &why) < 0) {
-			if (!strcmp(why, "expired")) {
+			if (!strcmp(why, "expired"))
 				st->expired++;
-			} else {
-				st->bad++;
-				st->bad_line = lineno;
-				st->why = why;
-			}
+			else
+				snap_bad(st, lineno, why);
 			continue;
 		}
 		st->loaded++;
@@ -233,28 +232,16 @@ put_line(FILE *f, const char *body, size_t len)
 	return fprintf(f, "%08x %.*s\n", snapshot_crc32(body, len), (int)len, body) < 0 ? -1 : 0;
 }
 
-int
-snapshot_write(const struct cache *c, const char *path, msec_t now,
-    char *err, size_t errlen)
+/* Every usable policy of c as a "P" line, then the "E" line; returns the
+ * records written, with *bad set if a write failed. */
+static uint32_t
+snap_write_records(FILE *f, const struct cache *c, msec_t now, int *bad)
 {
-	char tmp[300], line[SNAP_LINE_MAX + 64], data[65536];
+	char line[SNAP_LINE_MAX + 64], data[65536];  /* an entry's data: 16-bit length */
 	const char *mx[MX_MAX];
 	uint32_t i, records = 0;
-	FILE *f;
-	int fd, k, bad = 0;
+	int k;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	fprintf(f, "%s1\n", SNAP_MAGIC);
 	for (i = 0; i < c->entry_mark; i++) {
 		const struct cache_entry *e = &c->e[i];
 		size_t n;
@@ -271,11 +258,58 @@ snapshot_write(const struct cache *c, const char *path, msec_t now,
 			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx[k]);
 		if (n >= sizeof line)
 			continue;
-		bad |= put_line(f, line, n);
+		*bad |= put_line(f, line, n);
 		records++;
 	}
 	snprintf(line, sizeof line, "E %u", records);
-	bad |= put_line(f, line, strlen(line));
+	*bad |= put_line(f, line, strlen(line));
+	return records;
+}
+
+/* fsync the directory that holds path, so that a rename into it lasts */
+static void
+snap_sync_dir(const char *path)
+{
+	char dir[300];
+	char *slash;
+	int fd;
+
+	strlcpy_m(dir, path, sizeof dir);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		strlcpy_m(dir, ".", sizeof dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int
+snapshot_write(const struct cache *c, const char *path, msec_t now,
+    char *err, size_t errlen)
+{
+	char tmp[300];
+	uint32_t records;
+	FILE *f;
+	int fd, bad = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "%s1\n", SNAP_MAGIC);
+	records = snap_write_records(f, c, now, &bad);
 	if (bad || fflush(f) != 0 || fsync(fd) != 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		fclose(f);
@@ -287,22 +321,6 @@ snapshot_write(const struct cache *c, const char *path, msec_t now,
 		unlink(tmp);
 		return -1;
 	}
-	/* make the rename itself durable */
-	{
-		char dir[300];
-		char *slash;
-		strlcpy_m(dir, path, sizeof dir);
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash != NULL)
-			*slash = '\0';
-		else
-			strlcpy_m(dir, ".", sizeof dir);
-		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-	}
+	snap_sync_dir(path);    /* make the rename itself durable */
 	return (int)records;
 }

@@ -1,10 +1,17 @@
-/* util.c - clocks, randomness, small string and fd helpers */
+/* util.c - the helpers every module shares: clocks, randomness,
+ * ASCII character classes, decimal numbers, host:port, whole files.
+ * The one module without a name prefix: each helper is named for what it
+ * does (the prototypes, with their conventions, are in mtasts.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "mtasts.h"
 
@@ -50,17 +57,6 @@ rand_fill(void *buf, size_t len)
 	return 0;
 }
 
-int
-set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return 0;
-}
-
 size_t
 strlcpy_m(char *dst, const char *src, size_t cap)
 {
@@ -72,4 +68,208 @@ strlcpy_m(char *dst, const char *src, size_t cap)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+/* ---- character classes (ASCII only, whatever the locale) ------------- */
+
+int
+ascii_isdigit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+ascii_isalnum(int c)
+{
+	return ascii_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int
+ascii_isblank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int
+ascii_isspace(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int
+ascii_hexval(int c)
+{
+	if (ascii_isdigit(c))
+		return c - '0';
+	c = ascii_tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int
+ascii_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* ---- numbers ------------------------------------------------------------ */
+
+int
+dec_parse(const char *s, size_t len, size_t maxdigits, uint64_t max, uint64_t *out)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (len == 0 || len > maxdigits)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9 || n > max / 10 || (n == max / 10 && d > max % 10))
+			return -1;
+		n = n * 10 + d;
+	}
+	*out = n;
+	return 0;
+}
+
+/* ---- host:port ---------------------------------------------------------- */
+
+int
+hostport_split(const char *s, size_t len, int default_port, struct hostport *hp)
+{
+	const char *colon = NULL, *p;
+	uint64_t port;
+
+	memset(hp, 0, sizeof *hp);
+	if (len == 0 || memchr(s, '\0', len) != NULL)
+		return -1;
+	if (s[0] == '[') {
+		if ((p = memchr(s, ']', len)) == NULL)
+			return -1;
+		hp->host = s + 1;
+		hp->hostlen = (size_t)(p - s) - 1;
+		hp->bracketed = 1;
+		if (p + 1 < s + len) {
+			if (p[1] != ':')
+				return -1;
+			colon = p + 1;
+		}
+	} else {
+		/* where a port may be left out, a second colon makes the whole
+		 * text an IPv6 address; where it is required, the last colon
+		 * introduces it */
+		for (p = s; p < s + len; p++)
+			if (*p == ':') {
+				if (colon != NULL && default_port != 0) {
+					colon = NULL;
+					break;
+				}
+				colon = p;
+			}
+		hp->host = s;
+		hp->hostlen = colon != NULL ? (size_t)(colon - s) : len;
+	}
+	if (hp->hostlen == 0)
+		return -1;
+	if (colon == NULL) {
+		hp->port = default_port;
+		return default_port > 0 ? 0 : -1;
+	}
+	if (dec_parse(colon + 1, len - (size_t)(colon + 1 - s), SIZE_MAX, 65535, &port) < 0 ||
+	    port == 0)
+		return -1;
+	hp->port = (int)port;
+	return 0;
+}
+
+int
+hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_storage *ss,
+    socklen_t *sl)
+{
+	char host[INET6_ADDRSTRLEN];
+	struct hostport hp;
+
+	if (hostport_split(s, len, default_port, &hp) < 0 || hp.hostlen >= sizeof host)
+		return -1;
+	memcpy(host, hp.host, hp.hostlen);
+	host[hp.hostlen] = '\0';
+	memset(ss, 0, sizeof *ss);
+	if (!hp.bracketed) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)hp.port);
+			*sl = sizeof *sin;
+			return 0;
+		}
+	}
+	{
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)hp.port);
+		*sl = sizeof *sin6;
+	}
+	return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+char *
+read_file(const char *path, size_t max, size_t *lenp, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	int fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+		goto fail;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {       /* room for one byte more than max */
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap = cap == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 :
+			    cap < 4096 ? 4096 : cap * 2;
+			if (cap > max + 1)
+				cap = max + 1;
+			if ((nb = realloc(buf, cap)) == NULL)
+				goto fail;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';        /* len < cap: the last read had room */
+	*lenp = len;
+	return buf;
+fail:
+	e = errno;
+	if (e == EFBIG)
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+	else
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	errno = e;
+	return NULL;
 }

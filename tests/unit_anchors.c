@@ -76,7 +76,13 @@ name(struct w *w, const char *cn)
 }
 
 enum keykind { K_RSA, K_RSA_ZERO, K_P384, K_BRAINPOOL, K_ED25519, K_EC_IMPLICIT };
-enum bc { BC_NONE, BC_CA, BC_CA_CRIT, BC_NOT_CA, BC_EMPTY, BC_NO_EXTS };
+enum bc {
+	BC_NONE, BC_CA, BC_CA_CRIT, BC_NOT_CA, BC_EMPTY, BC_NO_EXTS,
+	/* basicConstraints twice (RFC 5280 forbids it; BearSSL reads both):
+	 * the first without cA then cA TRUE; TRUE then without cA; TRUE then
+	 * FALSE.  The last one that states cA decides. */
+	BC_EMPTY_THEN_CA, BC_CA_THEN_EMPTY, BC_CA_THEN_NOT_CA
+};
 
 /* A certificate: version 3 (1 without extensions), the given key and
  * basicConstraints; the signature is filler (nobody checks an anchor's). */
@@ -160,7 +166,25 @@ make_cert(unsigned char *out, enum keykind k, enum bc bc)
 		raw_tlv(&ext, 0x06, oid_ku, sizeof oid_ku);
 		raw_tlv(&ext, 0x04, ku, sizeof ku);
 		tlv(&exts, 0x30, &ext);
-		if (bc != BC_NONE) {
+		if (bc == BC_EMPTY_THEN_CA || bc == BC_CA_THEN_EMPTY || bc == BC_CA_THEN_NOT_CA) {
+			/* cA value of each: -1 absent, 0 FALSE, 1 TRUE */
+			int first = bc == BC_EMPTY_THEN_CA ? -1 : 1;
+			int second = bc == BC_EMPTY_THEN_CA ? 1 : bc == BC_CA_THEN_EMPTY ? -1 : 0;
+			int round, flag;
+
+			for (round = 0; round < 2; round++) {
+				flag = round == 0 ? first : second;
+				ext.n = bcv.n = oct.n = 0;
+				raw_tlv(&ext, 0x06, oid_bc, sizeof oid_bc);
+				if (flag >= 0)
+					raw_tlv(&bcv, 0x01, flag ? &yes : &no, 1);
+				else    /* a pathLenConstraint alone */
+					raw_tlv(&bcv, 0x02, &two, 1);
+				tlv(&oct, 0x30, &bcv);
+				tlv(&ext, 0x04, &oct);
+				tlv(&exts, 0x30, &ext);
+			}
+		} else if (bc != BC_NONE) {
 			ext.n = 0;
 			raw_tlv(&ext, 0x06, oid_bc, sizeof oid_bc);
 			if (bc == BC_CA_CRIT)
@@ -327,6 +351,9 @@ test_made_certs(void)
 		{ K_RSA, BC_EMPTY, 0, 0, BR_KEYTYPE_RSA },
 		{ K_RSA, BC_NONE, 0, 0, BR_KEYTYPE_RSA },
 		{ K_RSA, BC_NO_EXTS, 0, 0, BR_KEYTYPE_RSA },    /* version 1 */
+		{ K_RSA, BC_EMPTY_THEN_CA, 0, 1, BR_KEYTYPE_RSA },
+		{ K_RSA, BC_CA_THEN_EMPTY, 0, 1, BR_KEYTYPE_RSA },
+		{ K_RSA, BC_CA_THEN_NOT_CA, 0, 0, BR_KEYTYPE_RSA },
 		{ K_RSA_ZERO, BC_CA, 0, 1, BR_KEYTYPE_RSA },
 		{ K_P384, BC_CA, 0, 1, BR_KEYTYPE_EC },
 		{ K_BRAINPOOL, BC_CA, -1, 0, 0 },               /* a curve BearSSL lacks */
@@ -410,6 +437,38 @@ test_made_certs(void)
 	}
 }
 
+/* Inputs the fuzzer found, kept in its corpus: each must parse, with the
+ * CA flag given, and agree with BearSSL. */
+static void
+test_findings(void)
+{
+	static const struct {
+		const char *file;
+		int ca;
+	} cases[] = {
+		/* a mutated Go Daddy Class 2 root whose authorityKeyIdentifier
+		 * OID became basicConstraints' (no cA) ahead of the real one
+		 * (cA TRUE): the walk stopped at the first one, BearSSL reads
+		 * both */
+		{ "fuzz/corpus/anchors/crash-c19c8d29-two-basicconstraints", 1 },
+	};
+	struct cert_anchor a;
+	size_t i, len, used;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned char *der = slurp(cases[i].file, &len);
+
+		CHECK(der != NULL);
+		if (der == NULL)
+			continue;
+		CHECK_INT(anchors_cert_parse(der, len, &used, &a), 0);
+		CHECK_INT(used, len);
+		CHECK_INT(a.is_ca, cases[i].ca);
+		CHECK_INT(oracle_anchor(der, len, &a), 1);
+		free(der);
+	}
+}
+
 /* anchors_load over a bundle of made certificates: the ones an anchor
  * can be are kept, in order, with their flags; the others are skipped. */
 static void
@@ -469,6 +528,7 @@ main(void)
 	test_system_bundle();
 	test_pem();
 	test_made_certs();
+	test_findings();
 	test_load();
 	UNIT_DONE();
 }

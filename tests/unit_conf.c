@@ -1,4 +1,7 @@
 /* unit_conf.c - mta-sts.conf parser: every key, zones, every error path */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "mtasts.h"
 #include "unit.h"
 
@@ -144,6 +147,33 @@ main(void)
 	CHECK_INT(parse("listen = 127.0.0.1:65536\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("listen = [::1:8461\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("listen = unix:relative\n", &c, err, sizeof err), -1);
+	/* the listen syntax (hostport_split, port required): the address
+	 * itself is only checked when it is bound */
+	CHECK_INT(parse("listen = :8461\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("listen = []:8461\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("listen = [::1]\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("listen = [::1]8461\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("listen = 127.0.0.1:+8461\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("listen = ::1:8461\n", &c, err, sizeof err), 0);
+	CHECK_INT(parse("listen = localhost:8461\n", &c, err, sizeof err), 0);
+	CHECK_INT(parse("listen = 127.0.0.1:0008461\n", &c, err, sizeof err), 0);
+	CHECK_INT(parse("listen = unix:/a\n", &c, err, sizeof err), 0);
+	{
+		/* unix paths: 107 characters fit sun_path with its NUL, 108 do not */
+		char text[200];
+		snprintf(text, sizeof text, "listen = unix:/%0106d\n", 0);
+		CHECK_INT(parse(text, &c, err, sizeof err), 0);
+		snprintf(text, sizeof text, "listen = unix:/%0107d\n", 0);
+		CHECK_INT(parse(text, &c, err, sizeof err), -1);
+	}
+	/* counts: digits only, leading zeros fine, min and max inclusive */
+	CHECK_INT(parse("cache_size = 0010\n", &c, err, sizeof err), 0);
+	CHECK_INT(c.cache_size, 10);
+	CHECK_INT(parse("cache_size = 10000000\n", &c, err, sizeof err), 0);
+	CHECK_INT(parse("cache_size = 10000001\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("cache_size = 0\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("cache_size = +5\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("cache_grace = 0\n", &c, err, sizeof err), 0);
 	CHECK_INT(parse("cache_size = -1\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("cache_size = 1x\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("cache_size = 99999999999999999999\n", &c, err, sizeof err), -1);
@@ -179,6 +209,23 @@ main(void)
 	CHECK_STR(c.listen[0], "127.0.0.1:8461");
 	CHECK_INT(conf_load("/nonexistent/mta-sts.conf", 1, &c, err, sizeof err), -1);
 	CHECK_STR(err, "/nonexistent/mta-sts.conf: No such file or directory");
+	/* a file larger than CONF_FILE_MAX is refused, one that size is read */
+	{
+		static char big[CONF_FILE_MAX + 1];
+		char path[] = "/tmp/unit_conf.XXXXXX";
+		int fd = mkstemp(path);
+		size_t i;
+
+		for (i = 0; i < sizeof big; i++)
+			big[i] = i % 64 == 63 ? '\n' : '#';
+		CHECK(fd >= 0 && write(fd, big, sizeof big) == (ssize_t)sizeof big);
+		close(fd);
+		CHECK_INT(conf_load(path, 1, &c, err, sizeof err), -1);
+		CHECK(strstr(err, "larger than 65535 bytes") != NULL);
+		CHECK(truncate(path, CONF_FILE_MAX) == 0);
+		CHECK_INT(conf_load(path, 1, &c, err, sizeof err), 0);
+		unlink(path);
+	}
 	/* the shipped sample must parse */
 	CHECK_INT(conf_load("mta-sts.conf", 1, &c, err, sizeof err), 0);
 	UNIT_DONE();

@@ -1175,7 +1175,7 @@ resp_tcp(struct resp *r, short rev)
 		r->conn = accept(r->lst, NULL, NULL);
 		if (r->conn < 0)
 			return;
-		set_nonblock(r->conn);
+		fcntl(r->conn, F_SETFL, fcntl(r->conn, F_GETFL) | O_NONBLOCK);
 		setsockopt(r->conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		r->inlen = r->outlen = r->outpos = 0;
 		return;
