@@ -11,6 +11,7 @@
  *   cache_     cache.c      fixed hash table + byte-bounded store, LRU (pure)
  *   snapshot_  snapshot.c   the cache on disk
  *   conf_      conf.c       mta-sts.conf parser (pure over text)
+ *   json_      json.c       JSON text writer for query and dump output (pure)
  *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
  *              declared in daemon.h, which starts with the daemon's limits
  *   log_       log.c        stderr / file / syslog
@@ -157,6 +158,22 @@ int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_s
  * holds more than max bytes, with "path: reason" in err and errno kept
  * (EFBIG for too large), so a caller may treat ENOENT as "no file". */
 char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
+/* ---- json.c: JSON text into a caller's buffer (pure) ------------------ */
+struct json {
+	char *buf;                 /* caller-owned, cap bytes, NUL-terminated */
+	size_t cap, len;
+	int over;                  /* something did not fit: the text is cut */
+};
+void json_init(struct json *w, char *buf, size_t cap);
+/* Append text as it is: the structure, "{", ",", "[", ... */
+void json_raw(struct json *w, const char *s);
+/* Append s[0..len) as a quoted string; quotes, backslashes, control and
+ * non-ASCII bytes are escaped (\u00XX per byte), so any bytes give valid JSON */
+void json_str(struct json *w, const char *s, size_t len);
+void json_int(struct json *w, int64_t v);
+/* "key": (the key is the caller's constant, escaped all the same) */
+void json_key(struct json *w, const char *key);
 
 /* ---- log.c ------------------------------------------------------------ */
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };

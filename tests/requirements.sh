@@ -11,7 +11,7 @@ fail=0
 cited=$(grep -rhoE '\b[A-Z]{2,6}-[0-9]+\b' --include='*.c' --include='*.h' \
     --include='*.sh' --include='*.py' --include='*.md' --include=Makefile \
     --include=README --include='*.conf' \
-    *.c *.h tests fuzz bench README Makefile mta-sts.conf 2>/dev/null |
+    *.c *.h tests fuzz bench man contrib README Makefile mta-sts.conf 2>/dev/null |
     grep -vE "$notids" | sort -u)
 for id in $cited; do
 	n=$(grep -cE "^- \*\*$id\*\* " "$doc")
