@@ -116,7 +116,8 @@ $(B)/bench/floor: bench/floor.c $(EXTRA) $(HDRDEP)
 # ---- cross: static musl + BearSSL builds for router CPUs -----------------
 # Debian's cross compilers with musl-dev:ARCH and libbearssl-dev:ARCH
 # (scripts/install-deps.sh cross), run under qemu-user-static.
-#   make cross          build/cross/ARCH/mtasts for every CROSS_ARCHS (stripped)
+#   make cross          build/cross/ARCH/mtasts for every CROSS_ARCHS (stripped;
+#                       mtasts.debug next to it keeps the symbols)
 #   make ARCH=mipsel    just that one
 #   make cross-check    also the unit tests per ARCH, and the qemu wrappers
 #                       that tests/run.sh and tests/cross.sh use
@@ -155,8 +156,8 @@ LIB_$1 = /usr/lib/$$(GNU_$1)/libbearssl.a
 $(B)/cross/$1/mtasts: mtasts.c $$(SRCS) fortify.c $$(HDRS) $(B)/bearssl-include/bearssl.h
 	@mkdir -p $$(@D)
 	$$(CC_$1) -Os $$(WARN) -I$(B)/bearssl-include -ffunction-sections -fdata-sections \
-	    -static -o $$@ mtasts.c $$(SRCS) fortify.c $$(LIB_$1) -Wl,--gc-sections
-	$$(GNU_$1)-strip $$@
+	    -static -o $$@.debug mtasts.c $$(SRCS) fortify.c $$(LIB_$1) -Wl,--gc-sections
+	$$(GNU_$1)-strip -o $$@ $$@.debug
 	@wc -c < $$@ | sed 's/$$$$/ bytes stripped ($1)/'
 
 # unit tests: statically linked with musl, no sanitizers (qemu runs them)
@@ -165,6 +166,10 @@ $(B)/cross/$1/tests/unit_%: tests/unit_%.c %.c util.c log.c fortify.c $$(HDRS) t
 	@mkdir -p $$(@D)
 	$$(CC_$1) -g -O1 $$(WARN) -I. -I$(B)/bearssl-include -static -o $$@ \
 	    $$< $$*.c $$(DEPS_$$*) util.c log.c fortify.c $$(LIB_$1)
+
+$(B)/cross/$1/tests/so_error: tests/cross/so_error.c
+	@mkdir -p $$(@D)
+	$$(CC_$1) -O1 $$(WARN) -static -o $$@ tests/cross/so_error.c
 
 # "qemu PROGRAM ARGS" runs a program of this ARCH; mtasts-qemu is the daemon
 # as MTASTS for the e2e scripts (exec: signals reach the daemon)
@@ -177,7 +182,7 @@ $(B)/cross/$1/mtasts-qemu: $(B)/cross/$1/qemu
 	printf '#!/bin/sh\nexec $(CURDIR)/$(B)/cross/$1/qemu $(CURDIR)/$(B)/cross/$1/mtasts "$$$$@"\n' > $$@
 	chmod +x $$@
 
-cross-check-$1: $(B)/cross/$1/mtasts $(B)/cross/$1/mtasts-qemu \
+cross-check-$1: $(B)/cross/$1/mtasts $(B)/cross/$1/mtasts-qemu $(B)/cross/$1/tests/so_error \
     $$(addprefix $(B)/cross/$1/tests/,$$(CROSS_UNITS))
 endef
 $(foreach a,$(CROSS_ARCHS),$(eval $(call cross_rules,$a)))
