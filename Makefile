@@ -102,7 +102,7 @@ fuzz: $(FUZZERS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh run
 
 check: test-deps
-	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor
+	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor cross-check
 	sh tests/run.sh
 
 bench: mtasts $(B)/bench/floor

@@ -59,6 +59,24 @@ if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
 	done; [ $n -gt 0 ] || { echo "FAIL no valgrind log"; echo "0 passed, 1 failed"; exit 1; }
 	echo "$n passed, 0 failed"'
 fi
+# The cross builds (make cross-check) under qemu-user-static: each ARCH's
+# unit tests, the e2e policy suite with the very same results as x86_64, a
+# snapshot carried between x86_64 and s390x both ways (byte order), and the
+# stripped-size budget.
+cross_logs=
+for q in build/cross/*/qemu; do
+	[ -x "$q" ] || continue
+	a=$(basename "$(dirname "$q")")
+	run "$a-units" sh tests/cross.sh units "$a"
+	run "$a-test_policies" env MTASTS="build/cross/$a/mtasts-qemu" sh tests/e2e/test_policies.sh
+	cross_logs="$cross_logs $log/$a-test_policies.log"
+done
+if [ -n "$cross_logs" ]; then
+	# shellcheck disable=SC2086
+	run cross-same-answers sh tests/cross.sh same "$log/test_policies.log" $cross_logs
+	run cross-snapshot env MTASTS_OTHER=build/cross/s390x/mtasts-qemu sh tests/e2e/cross_snapshot.sh
+	run cross-sizes sh tests/cross.sh sizes
+fi
 # Every fuzz target for FUZZ_CHECK_SECONDS (default 30) beyond its corpus
 if [ "${FUZZ_CHECK_SECONDS:-30}" -gt 0 ]; then
 	run fuzz-run env FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-30}" sh tests/fuzz.sh run
