@@ -118,7 +118,7 @@ $(B)/bench/floor: bench/floor.c $(EXTRA) $(HDRDEP)
 # (scripts/install-deps.sh cross), run under qemu-user-static.
 #   make cross          build/cross/ARCH/mtasts for every CROSS_ARCHS (stripped;
 #                       mtasts.debug next to it keeps the symbols)
-#   make ARCH=mipsel    just that one
+#   make ARCH=mipsel    just that one (both first install what is missing)
 #   make cross-check    also the unit tests per ARCH, and the qemu wrappers
 #                       that tests/run.sh and tests/cross.sh use
 CROSS_ARCHS = mipsel armhf arm64 s390x
@@ -139,11 +139,13 @@ QEMU_s390x  = s390x
 # ARMv7-A (arm_cortex-a7/a9), arm64's is ARMv8-A (cortex-a53)
 CPU_mipsel  = -march=mips32r2
 
-ifneq ($(ARCH),)
+# ARCH counts only on the command line (some environments export one)
+CROSS_ONE = $(if $(filter command line,$(origin ARCH)),$(ARCH))
+ifneq ($(CROSS_ONE),)
 ifeq ($(GNU_$(ARCH)),)
 $(error ARCH=$(ARCH): not one of $(CROSS_ARCHS))
 endif
-.DEFAULT_GOAL := $(B)/cross/$(ARCH)/mtasts
+.DEFAULT_GOAL := cross
 endif
 
 CROSS_UNITS = $(patsubst tests/%.c,%,$(UNIT_SRCS))
@@ -192,14 +194,14 @@ $(B)/cross/x86_64/mtasts: mtasts
 	@mkdir -p $(@D)
 	strip -o $@ mtasts
 
-cross: $(foreach a,$(CROSS_ARCHS),$(B)/cross/$a/mtasts)
-
-cross-deps:
-	sh scripts/install-deps.sh cross $(ARCH)
+# installs what is missing first (root), as `make run` does
+cross:
+	sh scripts/install-deps.sh cross $(CROSS_ONE)
+	$(MAKE) $(foreach a,$(or $(CROSS_ONE),$(CROSS_ARCHS)),$(B)/cross/$a/mtasts)
 
 cross-check: $(foreach a,$(CROSS_ARCHS),cross-check-$a) $(B)/cross/x86_64/mtasts
 
-.PHONY: cross cross-deps cross-check $(foreach a,$(CROSS_ARCHS),cross-check-$a)
+.PHONY: cross cross-check $(foreach a,$(CROSS_ARCHS),cross-check-$a)
 
 clean:
 	rm -rf $(B) mtasts
