@@ -62,7 +62,9 @@ fi
 # The cross builds (make cross-check) under qemu-user-static: each ARCH's
 # unit tests, the e2e policy suite with the very same results as x86_64, a
 # snapshot carried between x86_64 and s390x both ways (byte order), and the
-# stripped-size budget.
+# stripped-size budget.  The lifecycle and hostile suites too on the two
+# that differ most from x86_64: mipsel (32-bit, MIPS errno numbers) and
+# s390x (big-endian); about 1 minute each.
 cross_logs=
 for q in build/cross/*/qemu; do
 	[ -x "$q" ] || continue
@@ -70,6 +72,10 @@ for q in build/cross/*/qemu; do
 	run "$a-units" sh tests/cross.sh units "$a"
 	run "$a-test_policies" env MTASTS="build/cross/$a/mtasts-qemu" sh tests/e2e/test_policies.sh
 	cross_logs="$cross_logs $log/$a-test_policies.log"
+	case $a in mipsel|s390x)
+		run "$a-test_lifecycle" env MTASTS="build/cross/$a/mtasts-qemu" sh tests/e2e/test_lifecycle.sh
+		run "$a-test_hostile" env MTASTS="build/cross/$a/mtasts-qemu" sh tests/e2e/test_hostile.sh
+	esac
 done
 if [ -n "$cross_logs" ]; then
 	# shellcheck disable=SC2086
