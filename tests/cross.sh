@@ -58,7 +58,7 @@ units() {
 		fail=$((fail + f))
 		printf '%s %s: %s passed, %s failed\n' "$arch" "$name" "$p" "$f"
 		if [ "$f" -gt 0 ]; then
-			printf '%s\n' "$out" | grep -E 'FAIL' | grep -v 'want "connect-refused"$' | head -20 | sed 's/^/    /'
+			printf '%s\n' "$out" | grep -E 'FAIL' | head -20 | sed 's/^/    /'
 			[ -n "$line" ] || printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
 		fi
 	done
