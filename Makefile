@@ -6,8 +6,12 @@
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (open-ended;
 #                   finds go to build/fuzz/new-NAME, see fuzz/README.md)
 #   make bench      speed and memory against the reference (never in check)
+#   make cross      static musl builds for router CPUs (make ARCH=NAME for one)
 
-BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
+# This machine's own libbearssl.a first: with cross packages installed,
+# /usr/lib/*/ also holds aarch64, arm, mips and s390x copies.
+BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/$(shell cc -print-multiarch 2>/dev/null)/libbearssl.a \
+	/usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
 WARN   = -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS ?= -Os
 B      = build
@@ -105,7 +109,7 @@ fuzz-gate: $(FUZZERS)
 	sh tests/fuzz.sh gate
 
 check: test-deps
-	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor
+	$(MAKE) mtasts units fuzzers $(B)/mtasts-asan $(B)/mtasts-valgrind $(B)/bench/floor cross-check
 	sh tests/run.sh
 
 bench: mtasts $(B)/bench/floor
@@ -115,6 +119,96 @@ bench: mtasts $(B)/bench/floor
 $(B)/bench/floor: bench/floor.c $(EXTRA) $(HDRDEP)
 	@mkdir -p $(B)/bench
 	$(CC) -O2 $(WARN) $(BINCS) $(LDSTATIC) -o $@ bench/floor.c $(EXTRA) $(BEARSSL_LIB)
+
+# ---- cross: static musl + BearSSL builds for router CPUs -----------------
+# Debian's cross compilers with musl-dev:ARCH and libbearssl-dev:ARCH
+# (scripts/install-deps.sh cross), run under qemu-user-static.
+#   make cross          build/cross/ARCH/mtasts for every CROSS_ARCHS (stripped;
+#                       mtasts.debug next to it keeps the symbols)
+#   make ARCH=mipsel    just that one (both first install what is missing)
+#   make cross-check    also the unit tests per ARCH, and the qemu wrappers
+#                       that tests/run.sh and tests/cross.sh use
+CROSS_ARCHS = mipsel armhf arm64 s390x
+# Debian architecture -> GNU triplet, musl triplet, qemu-user name, CPU flags
+GNU_mipsel  = mipsel-linux-gnu
+GNU_armhf   = arm-linux-gnueabihf
+GNU_arm64   = aarch64-linux-gnu
+GNU_s390x   = s390x-linux-gnu
+MUSL_mipsel = mipsel-linux-musl
+MUSL_armhf  = arm-linux-musleabihf
+MUSL_arm64  = aarch64-linux-musl
+MUSL_s390x  = s390x-linux-musl
+QEMU_mipsel = mipsel
+QEMU_armhf  = arm
+QEMU_arm64  = aarch64
+QEMU_s390x  = s390x
+# MIPS32r2 little-endian (mipsel_24kc); Debian's armhf default is already
+# ARMv7-A (arm_cortex-a7/a9), arm64's is ARMv8-A (cortex-a53)
+CPU_mipsel  = -march=mips32r2
+
+# ARCH counts only on the command line (some environments export one)
+CROSS_ONE = $(if $(filter command line,$(origin ARCH)),$(ARCH))
+ifneq ($(CROSS_ONE),)
+ifeq ($(GNU_$(ARCH)),)
+$(error ARCH=$(ARCH): not one of $(CROSS_ARCHS))
+endif
+.DEFAULT_GOAL := cross
+endif
+
+CROSS_UNITS = $(patsubst tests/%.c,%,$(UNIT_SRCS))
+
+# cross_rules ARCH: the daemon, the unit tests and the qemu wrappers for ARCH
+define cross_rules
+CC_$1  = $$(GNU_$1)-gcc -specs /usr/lib/$$(MUSL_$1)/musl-gcc.specs $$(CPU_$1)
+LIB_$1 = /usr/lib/$$(GNU_$1)/libbearssl.a
+
+$(B)/cross/$1/mtasts: mtasts.c $$(SRCS) fortify.c $$(HDRS) $(B)/bearssl-include/bearssl.h
+	@mkdir -p $$(@D)
+	$$(CC_$1) -Os $$(WARN) -I$(B)/bearssl-include -ffunction-sections -fdata-sections \
+	    -static -o $$@.debug mtasts.c $$(SRCS) fortify.c $$(LIB_$1) -Wl,--gc-sections
+	$$(GNU_$1)-strip -o $$@ $$@.debug
+	@wc -c < $$@ | sed 's/$$$$/ bytes stripped ($1)/'
+
+# unit tests: statically linked with musl, no sanitizers (qemu runs them)
+$(B)/cross/$1/tests/unit_%: tests/unit_%.c %.c util.c log.c fortify.c $$(HDRS) tests/unit.h \
+    $(B)/bearssl-include/bearssl.h
+	@mkdir -p $$(@D)
+	$$(CC_$1) -g -O1 $$(WARN) -I. -I$(B)/bearssl-include -static -o $$@ \
+	    $$< $$*.c $$(DEPS_$$*) util.c log.c fortify.c $$(LIB_$1)
+
+$(B)/cross/$1/tests/so_error: tests/cross/so_error.c
+	@mkdir -p $$(@D)
+	$$(CC_$1) -O1 $$(WARN) -static -o $$@ tests/cross/so_error.c
+
+# "qemu PROGRAM ARGS" runs a program of this ARCH; mtasts-qemu is the daemon
+# as MTASTS for the e2e scripts (exec: signals reach the daemon)
+$(B)/cross/$1/qemu:
+	@mkdir -p $$(@D)
+	printf '#!/bin/sh\nexec qemu-$$(QEMU_$1)-static "$$$$@"\n' > $$@
+	chmod +x $$@
+
+$(B)/cross/$1/mtasts-qemu: $(B)/cross/$1/qemu
+	printf '#!/bin/sh\nexec $(CURDIR)/$(B)/cross/$1/qemu $(CURDIR)/$(B)/cross/$1/mtasts "$$$$@"\n' > $$@
+	chmod +x $$@
+
+cross-check-$1: $(B)/cross/$1/mtasts $(B)/cross/$1/mtasts-qemu $(B)/cross/$1/tests/so_error \
+    $$(addprefix $(B)/cross/$1/tests/,$$(CROSS_UNITS))
+endef
+$(foreach a,$(CROSS_ARCHS),$(eval $(call cross_rules,$a)))
+
+# The x86_64 binary stripped, for the size budget next to the others
+$(B)/cross/x86_64/mtasts: mtasts
+	@mkdir -p $(@D)
+	strip -o $@ mtasts
+
+# installs what is missing first (root), as `make run` does
+cross:
+	sh scripts/install-deps.sh cross $(CROSS_ONE)
+	$(MAKE) $(foreach a,$(or $(CROSS_ONE),$(CROSS_ARCHS)),$(B)/cross/$a/mtasts)
+
+cross-check: $(foreach a,$(CROSS_ARCHS),cross-check-$a) $(B)/cross/x86_64/mtasts
+
+.PHONY: cross cross-check $(foreach a,$(CROSS_ARCHS),cross-check-$a)
 
 clean:
 	rm -rf $(B) mtasts
