@@ -174,7 +174,7 @@ $(B)/cross/$1/tests/unit_%: tests/unit_%.c %.c util.c log.c fortify.c $$(HDRS) t
     $(B)/bearssl-include/bearssl.h
 	@mkdir -p $$(@D)
 	$$(CC_$1) -g -O1 $$(WARN) -I. -I$(B)/bearssl-include -static -o $$@ \
-	    $$< $$*.c $$(DEPS_$$*) util.c log.c fortify.c $$(LIB_$1)
+	    $$< $$(sort $$*.c $$(DEPS_$$*) util.c log.c) fortify.c $$(LIB_$1)
 
 $(B)/cross/$1/tests/so_error: tests/cross/so_error.c
 	@mkdir -p $$(@D)
