@@ -31,6 +31,8 @@ cross_pkgs() {
 		echo "musl-dev:$a libbearssl-dev:$a"
 	done
 }
+# the lists split into words on purpose
+# shellcheck disable=SC2048,SC2086
 case $what in
 build) pkgs=$build_pkgs ;;
 test) pkgs="$test_pkgs $(cross_pkgs $cross_archs)" ;;
