@@ -68,7 +68,8 @@ valid_listen(const char *v)
 
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
-enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_MODE, K_NAMESERVER, K_LOG };
+enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_MODE, K_NAMESERVER, K_LOG,
+	K_CONTROL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -94,6 +95,7 @@ static const struct key global_keys[] = {
 	    "expected an absolute path" },
 	{ "cache_grace", SECS(cache_grace, 0, 86400) },
 	{ "cache_size", K_UINT, C(cache_size), 1, 10000000, 0, "expected entries, 1 to 10000000" },
+	{ "control", K_CONTROL, C(control), 0, 0, 0, "expected unix:/path" },
 	{ "idle_timeout", SECS(idle_timeout, 1, 86400) },
 	{ "listen", K_LISTEN, C(listen), 0, 0, 0,
 	    "expected ADDR:PORT, [ADDR6]:PORT or unix:/path" },
@@ -172,6 +174,11 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		if (c->nlisten == LISTEN_MAX)
 			return *why = "too many listen lines", -1;
 		strlcpy_m(c->listen[c->nlisten++], v, sizeof c->listen[0]);
+		return 0;
+	case K_CONTROL:
+		if (strncmp(v, "unix:", 5) != 0 || !valid_listen(v))
+			return -1;
+		strlcpy_m(c->control, v, sizeof c->control);
 		return 0;
 	case K_NAMESERVER: {
 		struct dns_servers probe;

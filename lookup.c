@@ -188,6 +188,7 @@ schedule_check(struct daemon *d, struct cache_entry *e, int failed)
 		e->fails = 0;
 	e->next_check = d->now + lookup_check_wait(d->conf.cache_grace, d->conf.backoff_max,
 	    e->fails, failed);
+	e->checked_wall = (uint32_t)wall_now();   /* for the control socket's dump */
 	d->cache_changes++;
 }
 
@@ -219,8 +220,10 @@ finish_without_policy(struct daemon *d, struct job *j, const char *why, int fail
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
 	}
 	if (e != NULL) {
-		if (failed)
+		if (failed) {
 			e->fails++;
+			e->fail_class = FETCH_OK;   /* not a fetch: dumped as dns-error */
+		}
 		schedule_check(d, e, failed);
 	}
 	job_done(d, j);

@@ -72,13 +72,18 @@ usage(FILE *f)
 	    "                                               show DOMAIN's MTA-STS policy\n"
 	    "       mtasts -t [-c FILE]                     check the configuration\n"
 	    "       mtasts -H ADDR                          probe a running daemon (health check)\n"
+	    "       mtasts -d [-j] [-c FILE] [SNAPSHOT]     dump the cache (of the daemon, or a cache_file)\n"
+	    "       mtasts -p DOMAIN|all | -r DOMAIN | -S [-c FILE]\n"
+	    "                                               purge, refresh now, print the metrics\n"
 	    "       mtasts -h | -V\n"
 	    "  -c FILE   configuration (default %s; built-in defaults if absent)\n"
 	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug\n"
 	    "  -l FILE   log to FILE instead of stderr (reopened on SIGHUP)\n"
 	    "  -s        log to syslog (facility mail)\n"
 	    "  -z ZONE   zone whose settings query mode uses (default: the default zone)\n"
-	    "exit: 0 ok (query mode: a policy applies), 1 no policy, 2 usage or config error\n",
+	    "  -j        JSON output\n"
+	    "exit: 0 ok (query mode: a policy applies), 1 no policy (-d -p -r -S: the daemon\n"
+	    "      answered an error), 2 usage or config error (-d -p -r -S: no answer)\n",
 	    default_conf);
 }
 
@@ -333,6 +338,11 @@ drop_privileges(struct daemon *d)
 		}
 		(void)!chown(d->conf.cache_file, pw->pw_uid, pw->pw_gid);
 	}
+	/* only root and the daemon's user may use the control socket */
+	if (d->control_on && chown(d->control_listener.path, pw->pw_uid, pw->pw_gid) < 0) {
+		log_err("control %s: chown to %s", d->conf.control, d->conf.user);
+		return -1;
+	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_err("cannot become user %s", d->conf.user);
 		return -1;
@@ -347,7 +357,8 @@ drop_privileges(struct daemon *d)
 
 /* ---- the loop --------------------------------------------------------------- */
 
-enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB };
+enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB, SLOT_CONTROL_LISTEN,
+	SLOT_CONTROL };
 struct slot {
 	uint8_t type;
 	uint8_t which;
@@ -367,7 +378,8 @@ struct loop {
 static int
 loop_init(struct loop *l, const struct daemon *d)
 {
-	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap;
+	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap +
+	    1 + CONTROL_CLIENTS;
 	l->job_turn = 0;
 	l->pfd = calloc(l->cap, sizeof *l->pfd);
 	l->map = calloc(l->cap, sizeof *l->map);
@@ -387,6 +399,7 @@ static void
 daemon_free(struct daemon *d)
 {
 	server_free(d);         /* releases the requests' jobs */
+	controld_free(d);
 	lookup_free(d);
 	cache_free(&d->cache);
 	anchors_free(&d->anchors);
@@ -434,6 +447,14 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 			if ((ev = server_client_events(c)) != 0)
 				add_fd(l, c->fd, ev, SLOT_CLIENT, c, 0);
 			add_deadline(l, server_client_deadline(d, c));
+		}
+		if (d->control_on)
+			add_fd(l, d->control_listener.fd, POLLIN, SLOT_CONTROL_LISTEN, NULL, 0);
+		for (k = 0; k < d->controls.nactive; k++) {
+			struct control_conn *cc = d->controls.active[k];
+			if ((ev = controld_events(cc)) != 0)
+				add_fd(l, cc->fd, ev, SLOT_CONTROL, cc, 0);
+			add_deadline(l, controld_deadline(d, cc));
 		}
 		if (d->conf.proactive_fetch && d->proactive_cursor == CACHE_NIL)
 			add_deadline(l, d->proactive_next);
@@ -495,6 +516,10 @@ loop_clients(struct daemon *d, struct loop *l)
 			/* an earlier client's answer may have closed this one */
 			if (c->fd == l->pfd[i].fd)
 				server_client_io(d, c, re);
+		} else if (l->map[i].type == SLOT_CONTROL) {
+			struct control_conn *cc = l->map[i].p;
+			if (cc->fd == l->pfd[i].fd)
+				controld_io(d, cc, re);
 		} else if (l->map[i].type == SLOT_SIGNAL) {
 			char buf[64];
 			while (read(sig_pipe[0], buf, sizeof buf) > 0)
@@ -549,8 +574,15 @@ loop_expiries(struct daemon *d, struct loop *l, int serving)
 	for (i = 0; i < l->n; i++)
 		if (l->map[i].type == SLOT_LISTEN && l->pfd[i].revents != 0)
 			server_accept(d, l->pfd[i].fd);
+		else if (l->map[i].type == SLOT_CONTROL_LISTEN && l->pfd[i].revents != 0)
+			controld_accept(d);
 	if (!serving)
 		return;
+	for (k = d->controls.nactive - 1; k >= 0; k--) {
+		struct control_conn *cc = d->controls.active[k];
+		if (controld_deadline(d, cc) <= d->now)
+			controld_timers(d, cc);
+	}
 	for (k = d->clients.nactive - 1; k >= 0; k--) {
 		struct client *c = d->clients.active[k];
 		if (server_client_deadline(d, c) <= d->now)
@@ -626,6 +658,7 @@ stop_accepting(struct daemon *d)
 	for (k = 0; k < d->nlisten; k++)
 		server_accept(d, d->listen[k].fd);
 	server_close_listeners(d);
+	controld_free(d);
 	d->stopping = 1;
 	notify_stopping();
 	log_info("stopping: finishing requests in flight (at most %d s)",
@@ -643,7 +676,7 @@ run_daemon(struct daemon *d)
 		log_errx("out of memory for %d clients", d->conf.max_clients);
 		return 2;
 	}
-	if (server_listen(d) < 0)
+	if (server_listen(d) < 0 || controld_listen(d) < 0)
 		return 2;
 	snapshot_load(d);
 	if (drop_privileges(d) < 0)
@@ -747,6 +780,8 @@ struct options {
 	const char *conf_path, *logfile, *query, *zone;
 	const char *health;          /* -H ADDR: probe a running daemon */
 	int level, check_only, conf_given, use_syslog;
+	const char *control, *control_arg;   /* -d -p -r -S: control command */
+	int json;                    /* -j */
 };
 
 /* The command line: 0 run, 1 done (help or version printed), 2 usage error. */
@@ -761,7 +796,9 @@ parse_options(int argc, char **argv, struct options *o)
 	o->health = NULL;
 	o->level = LOG_LVL_INFO;
 	o->check_only = o->conf_given = o->use_syslog = 0;
-	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:")) != -1) {
+	o->control = o->control_arg = NULL;
+	o->json = 0;
+	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:dp:r:Sj")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf_path = optarg;
@@ -792,6 +829,17 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'H':
 			o->health = optarg;
 			break;
+		case 'd':
+		case 'p':
+		case 'r':
+		case 'S':
+			o->control = ch == 'd' ? "DUMP" : ch == 'p' ? "PURGE" :
+			    ch == 'r' ? "REFRESH" : "STATS";
+			o->control_arg = ch == 'p' || ch == 'r' ? optarg : NULL;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -803,6 +851,9 @@ parse_options(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
+	/* mtasts -d SNAPSHOT: the one operand there is */
+	if (o->control != NULL && !strcmp(o->control, "DUMP") && optind + 1 == argc)
+		o->control_arg = argv[optind++];
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
@@ -826,6 +877,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "mtasts: %s\n", err);
 		return 2;
 	}
+	if (o.control != NULL)
+		return control_client(d.conf.control, o.control, o.control_arg, o.json);
 	d.conf_path = o.conf_path;
 	d.conf_given = o.conf_given;
 	if (o.query != NULL || o.check_only)
