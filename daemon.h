@@ -9,11 +9,13 @@
  *   server_  server.c   listeners, client connections, request rings
  *   lookup_  lookup.c   one job per domain: TXT -> A/AAAA -> HTTPS -> cache
  *   mtasts.c            main, start-up, signals, the loop (nothing exported)
+ * metrics.h adds the counters (d->metrics) and the metrics_listen responder.
  */
 #ifndef DAEMON_H
 #define DAEMON_H
 
 #include "mtasts.h"
+#include "metrics.h"
 
 /* ---- limits of the daemon --------------------------------------------- */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
@@ -143,6 +145,9 @@ struct daemon {
 	int snap_pid;              /* snapshot writer child, 0 = none */
 	uint64_t snap_saved;       /* cache_changes at the last snapshot */
 	msec_t snap_next;
+	msec_t snap_started;       /* when the snapshot writer was forked */
+	struct metrics metrics;    /* counters, see metrics.h */
+	struct httpd httpd;        /* metrics_listen */
 };
 
 /* ---- server.c: listeners and clients ------------------------------------ */
