@@ -16,7 +16,7 @@
 
 /* ---- limits ----------------------------------------------------------- */
 #define METRICS_TEXT_MAX  12288  /* the Prometheus text (about 5 KiB today) */
-#define METRICS_LINE_MAX  LOG_LINE_MAX   /* the SIGUSR1 log line */
+#define METRICS_LINE_MAX  (LOG_LINE_MAX - 64)  /* SIGUSR1 line; room for log.c's prefix */
 #define HTTPD_CONNS       4      /* metrics connections at once */
 #define HTTPD_REQ_MAX     2048   /* request line and header fields, bytes */
 #define HTTPD_FIELDS_MAX  32     /* header fields per request */
