@@ -68,8 +68,8 @@ valid_listen(const char *v)
 
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
-enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_MODE, K_NAMESERVER, K_LOG,
-	K_CONTROL };
+enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_ADDR, K_MODE, K_NAMESERVER,
+	K_LOG, K_CONTROL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -102,6 +102,8 @@ static const struct key global_keys[] = {
 	{ "log", K_LOG, C(use_syslog), 0, 0, 0, "expected stderr or syslog" },
 	{ "max_clients", COUNT(max_clients, 1, 100000) },
 	{ "max_lookups", COUNT(max_lookups, 1, 10000) },
+	{ "metrics_listen", K_ADDR, C(metrics_listen), 0, 0,
+	    sizeof ((struct config *)0)->metrics_listen, "expected ADDR:PORT or [ADDR6]:PORT" },
 	{ "nameserver", K_NAMESERVER, C(nameserver), 0, 0, 0,
 	    "expected an IPv4 or IPv6 address, optionally with :port" },
 	{ "proactive_concurrency", COUNT(proactive_concurrency, 1, 10000) },
@@ -157,6 +159,14 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 			return -1;
 		strlcpy_m((char *)base + k->off, v, k->cap);
 		return 0;
+	case K_ADDR: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (strlen(v) >= k->cap || hostport_addr(v, strlen(v), 0, &ss, &sl) < 0)
+			return -1;
+		strlcpy_m((char *)base + k->off, v, k->cap);
+		return 0;
+	}
 	case K_MODE:
 		n = strtol(v, &end, 8);
 		if (*v == '\0' || *end != '\0' || n < 0 || n > 0777)

@@ -22,6 +22,9 @@
 
 #include "daemon.h"
 
+_Static_assert(CONTROL_OUT >= METRICS_TEXT_MAX + 64, "STATS must fit the output buffer");
+_Static_assert(CONTROL_OUT >= CONTROL_ROW_MAX + 64, "a dump line must fit the output buffer");
+
 int
 controld_listen(struct daemon *d)
 {
@@ -246,6 +249,25 @@ refresh(struct daemon *d, struct control_conn *c, const char *domain)
 	}
 }
 
+/* The Prometheus text, then "OK"; the output is empty here (one command
+ * at a time) and CONTROL_OUT holds METRICS_TEXT_MAX and the status. */
+static void
+stats(struct daemon *d, struct control_conn *c)
+{
+	size_t n;
+
+	compact(c);
+	n = metrics_render(d, d->now, c->out + c->outlen, sizeof c->out - c->outlen - 16);
+	if (n == 0) {
+		reply(c, "ERR metrics too long\n");
+		return;
+	}
+	c->outlen += n;
+	if (c->out[c->outlen - 1] != '\n')
+		reply(c, "\n");
+	reply(c, "OK\n");
+}
+
 static void
 run_command(struct daemon *d, struct control_conn *c, const char *line, size_t len)
 {
@@ -279,7 +301,7 @@ run_command(struct daemon *d, struct control_conn *c, const char *line, size_t l
 		refresh(d, c, r.domain);
 		break;
 	case CTL_STATS:
-		reply(c, "ERR metrics not built\n");
+		stats(d, c);
 		break;
 	case CTL_BAD:
 		break;

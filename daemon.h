@@ -10,11 +10,13 @@
  *   lookup_  lookup.c   one job per domain: TXT -> A/AAAA -> HTTPS -> cache
  *   controld_ controld.c the control socket: dump, purge, refresh, stats
  *   mtasts.c            main, start-up, signals, the loop (nothing exported)
+ * metrics.h adds the counters (d->metrics) and the metrics_listen responder.
  */
 #ifndef DAEMON_H
 #define DAEMON_H
 
 #include "mtasts.h"
+#include "metrics.h"
 
 /* ---- limits of the daemon --------------------------------------------- */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
@@ -36,7 +38,8 @@
 #define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
 #define CONTROL_CLIENTS   4      /* control connections at once; a new one
                                   * closes the longest-idle */
-#define CONTROL_OUT       16384  /* control output buffer: >= one dump line */
+#define CONTROL_OUT       16384  /* control output buffer: >= one dump line,
+                                  * >= METRICS_TEXT_MAX + a status line */
 #define CONTROL_BUFFERS_PER_PASS 4   /* dump buffers filled per loop pass */
 #define CONTROL_SCAN_PER_PASS 65536  /* cache slots a dump walks per pass */
 
@@ -167,6 +170,9 @@ struct daemon {
 	int snap_pid;              /* snapshot writer child, 0 = none */
 	uint64_t snap_saved;       /* cache_changes at the last snapshot */
 	msec_t snap_next;
+	msec_t snap_started;       /* when the snapshot writer was forked */
+	struct metrics metrics;    /* counters, see metrics.h */
+	struct httpd httpd;        /* metrics_listen */
 };
 
 /* ---- server.c: listeners and clients ------------------------------------ */

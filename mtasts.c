@@ -26,7 +26,7 @@
 
 static const char *default_conf = "/etc/mta-sts.conf";
 
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t got_term, got_hup, got_chld, got_usr1;
 static int sig_pipe[2] = { -1, -1 };
 
 static void
@@ -38,6 +38,8 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	else
 		got_term = 1;
 	(void)!write(sig_pipe[1], "", 1);
@@ -60,6 +62,7 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	return 0;
 }
 
@@ -187,13 +190,27 @@ snapshot_load(struct daemon *d)
 	d->snap_saved = d->cache_changes;
 }
 
+/* A snapshot write ended (ok or not) after usec microseconds. */
+static void
+snapshot_count(struct daemon *d, int ok, int64_t usec)
+{
+	if (ok)
+		d->metrics.snap_writes++;
+	else
+		d->metrics.snap_failed++;
+	d->metrics.snap_last_usec = usec > 0 ? (uint64_t)usec : 0;
+	d->metrics.snap_usec += d->metrics.snap_last_usec;
+}
+
 static void
 snapshot_save_now(struct daemon *d)
 {
+	int64_t t0 = mono_usec();
 	char err[400];
 	int n;
 
 	n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(), err, sizeof err);
+	snapshot_count(d, n >= 0, mono_usec() - t0);
 	if (n < 0)
 		log_errx("snapshot not written: %s", err);
 	else
@@ -215,6 +232,7 @@ snapshot_tick(struct daemon *d)
 	if (d->cache_changes == d->snap_saved)
 		return;
 	d->snap_saved = d->cache_changes;
+	d->snap_started = mono_usec();
 	pid = fork();
 	if (pid == 0) {
 		char err[400];
@@ -241,10 +259,25 @@ reap_children(struct daemon *d)
 
 	got_chld = 0;
 	if (d->snap_pid != 0 && waitpid(d->snap_pid, &status, WNOHANG) == d->snap_pid) {
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		/* from fork to reaping: what the writer took, as seen from here */
+		snapshot_count(d, ok, mono_usec() - d->snap_started);
+		if (!ok)
 			log_warnx("snapshot writer failed; the previous snapshot is kept");
 		d->snap_pid = 0;
 	}
+}
+
+/* SIGUSR1: every metric in one log line */
+static void
+metrics_log(struct daemon *d)
+{
+	char line[METRICS_LINE_MAX];
+
+	if (metrics_render_line(d, d->now, line, sizeof line) == 0)
+		log_warnx("metrics: too many for one log line");
+	else
+		log_info("metrics: %s", line);
 }
 
 /* ---- reload and privileges ------------------------------------------------- */
@@ -357,8 +390,8 @@ drop_privileges(struct daemon *d)
 
 /* ---- the loop --------------------------------------------------------------- */
 
-enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB, SLOT_CONTROL_LISTEN,
-	SLOT_CONTROL };
+enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB, SLOT_HTTPD_LISTEN,
+	SLOT_HTTPD, SLOT_CONTROL_LISTEN, SLOT_CONTROL };
 struct slot {
 	uint8_t type;
 	uint8_t which;
@@ -379,7 +412,7 @@ static int
 loop_init(struct loop *l, const struct daemon *d)
 {
 	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap +
-	    1 + CONTROL_CLIENTS;
+	    1 + HTTPD_CONNS + 1 + CONTROL_CLIENTS;
 	l->job_turn = 0;
 	l->pfd = calloc(l->cap, sizeof *l->pfd);
 	l->map = calloc(l->cap, sizeof *l->map);
@@ -456,6 +489,16 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 				add_fd(l, cc->fd, ev, SLOT_CONTROL, cc, 0);
 			add_deadline(l, controld_deadline(d, cc));
 		}
+		if (d->httpd.fd >= 0) {
+			if (!d->stopping)
+				add_fd(l, d->httpd.fd, POLLIN, SLOT_HTTPD_LISTEN, NULL, 0);
+			for (k = 0; k < HTTPD_CONNS; k++) {
+				if ((fd = httpd_poll(d, k, &ev, &dl)) < 0)
+					continue;
+				add_fd(l, fd, ev, SLOT_HTTPD, NULL, k);
+				add_deadline(l, dl);
+			}
+		}
 		if (d->conf.proactive_fetch && d->proactive_cursor == CACHE_NIL)
 			add_deadline(l, d->proactive_next);
 		/* no wakeup for snapshots while nothing changed */
@@ -520,6 +563,8 @@ loop_clients(struct daemon *d, struct loop *l)
 			struct control_conn *cc = l->map[i].p;
 			if (cc->fd == l->pfd[i].fd)
 				controld_io(d, cc, re);
+		} else if (l->map[i].type == SLOT_HTTPD) {
+			httpd_step(d, l->map[i].which, re);
 		} else if (l->map[i].type == SLOT_SIGNAL) {
 			char buf[64];
 			while (read(sig_pipe[0], buf, sizeof buf) > 0)
@@ -582,6 +627,14 @@ loop_expiries(struct daemon *d, struct loop *l, int serving)
 		struct control_conn *cc = d->controls.active[k];
 		if (controld_deadline(d, cc) <= d->now)
 			controld_timers(d, cc);
+	}
+	if (d->httpd.fd >= 0) {
+		for (k = 0; k < HTTPD_CONNS; k++)
+			if (httpd_poll(d, k, &ev, &dl) >= 0 && dl <= d->now)
+				httpd_step(d, k, 0);
+		for (i = 0; i < l->n; i++)
+			if (l->map[i].type == SLOT_HTTPD_LISTEN && l->pfd[i].revents != 0)
+				httpd_accept(d);
 	}
 	for (k = d->clients.nactive - 1; k >= 0; k--) {
 		struct client *c = d->clients.active[k];
@@ -659,6 +712,7 @@ stop_accepting(struct daemon *d)
 		server_accept(d, d->listen[k].fd);
 	server_close_listeners(d);
 	controld_free(d);
+	httpd_close(d);         /* the next instance takes metrics_listen too */
 	d->stopping = 1;
 	notify_stopping();
 	log_info("stopping: finishing requests in flight (at most %d s)",
@@ -676,7 +730,7 @@ run_daemon(struct daemon *d)
 		log_errx("out of memory for %d clients", d->conf.max_clients);
 		return 2;
 	}
-	if (server_listen(d) < 0 || controld_listen(d) < 0)
+	if (server_listen(d) < 0 || httpd_listen(d) < 0 || controld_listen(d) < 0)
 		return 2;
 	snapshot_load(d);
 	if (drop_privileges(d) < 0)
@@ -685,6 +739,7 @@ run_daemon(struct daemon *d)
 	d->proactive_cursor = CACHE_NIL;
 	d->proactive_next = d->now;
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
+	d->metrics.start_wall = wall_now();
 	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->clients.cap, d->conf.max_lookups);
 	notify_ready();
@@ -700,6 +755,10 @@ run_daemon(struct daemon *d)
 				notify_ready();
 			}
 		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			metrics_log(d);
+		}
 		if (got_term && !d->stopping)
 			stop_deadline = stop_accepting(d);
 		if (d->stopping && (d->clients.nactive == 0 || d->now >= stop_deadline))
@@ -711,6 +770,7 @@ run_daemon(struct daemon *d)
 		waitpid(d->snap_pid, NULL, 0);
 	if (d->conf.cache_file[0] != '\0')
 		snapshot_save_now(d);
+	httpd_close(d);
 	loop_free(&l);
 	daemon_free(d);
 	log_info("stopped");

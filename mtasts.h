@@ -159,6 +159,11 @@ int hostport_split(const char *s, size_t len, int default_port, struct hostport 
  * only): the socket address with its port.  0, or -1. */
 int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_storage *ss,
                   socklen_t *sl);
+/* A non-blocking TCP listener on spec (IP literal and port, as above):
+ * SO_REUSEADDR, SO_REUSEPORT when reuse_port, IPv6 only for an IPv6
+ * address.  The fd, or -1 after logging why; *loopback = 1 when the
+ * address is a loopback one (127/8, ::1). */
+int tcp_listen(const char *spec, int reuse_port, int backlog, int *loopback);
 /* The whole file at path in a malloc'd buffer, NUL-terminated after *len
  * bytes; the caller frees it.  NULL when it cannot be opened or read, or
  * holds more than max bytes, with "path: reason" in err and errno kept
@@ -311,6 +316,10 @@ enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
 
 /* The resolver engine: one caller-owned query, driven by the poll loop. */
 struct dns_query {
+	/* public: counted for metrics since dns_query_start */
+	uint16_t nsent;            /* messages sent, UDP and TCP */
+	uint16_t ntimeout;         /* attempts (or the whole query) timed out */
+	uint16_t ntcp;             /* truncated answers asked again over TCP */
 	/* private */
 	int fd;
 	int state;
@@ -535,6 +544,7 @@ struct config {
 	int reuse_port;              /* SO_REUSEPORT on TCP listeners */
 	char user[64];               /* drop root to this user, "" = stay */
 	char control[LISTEN_SPEC_MAX + 1];   /* control socket "unix:/path", "" = none */
+	char metrics_listen[LISTEN_SPEC_MAX + 1];  /* ADDR:PORT, "" = off */
 	int use_syslog;
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */

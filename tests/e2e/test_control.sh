@@ -108,7 +108,10 @@ check CTL-2 "unknown command" "ERR unknown command
 check CTL-2 "bad command, then a good one on the same connection" "ERR missing domain
 OK x.test was not cached
 <closed>" "$("$PY" "$CP" cmd "$SOCK" "PURGE" "PURGE x.test")"
-check CTL-6 "STATS answers" "0" "$(ctl -S >/dev/null 2>&1; echo $?)"
+out=$(ctl -S 2>&1); rc=$?
+check CTL-6 "-S: exit 0 and the Prometheus text" "0 yes" \
+    "$rc $(printf '%s\n' "$out" | grep -q '^mtasts_build_info{version=' && echo yes || echo no)"
+check CTL-6 "-S: the text alone (no status line)" "" "$(printf '%s\n' "$out" | grep -E '^(OK|ERR)')"
 out=$("$MTASTS" -c /dev/null -d 2>&1); rc=$?
 check CTL-7 "no control socket configured: exit 2" 2 "$rc"
 printf 'control = unix:%s\n' "$T/ctl/nothing.sock" > "$T/none.conf"
