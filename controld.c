@@ -47,7 +47,7 @@ controld_listen(struct daemon *d)
 		return -1;
 	}
 	unlink(sun.sun_path);           /* a stale socket from an earlier run */
-	/* created 0600 from the start: no moment where others may connect */
+	/* CTL-1: created 0600 from the start, no moment where others may connect */
 	old = umask(0177);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
@@ -317,6 +317,7 @@ next_command(struct daemon *d, struct control_conn *c)
 
 	if (nl == NULL) {
 		if (c->inlen == sizeof c->in) {
+			/* CTL-2 */
 			log_warnx("control fd %d: line over %d bytes, closing", c->fd,
 			    CONTROL_LINE_MAX);
 			reply(c, "ERR line too long\n");
