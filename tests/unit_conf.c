@@ -178,6 +178,15 @@ main(void)
 	CHECK_INT(parse("cache_size = 1x\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("cache_size = 99999999999999999999\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("socket_mode = 0999\n", &c, err, sizeof err), -1);
+	/* CTL-1: the control socket is a unix socket or nothing */
+	CHECK_INT(parse("", &c, err, sizeof err), 0);
+	CHECK_STR(c.control, "");
+	CHECK_INT(parse("control = unix:/run/mtasts/control.sock\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.control, "unix:/run/mtasts/control.sock");
+	CHECK_INT(parse("control = 127.0.0.1:8462\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: control: bad value \"127.0.0.1:8462\": expected unix:/path");
+	CHECK_INT(parse("control = unix:relative\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("control = unix:\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("nameserver = example.com\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("nameserver = 1.1.1.1\nnameserver = 1.1.1.2\nnameserver = 1.1.1.3\n"
 	    "nameserver = 1.1.1.4\n", &c, err, sizeof err), -1);
