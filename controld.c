@@ -29,6 +29,7 @@ int
 controld_listen(struct daemon *d)
 {
 	struct sockaddr_un sun;
+	struct stat sb;
 	mode_t old;
 	int fd, rc;
 
@@ -56,6 +57,8 @@ controld_listen(struct daemon *d)
 		close(fd);
 		return -1;
 	}
+	if (stat(sun.sun_path, &sb) == 0)
+		d->control_ino = sb.st_ino;
 	d->control_listener.fd = fd;
 	strlcpy_m(d->control_listener.path, sun.sun_path, sizeof d->control_listener.path);
 	d->control_on = 1;
@@ -80,8 +83,12 @@ controld_free(struct daemon *d)
 		control_close(d, d->controls.active[d->controls.nactive - 1], NULL);
 	pool_free(&d->controls);
 	if (d->control_on) {
+		struct stat sb;
 		close(d->control_listener.fd);
-		unlink(d->control_listener.path);
+		/* a new instance started during our shutdown (reuse_port) may
+		 * have put its own socket there: leave that one alone */
+		if (stat(d->control_listener.path, &sb) == 0 && sb.st_ino == d->control_ino)
+			unlink(d->control_listener.path);
 		d->control_on = 0;
 	}
 }

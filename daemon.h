@@ -151,6 +151,7 @@ struct daemon {
 	struct listener listen[LISTEN_MAX];
 	int control_on;            /* control listens on control_listener */
 	struct listener control_listener;
+	ino_t control_ino;         /* its inode: unlinked at exit only if still ours */
 	struct pool controls;      /* struct control_conn, CONTROL_CLIENTS slots */
 	/* Only the active lists are walked, so slots never used are never
 	 * touched.  clients.cap can be below conf.max_clients when the open

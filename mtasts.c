@@ -317,6 +317,9 @@ reload(struct daemon *d)
 	nc.max_clients = d->conf.max_clients;
 	nc.max_lookups = d->conf.max_lookups;
 	memcpy(nc.user, d->conf.user, sizeof nc.user);
+	if (strcmp(nc.control, d->conf.control) != 0)
+		log_warnx("reload: control takes effect at the next restart");
+	memcpy(nc.control, d->conf.control, sizeof nc.control);
 	/* Queued requests name their zone by index and running jobs by
 	 * pointer into d->conf.zone[], and the new table may add, drop or
 	 * reorder zones: move each reference to the zone of the same name
