@@ -66,6 +66,7 @@ DEPS_snapshot = cache.c policy.c key.c dns.c
 DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
 DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
 DEPS_control = key.c json.c policy.c snapshot.c cache.c dns.c http.c
+DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)
