@@ -133,11 +133,12 @@ httpd_parse(const uint8_t *buf, size_t len, struct httpd_request *r)
 	r->targetlen = p++ - t;
 	if ((n = httpd_lit(buf, len, &p, "HTTP/")) <= 0)
 		return n < 0 ? 400 : httpd_more(len, 0);
-	if (p + 3 > len)
-		return ascii_isdigit(buf[p]) && (p + 1 >= len || buf[p + 1] == '.') ?
-		    httpd_more(len, 0) : 400;
-	if (!ascii_isdigit(buf[p]) || buf[p + 1] != '.' || !ascii_isdigit(buf[p + 2]))
-		return 400;
+	/* DIGIT "." DIGIT, checked as far as it has arrived */
+	for (t = 0; t < 3; t++)
+		if (p + t >= len)
+			return httpd_more(len, 0);
+		else if (t == 1 ? buf[p + t] != '.' : !ascii_isdigit(buf[p + t]))
+			return 400;
 	major = buf[p] - '0';
 	r->minor = buf[p + 2] - '0';
 	p += 3;
