@@ -25,6 +25,7 @@ runs_for() {
 	conf)      echo 1000000 ;;
 	dns)       echo 1000000 ;;
 	http)      echo 700000 ;;
+	httpd)     echo 700000 ;;
 	key)       echo 3000000 ;;
 	netstring) echo 1000000 ;;
 	policy)    echo 1500000 ;;
