@@ -300,9 +300,10 @@ reload(struct daemon *d)
 	}
 	if (nc.nlisten != d->conf.nlisten || nc.cache_size != d->conf.cache_size ||
 	    nc.max_clients != d->conf.max_clients || nc.max_lookups != d->conf.max_lookups ||
-	    strcmp(nc.user, d->conf.user) != 0)
-		log_warnx("reload: listen, cache_size, max_clients, max_lookups and user "
-		    "take effect at the next restart");
+	    strcmp(nc.user, d->conf.user) != 0 ||
+	    strcmp(nc.metrics_listen, d->conf.metrics_listen) != 0)
+		log_warnx("reload: listen, metrics_listen, cache_size, max_clients, max_lookups "
+		    "and user take effect at the next restart");
 	for (i = 0; i < nc.nlisten && i < d->conf.nlisten; i++)
 		if (strcmp(nc.listen[i], d->conf.listen[i]) != 0)
 			log_warnx("reload: listen changes take effect at the next restart");
@@ -312,6 +313,7 @@ reload(struct daemon *d)
 	nc.max_clients = d->conf.max_clients;
 	nc.max_lookups = d->conf.max_lookups;
 	memcpy(nc.user, d->conf.user, sizeof nc.user);
+	memcpy(nc.metrics_listen, d->conf.metrics_listen, sizeof nc.metrics_listen);
 	/* Queued requests name their zone by index and running jobs by
 	 * pointer into d->conf.zone[], and the new table may add, drop or
 	 * reorder zones: move each reference to the zone of the same name
