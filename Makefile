@@ -64,8 +64,8 @@ DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
 DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
-DEPS_metrics = cache.c http.c
-DEPS_httpd  = metrics.c cache.c http.c
+DEPS_metrics = cache.c http.c json.c
+DEPS_httpd  = metrics.c cache.c http.c json.c
 DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests

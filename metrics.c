@@ -11,43 +11,31 @@
 
 #include "daemon.h"
 
-/* The output: out[cap], always NUL-terminated; over once anything did
- * not fit, and then nothing more is appended. */
+/* The output goes through json.c's writer, used for raw text only: it
+ * keeps out[cap] NUL-terminated and appends nothing once something did
+ * not fit (j.over). */
 struct mw {
-	char *out;
-	size_t cap, len;
-	int over;
+	struct json j;
 	int line;                    /* log line instead of Prometheus text */
 };
 
 static void
-mw_put(struct mw *w, const char *s, size_t n)
-{
-	if (w->over || n >= w->cap - w->len) {
-		w->over = 1;
-		return;
-	}
-	memcpy(w->out + w->len, s, n);
-	w->len += n;
-	w->out[w->len] = '\0';
-}
-
-static void
 mw_str(struct mw *w, const char *s)
 {
-	mw_put(w, s, strlen(s));
+	json_raw(&w->j, s);
 }
 
 static void
 mw_u64(struct mw *w, uint64_t v)
 {
 	char buf[24];
-	size_t i = sizeof buf;
+	size_t i = sizeof buf - 1;
 
+	buf[i] = '\0';
 	do
 		buf[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	mw_put(w, buf + i, sizeof buf - i);
+	mw_str(w, buf + i);
 }
 
 /* A metric family's HELP and TYPE lines (nothing in the log line). */
@@ -73,13 +61,13 @@ static void
 sample_name(struct mw *w, const char *name, const char *key, const char *val)
 {
 	size_t n = strlen(name);
+	char base[64];
 
 	if (w->line) {
 		if (n > 6 && !strcmp(name + n - 6, "_total"))
 			n -= 6;
-		if (w->len > 0)
-			mw_str(w, " ");
-		mw_put(w, name, n);
+		snprintf(base, sizeof base, " %.*s", (int)n, name);
+		mw_str(w, base);
 		if (key != NULL) {
 			mw_str(w, ".");
 			mw_str(w, val);
@@ -160,13 +148,13 @@ metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char 
 {
 	const struct metrics *m = &d->metrics;
 	const struct cache *c = &d->cache;
-	struct mw w = { out, cap, 0, cap == 0, line };
+	struct mw w;
 	uint64_t v[NVALUES], running = 0, waiting = 0, usable = 0;
 	size_t i, k, n = 0;
 	int q;
 
-	if (cap > 0)
-		out[0] = '\0';
+	json_init(&w.j, out, cap);
+	w.line = line;
 	for (k = 0; k < (size_t)d->jobs.nactive; k++)
 		running += ((const struct job *)d->jobs.active[k])->state != JOB_DONE;
 	for (k = 0; k < (size_t)d->clients.nactive; k++) {
@@ -231,12 +219,12 @@ metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char 
 				mw_str(&w, "\n");
 		}
 	}
-	if (w.over) {
+	if (w.j.over) {
 		if (cap > 0)
 			out[0] = '\0';
 		return 0;
 	}
-	return w.len;
+	return w.j.len;
 }
 
 uint64_t
