@@ -227,8 +227,14 @@ httpd_accept(struct daemon *d)
 		struct httpd_conn *c = NULL;
 		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED) {
+				log_warn("metrics_listen: accept");
+				h->paused_until = d->now + 1000;
+			}
 			return;
+		}
 		/* a free slot, else the oldest still sending its request */
 		for (i = 0; i < HTTPD_CONNS; i++) {
 			struct httpd_conn *x = &h->conn[i];

@@ -473,8 +473,10 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 			add_deadline(l, server_client_deadline(d, c));
 		}
 		if (d->httpd.fd >= 0) {
-			if (!d->stopping)
+			if (!d->stopping && d->now >= d->httpd.paused_until)
 				add_fd(l, d->httpd.fd, POLLIN, SLOT_HTTPD_LISTEN, NULL, 0);
+			else if (!d->stopping)
+				add_deadline(l, d->httpd.paused_until);
 			for (k = 0; k < HTTPD_CONNS; k++) {
 				if ((fd = httpd_poll(d, k, &ev, &dl)) < 0)
 					continue;
@@ -655,7 +657,8 @@ fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)d->conf.max_clients +
-	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE;
+	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE +
+	    1 + HTTPD_CONNS;
 	int room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
@@ -665,7 +668,7 @@ fd_limit(const struct daemon *d)
 	if (rl.rlim_cur >= need)
 		return d->conf.max_clients;
 	room = (int)rl.rlim_cur - FD_PER_LOOKUP * d->conf.max_lookups - LISTEN_MAX -
-	    FD_RESERVE;
+	    FD_RESERVE - 1 - HTTPD_CONNS;
 	if (room < CLIENTS_MIN)
 		room = CLIENTS_MIN;
 	log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",
