@@ -133,11 +133,12 @@ httpd_parse(const uint8_t *buf, size_t len, struct httpd_request *r)
 	r->targetlen = p++ - t;
 	if ((n = httpd_lit(buf, len, &p, "HTTP/")) <= 0)
 		return n < 0 ? 400 : httpd_more(len, 0);
-	if (p + 3 > len)
-		return ascii_isdigit(buf[p]) && (p + 1 >= len || buf[p + 1] == '.') ?
-		    httpd_more(len, 0) : 400;
-	if (!ascii_isdigit(buf[p]) || buf[p + 1] != '.' || !ascii_isdigit(buf[p + 2]))
-		return 400;
+	/* DIGIT "." DIGIT, checked as far as it has arrived */
+	for (t = 0; t < 3; t++)
+		if (p + t >= len)
+			return httpd_more(len, 0);
+		else if (t == 1 ? buf[p + t] != '.' : !ascii_isdigit(buf[p + t]))
+			return 400;
 	major = buf[p] - '0';
 	r->minor = buf[p + 2] - '0';
 	p += 3;
@@ -226,8 +227,14 @@ httpd_accept(struct daemon *d)
 		struct httpd_conn *c = NULL;
 		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED) {
+				log_warn("metrics_listen: accept");
+				h->paused_until = d->now + 1000;
+			}
 			return;
+		}
 		/* a free slot, else the oldest still sending its request */
 		for (i = 0; i < HTTPD_CONNS; i++) {
 			struct httpd_conn *x = &h->conn[i];

@@ -11,43 +11,31 @@
 
 #include "daemon.h"
 
-/* The output: out[cap], always NUL-terminated; over once anything did
- * not fit, and then nothing more is appended. */
+/* The output goes through json.c's writer, used for raw text only: it
+ * keeps out[cap] NUL-terminated and appends nothing once something did
+ * not fit (j.over). */
 struct mw {
-	char *out;
-	size_t cap, len;
-	int over;
+	struct json j;
 	int line;                    /* log line instead of Prometheus text */
 };
 
 static void
-mw_put(struct mw *w, const char *s, size_t n)
-{
-	if (w->over || n >= w->cap - w->len) {
-		w->over = 1;
-		return;
-	}
-	memcpy(w->out + w->len, s, n);
-	w->len += n;
-	w->out[w->len] = '\0';
-}
-
-static void
 mw_str(struct mw *w, const char *s)
 {
-	mw_put(w, s, strlen(s));
+	json_raw(&w->j, s);
 }
 
 static void
 mw_u64(struct mw *w, uint64_t v)
 {
 	char buf[24];
-	size_t i = sizeof buf;
+	size_t i = sizeof buf - 1;
 
+	buf[i] = '\0';
 	do
 		buf[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	mw_put(w, buf + i, sizeof buf - i);
+	mw_str(w, buf + i);
 }
 
 /* A metric family's HELP and TYPE lines (nothing in the log line). */
@@ -73,13 +61,13 @@ static void
 sample_name(struct mw *w, const char *name, const char *key, const char *val)
 {
 	size_t n = strlen(name);
+	char base[64];
 
 	if (w->line) {
 		if (n > 6 && !strcmp(name + n - 6, "_total"))
 			n -= 6;
-		if (w->len > 0)
-			mw_str(w, " ");
-		mw_put(w, name, n);
+		snprintf(base, sizeof base, " %.*s", (int)n, name);
+		mw_str(w, base);
 		if (key != NULL) {
 			mw_str(w, ".");
 			mw_str(w, val);
@@ -99,38 +87,60 @@ sample_name(struct mw *w, const char *name, const char *key, const char *val)
 	mw_str(w, " ");
 }
 
-static void
-sample(struct mw *w, const char *name, const char *key, const char *val, uint64_t v)
-{
-	sample_name(w, name, key, val);
-	mw_u64(w, v);
-	if (!w->line)
-		mw_str(w, "\n");
-}
-
-/* v microseconds as seconds with six decimals */
-static void
-sample_usec(struct mw *w, const char *name, uint64_t v)
-{
-	char frac[8];
-
-	sample_name(w, name, NULL, NULL);
-	mw_u64(w, v / 1000000);
-	snprintf(frac, sizeof frac, ".%06u", (unsigned)(v % 1000000));
-	mw_str(w, frac);
-	if (!w->line)
-		mw_str(w, "\n");
-}
-
-/* A family with one sample and no label. */
-static void
-one(struct mw *w, const char *name, const char *type, const char *help, uint64_t v)
-{
-	family(w, name, type, help);
-	sample(w, name, NULL, NULL, v);
-}
-
+/* Every metric after build_info, in output order: one sample each, or
+ * one per label value of key.  metrics_format fills the values in the
+ * same order. */
+enum { COUNTER, GAUGE, SECONDS_COUNTER, SECONDS_GAUGE };   /* the last two: usec values */
+struct mdef {
+	const char *name;            /* after "mtasts_" */
+	uint8_t type;
+	uint8_t n;                   /* samples */
+	const char *key;             /* label name when n > 1 */
+	const char *const *label;
+	const char *help;
+};
 static const char *const answer_label[ANSWER_N] = { "policy", "notfound", "temp", "perm" };
+/* RFC 8460 4.3.2.2 result types, as http_class_str names them */
+static const char *const fetch_label[4] = { "ok", "sts-policy-fetch-error",
+	"sts-webpki-invalid", "sts-policy-invalid" };
+static const struct mdef mdefs[] = {
+	{ "start_time_seconds", GAUGE, 1, NULL, NULL, "Start time of the process, UNIX seconds." },
+	{ "resident_memory_bytes", GAUGE, 1, NULL, NULL, "Resident set size of the process." },
+	{ "lookups_total", COUNTER, ANSWER_N, "answer", answer_label,
+	    "Socketmap requests answered, by answer." },
+	{ "lookups_in_flight", GAUGE, 1, NULL, NULL, "Domain lookups running." },
+	{ "lookups_waiting", GAUGE, 1, NULL, NULL, "Requests waiting for a free lookup slot." },
+	{ "cache_hits_total", COUNTER, 1, NULL, NULL, "Requests answered from the cache." },
+	{ "cache_misses_total", COUNTER, 1, NULL, NULL, "Requests that needed a lookup." },
+	{ "cache_evictions_total", COUNTER, 1, NULL, NULL, "Cache entries evicted to make room." },
+	{ "cache_entries", GAUGE, 1, NULL, NULL, "Cache entries in use." },
+	{ "cache_policies_usable", GAUGE, 1, NULL, NULL, "Cached policies not yet expired." },
+	{ "cache_capacity_entries", GAUGE, 1, NULL, NULL, "Cache entries at most (cache_size)." },
+	{ "cache_bytes", GAUGE, 1, NULL, NULL, "Cache store bytes in use." },
+	{ "cache_capacity_bytes", GAUGE, 1, NULL, NULL, "Cache store bytes at most." },
+	{ "fetches_total", COUNTER, 4, "result", fetch_label,
+	    "Policy fetches, by result (RFC 8460 result types for failures)." },
+	{ "dns_queries_total", COUNTER, 1, NULL, NULL, "DNS queries sent." },
+	{ "dns_timeouts_total", COUNTER, 1, NULL, NULL, "DNS queries unanswered in time." },
+	{ "dns_tcp_retries_total", COUNTER, 1, NULL, NULL,
+	    "Truncated DNS answers asked again over TCP." },
+	{ "clients", GAUGE, 1, NULL, NULL, "Socketmap connections open." },
+	{ "clients_max", GAUGE, 1, NULL, NULL, "Socketmap connections at most." },
+	{ "clients_accepted_total", COUNTER, 1, NULL, NULL, "Socketmap connections accepted." },
+	{ "clients_evicted_total", COUNTER, 1, NULL, NULL,
+	    "Idle socketmap connections closed to make room for new ones." },
+	{ "snapshot_writes_total", COUNTER, 1, NULL, NULL, "Cache snapshots written." },
+	{ "snapshot_failures_total", COUNTER, 1, NULL, NULL, "Cache snapshot writes that failed." },
+	{ "snapshot_duration_seconds_total", SECONDS_COUNTER, 1, NULL, NULL,
+	    "Time spent writing cache snapshots." },
+	{ "snapshot_last_duration_seconds", SECONDS_GAUGE, 1, NULL, NULL,
+	    "Duration of the last cache snapshot write." },
+	{ "metrics_scrapes_total", COUNTER, 1, NULL, NULL,
+	    "Metrics requests answered on metrics_listen." },
+	{ "metrics_rejected_total", COUNTER, 1, NULL, NULL,
+	    "Other requests and timed-out connections on metrics_listen." },
+};
+#define NVALUES 33           /* samples in mdefs[] */
 
 size_t
 metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char *out,
@@ -138,16 +148,16 @@ metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char 
 {
 	const struct metrics *m = &d->metrics;
 	const struct cache *c = &d->cache;
-	struct mw w = { out, cap, 0, cap == 0, line };
-	uint64_t running = 0, waiting = 0, usable = 0;
-	uint32_t i;
-	int k, q;
+	struct mw w;
+	uint64_t v[NVALUES], running = 0, waiting = 0, usable = 0;
+	size_t i, k, n = 0;
+	int q;
 
-	if (cap > 0)
-		out[0] = '\0';
-	for (k = 0; k < d->jobs.nactive; k++)
+	json_init(&w.j, out, cap);
+	w.line = line;
+	for (k = 0; k < (size_t)d->jobs.nactive; k++)
 		running += ((const struct job *)d->jobs.active[k])->state != JOB_DONE;
-	for (k = 0; k < d->clients.nactive; k++) {
+	for (k = 0; k < (size_t)d->clients.nactive; k++) {
 		const struct client *cl = d->clients.active[k];
 		for (q = 0; q < cl->qlen; q++)
 			waiting += cl->q[(cl->qhead + q) % REQ_QUEUE].kind == REQ_NEEDJOB;
@@ -155,79 +165,66 @@ metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char 
 	for (i = 0; i < c->entry_mark; i++)
 		usable += cache_usable(&c->e[i], now);
 
-	if (line) {
-		mw_str(&w, "version=" MTASTS_VERSION);
-	} else {
-		family(&w, "build_info", "gauge", "Version of the running mtasts.");
-		mw_str(&w, "mtasts_build_info{version=\"" MTASTS_VERSION "\"} 1\n");
-	}
-	one(&w, "start_time_seconds", "gauge", "Start time of the process, UNIX seconds.",
-	    (uint64_t)m->start_wall);
-	one(&w, "resident_memory_bytes", "gauge", "Resident set size of the process.", rss);
-
-	family(&w, "lookups_total", "counter", "Socketmap requests answered, by answer.");
+	v[n++] = (uint64_t)m->start_wall;
+	v[n++] = rss;
 	for (k = 0; k < ANSWER_N; k++)
-		sample(&w, "lookups_total", "answer", answer_label[k], m->answers[k]);
-	one(&w, "lookups_in_flight", "gauge", "Domain lookups running.", running);
-	one(&w, "lookups_waiting", "gauge", "Requests waiting for a free lookup slot.",
-	    waiting);
+		v[n++] = m->answers[k];
+	v[n++] = running;
+	v[n++] = waiting;
+	v[n++] = m->cache_hits;
+	v[n++] = m->cache_misses;
+	v[n++] = c->evictions;
+	v[n++] = c->count;
+	v[n++] = usable;
+	v[n++] = c->nentries;
+	v[n++] = (uint64_t)c->used_blocks * CACHE_BLOCK;
+	v[n++] = (uint64_t)c->nblocks * CACHE_BLOCK;
+	for (k = 0; k < 4; k++)
+		v[n++] = m->fetches[k];
+	v[n++] = m->dns_queries;
+	v[n++] = m->dns_timeouts;
+	v[n++] = m->dns_tcp;
+	v[n++] = (uint64_t)d->clients.nactive;
+	v[n++] = (uint64_t)(d->clients.cap > 0 ? d->clients.cap : 0);
+	v[n++] = m->clients_accepted;
+	v[n++] = m->clients_evicted;
+	v[n++] = m->snap_writes;
+	v[n++] = m->snap_failed;
+	v[n++] = m->snap_usec;
+	v[n++] = m->snap_last_usec;
+	v[n++] = m->scrapes;
+	v[n++] = m->http_rejected;
 
-	one(&w, "cache_hits_total", "counter", "Requests answered from the cache.",
-	    m->cache_hits);
-	one(&w, "cache_misses_total", "counter", "Requests that needed a lookup.",
-	    m->cache_misses);
-	one(&w, "cache_evictions_total", "counter", "Cache entries evicted to make room.",
-	    c->evictions);
-	one(&w, "cache_entries", "gauge", "Cache entries in use.", c->count);
-	one(&w, "cache_policies_usable", "gauge", "Cached policies not yet expired.", usable);
-	one(&w, "cache_capacity_entries", "gauge", "Cache entries at most (cache_size).",
-	    c->nentries);
-	one(&w, "cache_bytes", "gauge", "Cache store bytes in use.",
-	    (uint64_t)c->used_blocks * CACHE_BLOCK);
-	one(&w, "cache_capacity_bytes", "gauge", "Cache store bytes at most.",
-	    (uint64_t)c->nblocks * CACHE_BLOCK);
-
-	family(&w, "fetches_total", "counter",
-	    "Policy fetches, by result (RFC 8460 result types for failures).");
-	for (k = FETCH_OK; k <= FETCH_ERR_POLICY; k++)
-		sample(&w, "fetches_total", "result", http_class_str((enum fetch_class)k),
-		    m->fetches[k]);
-
-	one(&w, "dns_queries_total", "counter", "DNS queries sent.", m->dns_queries);
-	one(&w, "dns_timeouts_total", "counter", "DNS queries unanswered in time.",
-	    m->dns_timeouts);
-	one(&w, "dns_tcp_retries_total", "counter", "Truncated DNS answers asked again over TCP.",
-	    m->dns_tcp);
-
-	one(&w, "clients", "gauge", "Socketmap connections open.",
-	    (uint64_t)d->clients.nactive);
-	one(&w, "clients_max", "gauge", "Socketmap connections at most.",
-	    (uint64_t)(d->clients.cap > 0 ? d->clients.cap : 0));
-	one(&w, "clients_accepted_total", "counter", "Socketmap connections accepted.",
-	    m->clients_accepted);
-	one(&w, "clients_evicted_total", "counter",
-	    "Idle socketmap connections closed to make room for new ones.", m->clients_evicted);
-
-	one(&w, "snapshot_writes_total", "counter", "Cache snapshots written.", m->snap_writes);
-	one(&w, "snapshot_failures_total", "counter", "Cache snapshot writes that failed.",
-	    m->snap_failed);
-	family(&w, "snapshot_duration_seconds_total", "counter",
-	    "Time spent writing cache snapshots.");
-	sample_usec(&w, "snapshot_duration_seconds_total", m->snap_usec);
-	family(&w, "snapshot_last_duration_seconds", "gauge",
-	    "Duration of the last cache snapshot write.");
-	sample_usec(&w, "snapshot_last_duration_seconds", m->snap_last_usec);
-
-	one(&w, "metrics_scrapes_total", "counter", "Metrics requests answered on metrics_listen.",
-	    m->scrapes);
-	one(&w, "metrics_rejected_total", "counter",
-	    "Other requests and timed-out connections on metrics_listen.", m->http_rejected);
-	if (w.over) {
+	if (line)
+		mw_str(&w, "version=" MTASTS_VERSION);
+	else
+		mw_str(&w, "# HELP mtasts_build_info Version of the running mtasts.\n"
+		    "# TYPE mtasts_build_info gauge\n"
+		    "mtasts_build_info{version=\"" MTASTS_VERSION "\"} 1\n");
+	n = 0;
+	for (i = 0; i < sizeof mdefs / sizeof mdefs[0]; i++) {
+		const struct mdef *f = &mdefs[i];
+		family(&w, f->name, f->type == COUNTER || f->type == SECONDS_COUNTER ?
+		    "counter" : "gauge", f->help);
+		for (k = 0; k < f->n; k++, n++) {
+			sample_name(&w, f->name, f->key, f->key ? f->label[k] : NULL);
+			if (f->type >= SECONDS_COUNTER) {
+				char frac[8];
+				mw_u64(&w, v[n] / 1000000);
+				snprintf(frac, sizeof frac, ".%06u", (unsigned)(v[n] % 1000000));
+				mw_str(&w, frac);
+			} else
+				mw_u64(&w, v[n]);
+			if (!line)
+				mw_str(&w, "\n");
+		}
+	}
+	if (w.j.over) {
 		if (cap > 0)
 			out[0] = '\0';
 		return 0;
 	}
-	return w.len;
+	return w.j.len;
 }
 
 uint64_t
@@ -250,7 +247,7 @@ metrics_rss(void)
 		;
 	for (i++; i < n && ascii_isdigit(buf[i]); i++)
 		pages = pages * 10 + (uint64_t)(buf[i] - '0');
-	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return pages * (uint64_t)getpagesize();
 }
 
 size_t

@@ -95,13 +95,16 @@ struct httpd_conn {
 };
 struct httpd {
 	int fd;                      /* listener, -1 = metrics_listen off */
+	msec_t paused_until;         /* accept(2) failed (EMFILE): rest till then */
 	struct httpd_conn *conn;     /* HTTPD_CONNS, allocated when listening */
 };
 /* Listen on conf.metrics_listen if set: 0, or -1 after logging why. */
 int httpd_listen(struct daemon *d);
 /* Close the listener and every connection, free the slots. */
 void httpd_close(struct daemon *d);
-/* Accept pending connections on the listener. */
+/* Accept pending connections on the listener; when accept(2) fails for
+ * want of descriptors or memory, the listener rests for a second instead
+ * of waking the loop at once again. */
 void httpd_accept(struct daemon *d);
 /* Connection i: its fd (-1 when free), the events and deadline to wait for. */
 int httpd_poll(const struct daemon *d, int i, short *events, msec_t *deadline);

@@ -305,9 +305,10 @@ reload(struct daemon *d)
 	}
 	if (nc.nlisten != d->conf.nlisten || nc.cache_size != d->conf.cache_size ||
 	    nc.max_clients != d->conf.max_clients || nc.max_lookups != d->conf.max_lookups ||
-	    strcmp(nc.user, d->conf.user) != 0)
-		log_warnx("reload: listen, cache_size, max_clients, max_lookups and user "
-		    "take effect at the next restart");
+	    strcmp(nc.user, d->conf.user) != 0 ||
+	    strcmp(nc.metrics_listen, d->conf.metrics_listen) != 0)
+		log_warnx("reload: listen, metrics_listen, cache_size, max_clients, max_lookups "
+		    "and user take effect at the next restart");
 	for (i = 0; i < nc.nlisten && i < d->conf.nlisten; i++)
 		if (strcmp(nc.listen[i], d->conf.listen[i]) != 0)
 			log_warnx("reload: listen changes take effect at the next restart");
@@ -320,6 +321,7 @@ reload(struct daemon *d)
 	if (strcmp(nc.control, d->conf.control) != 0)
 		log_warnx("reload: control takes effect at the next restart");
 	memcpy(nc.control, d->conf.control, sizeof nc.control);
+	memcpy(nc.metrics_listen, d->conf.metrics_listen, sizeof nc.metrics_listen);
 	/* Queued requests name their zone by index and running jobs by
 	 * pointer into d->conf.zone[], and the new table may add, drop or
 	 * reorder zones: move each reference to the zone of the same name
@@ -493,8 +495,10 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 			add_deadline(l, controld_deadline(d, cc));
 		}
 		if (d->httpd.fd >= 0) {
-			if (!d->stopping)
+			if (!d->stopping && d->now >= d->httpd.paused_until)
 				add_fd(l, d->httpd.fd, POLLIN, SLOT_HTTPD_LISTEN, NULL, 0);
+			else if (!d->stopping)
+				add_deadline(l, d->httpd.paused_until);
 			for (k = 0; k < HTTPD_CONNS; k++) {
 				if ((fd = httpd_poll(d, k, &ev, &dl)) < 0)
 					continue;
@@ -686,7 +690,8 @@ fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)d->conf.max_clients +
-	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE;
+	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE +
+	    1 + HTTPD_CONNS;
 	int room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
@@ -696,7 +701,7 @@ fd_limit(const struct daemon *d)
 	if (rl.rlim_cur >= need)
 		return d->conf.max_clients;
 	room = (int)rl.rlim_cur - FD_PER_LOOKUP * d->conf.max_lookups - LISTEN_MAX -
-	    FD_RESERVE;
+	    FD_RESERVE - 1 - HTTPD_CONNS;
 	if (room < CLIENTS_MIN)
 		room = CLIENTS_MIN;
 	log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",

@@ -158,6 +158,19 @@ main(void)
 	CHECK_INT(parse("listen = localhost:8461\n", &c, err, sizeof err), 0);
 	CHECK_INT(parse("listen = 127.0.0.1:0008461\n", &c, err, sizeof err), 0);
 	CHECK_INT(parse("listen = unix:/a\n", &c, err, sizeof err), 0);
+	/* metrics_listen: off by default, an IP literal and a port */
+	CHECK_INT(parse("", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "");
+	CHECK_INT(parse("metrics_listen = 127.0.0.1:9100\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "127.0.0.1:9100");
+	CHECK_INT(parse("metrics_listen = [::1]:9100\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "[::1]:9100");
+	CHECK_INT(parse("metrics_listen = localhost:9100\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: metrics_listen: bad value \"localhost:9100\": "
+	    "expected ADDR:PORT or [ADDR6]:PORT");
+	CHECK_INT(parse("metrics_listen = 127.0.0.1\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("metrics_listen = unix:/run/m.sock\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("[zone z]\nmetrics_listen = 127.0.0.1:9100\n", &c, err, sizeof err), -1);
 	{
 		/* unix paths: 107 characters fit sun_path with its NUL, 108 do not */
 		char text[200];
