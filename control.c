@@ -281,7 +281,7 @@ dump_file(const char *path, int json)
 	if (snapshot_parse(buf, len, wall_now(), snap_row, &sd, &st) < 0) {
 		fprintf(stderr, "mtasts: %s: %s\n", path, st.why);
 		free(buf);
-		return 1;
+		return 2;               /* not a snapshot this version reads */
 	}
 	free(buf);
 	if (json)

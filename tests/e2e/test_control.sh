@@ -168,6 +168,9 @@ for o in sorted(json.load(sys.stdin), key=lambda o: o["domain"]):
     if o["mode"]: print(o["domain"], o["mode"], o["id"], o["mx"], o["fetched"], o["expires"])')"
 "$MTASTS" -d "$T/no-such-file" >/dev/null 2>&1; rc=$?
 check CTL-7 "-d of a missing file: exit 2" 2 "$rc"
+echo "not a snapshot" > "$T/foreign"
+"$MTASTS" -d "$T/foreign" >/dev/null 2>&1; rc=$?
+check CTL-7 "-d of a file that is no snapshot: exit 2" 2 "$rc"
 
 # ---------------------------------------------------------------- owner
 if id nobody >/dev/null 2>&1; then
