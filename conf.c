@@ -68,7 +68,8 @@ valid_listen(const char *v)
 
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
-enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_MODE, K_NAMESERVER, K_LOG };
+enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_ADDR, K_MODE, K_NAMESERVER,
+	K_LOG, K_CONTROL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -94,12 +95,15 @@ static const struct key global_keys[] = {
 	    "expected an absolute path" },
 	{ "cache_grace", SECS(cache_grace, 0, 86400) },
 	{ "cache_size", K_UINT, C(cache_size), 1, 10000000, 0, "expected entries, 1 to 10000000" },
+	{ "control", K_CONTROL, C(control), 0, 0, 0, "expected unix:/path" },
 	{ "idle_timeout", SECS(idle_timeout, 1, 86400) },
 	{ "listen", K_LISTEN, C(listen), 0, 0, 0,
 	    "expected ADDR:PORT, [ADDR6]:PORT or unix:/path" },
 	{ "log", K_LOG, C(use_syslog), 0, 0, 0, "expected stderr or syslog" },
 	{ "max_clients", COUNT(max_clients, 1, 100000) },
 	{ "max_lookups", COUNT(max_lookups, 1, 10000) },
+	{ "metrics_listen", K_ADDR, C(metrics_listen), 0, 0,
+	    sizeof ((struct config *)0)->metrics_listen, "expected ADDR:PORT or [ADDR6]:PORT" },
 	{ "nameserver", K_NAMESERVER, C(nameserver), 0, 0, 0,
 	    "expected an IPv4 or IPv6 address, optionally with :port" },
 	{ "proactive_concurrency", COUNT(proactive_concurrency, 1, 10000) },
@@ -155,6 +159,14 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 			return -1;
 		strlcpy_m((char *)base + k->off, v, k->cap);
 		return 0;
+	case K_ADDR: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (strlen(v) >= k->cap || hostport_addr(v, strlen(v), 0, &ss, &sl) < 0)
+			return -1;
+		strlcpy_m((char *)base + k->off, v, k->cap);
+		return 0;
+	}
 	case K_MODE:
 		n = strtol(v, &end, 8);
 		if (*v == '\0' || *end != '\0' || n < 0 || n > 0777)
@@ -172,6 +184,11 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		if (c->nlisten == LISTEN_MAX)
 			return *why = "too many listen lines", -1;
 		strlcpy_m(c->listen[c->nlisten++], v, sizeof c->listen[0]);
+		return 0;
+	case K_CONTROL:
+		if (strncmp(v, "unix:", 5) != 0 || !valid_listen(v))
+			return -1;
+		strlcpy_m(c->control, v, sizeof c->control);
 		return 0;
 	case K_NAMESERVER: {
 		struct dns_servers probe;

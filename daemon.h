@@ -8,12 +8,15 @@
  *   pool_    pool.c     fixed slot pool with a free list
  *   server_  server.c   listeners, client connections, request rings
  *   lookup_  lookup.c   one job per domain: TXT -> A/AAAA -> HTTPS -> cache
+ *   controld_ controld.c the control socket: dump, purge, refresh, stats
  *   mtasts.c            main, start-up, signals, the loop (nothing exported)
+ * metrics.h adds the counters (d->metrics) and the metrics_listen responder.
  */
 #ifndef DAEMON_H
 #define DAEMON_H
 
 #include "mtasts.h"
+#include "metrics.h"
 
 /* ---- limits of the daemon --------------------------------------------- */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
@@ -33,6 +36,12 @@
 #define BACKOFF_DOUBLINGS 30     /* the failure backoff doubles at most so often */
 #define PROACTIVE_TICK_MIN_MS 1000   /* proactive sweeps at most once a second */
 #define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
+#define CONTROL_CLIENTS   4      /* control connections at once; a new one
+                                  * closes the longest-idle */
+#define CONTROL_OUT       16384  /* control output buffer: >= one dump line,
+                                  * >= METRICS_TEXT_MAX + a status line */
+#define CONTROL_BUFFERS_PER_PASS 4   /* dump buffers filled per loop pass */
+#define CONTROL_SCAN_PER_PASS 65536  /* cache slots a dump walks per pass */
 
 /* ---- pool.c: a fixed pool of same-size slots ---------------------------- */
 /* Slots are allocated once and never move (they hold BearSSL contexts).
@@ -118,6 +127,21 @@ struct listener {
 	int fd;
 	char path[108];            /* unix socket path to unlink, or "" */
 };
+/* A control connection: one command at a time; a dump is streamed from
+ * the cache by slot index (cursor) as the socket drains. */
+struct control_conn {
+	int fd;
+	int slot;                  /* index in daemon.controls.active */
+	int eof;                   /* peer shut its write side */
+	int closing;               /* close once out is sent (line too long) */
+	msec_t last_active;
+	enum control_cmd dumping;  /* CTL_DUMP or CTL_DUMP_JSON while streaming */
+	uint32_t cursor;           /* next cache slot to dump */
+	uint32_t count;            /* entries dumped so far */
+	size_t inlen, outoff, outlen;
+	char in[CONTROL_LINE_MAX + 1];
+	char out[CONTROL_OUT];
+};
 struct daemon {
 	struct config conf;
 	struct cache cache;
@@ -125,6 +149,10 @@ struct daemon {
 	struct dns_servers servers;
 	int nlisten;
 	struct listener listen[LISTEN_MAX];
+	int control_on;            /* control listens on control_listener */
+	struct listener control_listener;
+	ino_t control_ino;         /* its inode: unlinked at exit only if still ours */
+	struct pool controls;      /* struct control_conn, CONTROL_CLIENTS slots */
 	/* Only the active lists are walked, so slots never used are never
 	 * touched.  clients.cap can be below conf.max_clients when the open
 	 * file limit is too low for it. */
@@ -143,6 +171,9 @@ struct daemon {
 	int snap_pid;              /* snapshot writer child, 0 = none */
 	uint64_t snap_saved;       /* cache_changes at the last snapshot */
 	msec_t snap_next;
+	msec_t snap_started;       /* when the snapshot writer was forked */
+	struct metrics metrics;    /* counters, see metrics.h */
+	struct httpd httpd;        /* metrics_listen */
 };
 
 /* ---- server.c: listeners and clients ------------------------------------ */
@@ -187,6 +218,28 @@ size_t server_answer(struct daemon *d, const struct request *r, char *out, size_
  * move the answered requests at the head of the ring into the output. */
 int server_client_parse(struct daemon *d, struct client *c);
 void server_client_flush(struct daemon *d, struct client *c);
+
+/* ---- controld.c: the control socket ------------------------------------ */
+/* Open the conf.control socket, mode 0600, and its slots (nothing when
+ * control is ""): 0, or -1 after logging why.  The caller chowns it to
+ * the daemon's user before dropping root. */
+int controld_listen(struct daemon *d);
+/* Close the connections and the socket (unlinked); free the slots. */
+void controld_free(struct daemon *d);
+/* Accept pending control connections. */
+void controld_accept(struct daemon *d);
+/* Read, run commands, stream, write; the connection may be closed. */
+void controld_io(struct daemon *d, struct control_conn *c, short revents);
+/* poll() events the connection needs (0: none right now) */
+short controld_events(const struct control_conn *c);
+/* When controld_timers must run for it */
+msec_t controld_deadline(const struct daemon *d, const struct control_conn *c);
+/* Its deadline passed: close it when idle or not reading too long. */
+void controld_timers(struct daemon *d, struct control_conn *c);
+/* One cache entry as a dump row; data[CONTROL_ROW_MAX] and mx[] hold
+ * its strings.  0, or -1 when it cannot be read. */
+int controld_row(const struct daemon *d, const struct cache_entry *e, char *data,
+                 const char **mx, struct control_row *r);
 
 /* ---- lookup.c: lookup jobs ---------------------------------------------- */
 /* Jobs live in d->jobs; a job pointer stays valid while a request holds a

@@ -585,6 +585,7 @@ q_udp(struct dns_query *q, msec_t now)
 		q_close(q);
 		return -1;
 	}
+	q->nsent++;
 	q->state = Q_UDP;
 	return 0;
 }
@@ -634,6 +635,7 @@ q_tcp(struct dns_query *q, msec_t now)
 		return;
 	}
 	q->tcp = 1;
+	q->ntcp++;
 	q->io = 0;
 	q->tcp_want = 0;
 	q->state = r == 1 ? Q_TCP_CONNECT : Q_TCP_WRITE;
@@ -748,6 +750,7 @@ q_tcp_write(struct dns_query *q, msec_t now)
 		}
 		q->io += (size_t)n;
 	}
+	q->nsent++;
 	q->state = Q_TCP_READ;
 	q->io = 0;
 	q->tcp_want = 0;
@@ -803,6 +806,7 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 {
 	q->fd = -1;
 	q->state = Q_DONE;
+	q->nsent = q->ntimeout = q->ntcp = 0;
 	q->server = 0;
 	q->round = 0;
 	q->tcp = 0;
@@ -866,10 +870,13 @@ dns_query_step(struct dns_query *q, short revents, msec_t now)
 			q_tcp_read(q, now);
 		break;
 	}
-	if (q->state != Q_DONE && now >= q->deadline)
+	if (q->state != Q_DONE && now >= q->deadline) {
+		q->ntimeout++;
 		q_finish(q, DNS_FAIL);
-	else if (q->state != Q_DONE && now >= q->attempt_deadline)
+	} else if (q->state != Q_DONE && now >= q->attempt_deadline) {
+		q->ntimeout++;
 		q_next(q, now, "timeout");
+	}
 	return q->state == Q_DONE;
 }
 

@@ -188,6 +188,7 @@ schedule_check(struct daemon *d, struct cache_entry *e, int failed)
 		e->fails = 0;
 	e->next_check = d->now + lookup_check_wait(d->conf.cache_grace, d->conf.backoff_max,
 	    e->fails, failed);
+	e->checked_wall = (uint32_t)wall_now();   /* for the control socket's dump */
 	d->cache_changes++;
 }
 
@@ -219,8 +220,10 @@ finish_without_policy(struct daemon *d, struct job *j, const char *why, int fail
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
 	}
 	if (e != NULL) {
-		if (failed)
+		if (failed) {
 			e->fails++;
+			e->fail_class = FETCH_OK;   /* not a fetch: dumped as dns-error */
+		}
 		schedule_check(d, e, failed);
 	}
 	job_done(d, j);
@@ -231,6 +234,7 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
 {
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
 
+	d->metrics.fetches[cls]++;
 	snprintf(j->why, sizeof j->why, "policy fetch failed: %s %s",
 	    http_class_str(cls), reason);
 	if (e != NULL && cache_usable(e, d->now)) {
@@ -266,6 +270,7 @@ finish_policy(struct daemon *d, struct job *j)
 	struct cache_entry *e;
 
 	j->have_policy = 1;
+	d->metrics.fetches[FETCH_OK]++;
 	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
 	    j->id, policy_mode_str(p->mode), p->max_age);
 	log_info("%s: %s", j->domain, j->why);
@@ -420,16 +425,28 @@ lookup_poll(const struct job *j, int which, int *fd, short *events, msec_t *dead
 	}
 }
 
+/* A query finished: add what it counted to the metrics. */
+static void
+dns_count(struct daemon *d, const struct dns_query *q)
+{
+	d->metrics.dns_queries += q->nsent;
+	d->metrics.dns_timeouts += q->ntimeout;
+	d->metrics.dns_tcp += q->ntcp;
+}
+
 void
 lookup_step(struct daemon *d, struct job *j, int which, short revents)
 {
 	switch (j->state) {
 	case JOB_TXT:
-		if (which == 0 && dns_query_step(&j->q[0], revents, d->now))
+		if (which == 0 && dns_query_step(&j->q[0], revents, d->now)) {
+			dns_count(d, &j->q[0]);
 			txt_done(d, j);
+		}
 		break;
 	case JOB_ADDR:
 		if (j->qbusy[which] && dns_query_step(&j->q[which], revents, d->now)) {
+			dns_count(d, &j->q[which]);
 			j->qbusy[which] = 0;
 			if (!j->qbusy[0] && !j->qbusy[1])
 				addr_done(d, j);

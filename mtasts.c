@@ -26,7 +26,7 @@
 
 static const char *default_conf = "/etc/mta-sts.conf";
 
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t got_term, got_hup, got_chld, got_usr1;
 static int sig_pipe[2] = { -1, -1 };
 
 static void
@@ -38,6 +38,8 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	else
 		got_term = 1;
 	(void)!write(sig_pipe[1], "", 1);
@@ -60,6 +62,7 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	return 0;
 }
 
@@ -72,13 +75,18 @@ usage(FILE *f)
 	    "                                               show DOMAIN's MTA-STS policy\n"
 	    "       mtasts -t [-c FILE]                     check the configuration\n"
 	    "       mtasts -H ADDR                          probe a running daemon (health check)\n"
+	    "       mtasts -d [-j] [-c FILE] [SNAPSHOT]     dump the cache (of the daemon, or a cache_file)\n"
+	    "       mtasts -p DOMAIN|all | -r DOMAIN | -S [-c FILE]\n"
+	    "                                               purge, refresh now, print the metrics\n"
 	    "       mtasts -h | -V\n"
 	    "  -c FILE   configuration (default %s; built-in defaults if absent)\n"
 	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug\n"
 	    "  -l FILE   log to FILE instead of stderr (reopened on SIGHUP)\n"
 	    "  -s        log to syslog (facility mail)\n"
 	    "  -z ZONE   zone whose settings query mode uses (default: the default zone)\n"
-	    "exit: 0 ok (query mode: a policy applies), 1 no policy, 2 usage or config error\n",
+	    "  -j        JSON output\n"
+	    "exit: 0 ok (query mode: a policy applies), 1 no policy (-d -p -r -S: the daemon\n"
+	    "      answered an error), 2 usage or config error (-d -p -r -S: no answer)\n",
 	    default_conf);
 }
 
@@ -182,13 +190,27 @@ snapshot_load(struct daemon *d)
 	d->snap_saved = d->cache_changes;
 }
 
+/* A snapshot write ended (ok or not) after usec microseconds. */
+static void
+snapshot_count(struct daemon *d, int ok, int64_t usec)
+{
+	if (ok)
+		d->metrics.snap_writes++;
+	else
+		d->metrics.snap_failed++;
+	d->metrics.snap_last_usec = usec > 0 ? (uint64_t)usec : 0;
+	d->metrics.snap_usec += d->metrics.snap_last_usec;
+}
+
 static void
 snapshot_save_now(struct daemon *d)
 {
+	int64_t t0 = mono_usec();
 	char err[400];
 	int n;
 
 	n = snapshot_write(&d->cache, d->conf.cache_file, mono_now(), err, sizeof err);
+	snapshot_count(d, n >= 0, mono_usec() - t0);
 	if (n < 0)
 		log_errx("snapshot not written: %s", err);
 	else
@@ -210,6 +232,7 @@ snapshot_tick(struct daemon *d)
 	if (d->cache_changes == d->snap_saved)
 		return;
 	d->snap_saved = d->cache_changes;
+	d->snap_started = mono_usec();
 	pid = fork();
 	if (pid == 0) {
 		char err[400];
@@ -236,10 +259,25 @@ reap_children(struct daemon *d)
 
 	got_chld = 0;
 	if (d->snap_pid != 0 && waitpid(d->snap_pid, &status, WNOHANG) == d->snap_pid) {
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		/* from fork to reaping: what the writer took, as seen from here */
+		snapshot_count(d, ok, mono_usec() - d->snap_started);
+		if (!ok)
 			log_warnx("snapshot writer failed; the previous snapshot is kept");
 		d->snap_pid = 0;
 	}
+}
+
+/* SIGUSR1: every metric in one log line */
+static void
+metrics_log(struct daemon *d)
+{
+	char line[METRICS_LINE_MAX];
+
+	if (metrics_render_line(d, d->now, line, sizeof line) == 0)
+		log_warnx("metrics: too many for one log line");
+	else
+		log_info("metrics: %s", line);
 }
 
 /* ---- reload and privileges ------------------------------------------------- */
@@ -267,9 +305,10 @@ reload(struct daemon *d)
 	}
 	if (nc.nlisten != d->conf.nlisten || nc.cache_size != d->conf.cache_size ||
 	    nc.max_clients != d->conf.max_clients || nc.max_lookups != d->conf.max_lookups ||
-	    strcmp(nc.user, d->conf.user) != 0)
-		log_warnx("reload: listen, cache_size, max_clients, max_lookups and user "
-		    "take effect at the next restart");
+	    strcmp(nc.user, d->conf.user) != 0 ||
+	    strcmp(nc.metrics_listen, d->conf.metrics_listen) != 0)
+		log_warnx("reload: listen, metrics_listen, cache_size, max_clients, max_lookups "
+		    "and user take effect at the next restart");
 	for (i = 0; i < nc.nlisten && i < d->conf.nlisten; i++)
 		if (strcmp(nc.listen[i], d->conf.listen[i]) != 0)
 			log_warnx("reload: listen changes take effect at the next restart");
@@ -279,6 +318,10 @@ reload(struct daemon *d)
 	nc.max_clients = d->conf.max_clients;
 	nc.max_lookups = d->conf.max_lookups;
 	memcpy(nc.user, d->conf.user, sizeof nc.user);
+	if (strcmp(nc.control, d->conf.control) != 0)
+		log_warnx("reload: control takes effect at the next restart");
+	memcpy(nc.control, d->conf.control, sizeof nc.control);
+	memcpy(nc.metrics_listen, d->conf.metrics_listen, sizeof nc.metrics_listen);
 	/* Queued requests name their zone by index and running jobs by
 	 * pointer into d->conf.zone[], and the new table may add, drop or
 	 * reorder zones: move each reference to the zone of the same name
@@ -333,6 +376,11 @@ drop_privileges(struct daemon *d)
 		}
 		(void)!chown(d->conf.cache_file, pw->pw_uid, pw->pw_gid);
 	}
+	/* only root and the daemon's user may use the control socket */
+	if (d->control_on && chown(d->control_listener.path, pw->pw_uid, pw->pw_gid) < 0) {
+		log_err("control %s: chown to %s", d->conf.control, d->conf.user);
+		return -1;
+	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_err("cannot become user %s", d->conf.user);
 		return -1;
@@ -347,7 +395,8 @@ drop_privileges(struct daemon *d)
 
 /* ---- the loop --------------------------------------------------------------- */
 
-enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB };
+enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB, SLOT_HTTPD_LISTEN,
+	SLOT_HTTPD, SLOT_CONTROL_LISTEN, SLOT_CONTROL };
 struct slot {
 	uint8_t type;
 	uint8_t which;
@@ -367,7 +416,8 @@ struct loop {
 static int
 loop_init(struct loop *l, const struct daemon *d)
 {
-	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap;
+	l->cap = 1 + LISTEN_MAX + (size_t)d->clients.cap + 2 * (size_t)d->jobs.cap +
+	    1 + HTTPD_CONNS + 1 + CONTROL_CLIENTS;
 	l->job_turn = 0;
 	l->pfd = calloc(l->cap, sizeof *l->pfd);
 	l->map = calloc(l->cap, sizeof *l->map);
@@ -387,6 +437,7 @@ static void
 daemon_free(struct daemon *d)
 {
 	server_free(d);         /* releases the requests' jobs */
+	controld_free(d);
 	lookup_free(d);
 	cache_free(&d->cache);
 	anchors_free(&d->anchors);
@@ -434,6 +485,26 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 			if ((ev = server_client_events(c)) != 0)
 				add_fd(l, c->fd, ev, SLOT_CLIENT, c, 0);
 			add_deadline(l, server_client_deadline(d, c));
+		}
+		if (d->control_on)
+			add_fd(l, d->control_listener.fd, POLLIN, SLOT_CONTROL_LISTEN, NULL, 0);
+		for (k = 0; k < d->controls.nactive; k++) {
+			struct control_conn *cc = d->controls.active[k];
+			if ((ev = controld_events(cc)) != 0)
+				add_fd(l, cc->fd, ev, SLOT_CONTROL, cc, 0);
+			add_deadline(l, controld_deadline(d, cc));
+		}
+		if (d->httpd.fd >= 0) {
+			if (!d->stopping && d->now >= d->httpd.paused_until)
+				add_fd(l, d->httpd.fd, POLLIN, SLOT_HTTPD_LISTEN, NULL, 0);
+			else if (!d->stopping)
+				add_deadline(l, d->httpd.paused_until);
+			for (k = 0; k < HTTPD_CONNS; k++) {
+				if ((fd = httpd_poll(d, k, &ev, &dl)) < 0)
+					continue;
+				add_fd(l, fd, ev, SLOT_HTTPD, NULL, k);
+				add_deadline(l, dl);
+			}
 		}
 		if (d->conf.proactive_fetch && d->proactive_cursor == CACHE_NIL)
 			add_deadline(l, d->proactive_next);
@@ -495,6 +566,12 @@ loop_clients(struct daemon *d, struct loop *l)
 			/* an earlier client's answer may have closed this one */
 			if (c->fd == l->pfd[i].fd)
 				server_client_io(d, c, re);
+		} else if (l->map[i].type == SLOT_CONTROL) {
+			struct control_conn *cc = l->map[i].p;
+			if (cc->fd == l->pfd[i].fd)
+				controld_io(d, cc, re);
+		} else if (l->map[i].type == SLOT_HTTPD) {
+			httpd_step(d, l->map[i].which, re);
 		} else if (l->map[i].type == SLOT_SIGNAL) {
 			char buf[64];
 			while (read(sig_pipe[0], buf, sizeof buf) > 0)
@@ -549,8 +626,23 @@ loop_expiries(struct daemon *d, struct loop *l, int serving)
 	for (i = 0; i < l->n; i++)
 		if (l->map[i].type == SLOT_LISTEN && l->pfd[i].revents != 0)
 			server_accept(d, l->pfd[i].fd);
+		else if (l->map[i].type == SLOT_CONTROL_LISTEN && l->pfd[i].revents != 0)
+			controld_accept(d);
 	if (!serving)
 		return;
+	for (k = d->controls.nactive - 1; k >= 0; k--) {
+		struct control_conn *cc = d->controls.active[k];
+		if (controld_deadline(d, cc) <= d->now)
+			controld_timers(d, cc);
+	}
+	if (d->httpd.fd >= 0) {
+		for (k = 0; k < HTTPD_CONNS; k++)
+			if (httpd_poll(d, k, &ev, &dl) >= 0 && dl <= d->now)
+				httpd_step(d, k, 0);
+		for (i = 0; i < l->n; i++)
+			if (l->map[i].type == SLOT_HTTPD_LISTEN && l->pfd[i].revents != 0)
+				httpd_accept(d);
+	}
 	for (k = d->clients.nactive - 1; k >= 0; k--) {
 		struct client *c = d->clients.active[k];
 		if (server_client_deadline(d, c) <= d->now)
@@ -598,7 +690,8 @@ fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)d->conf.max_clients +
-	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE;
+	    FD_PER_LOOKUP * (rlim_t)d->conf.max_lookups + LISTEN_MAX + FD_RESERVE +
+	    1 + HTTPD_CONNS;
 	int room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
@@ -608,7 +701,7 @@ fd_limit(const struct daemon *d)
 	if (rl.rlim_cur >= need)
 		return d->conf.max_clients;
 	room = (int)rl.rlim_cur - FD_PER_LOOKUP * d->conf.max_lookups - LISTEN_MAX -
-	    FD_RESERVE;
+	    FD_RESERVE - 1 - HTTPD_CONNS;
 	if (room < CLIENTS_MIN)
 		room = CLIENTS_MIN;
 	log_warnx("open file limit %lu is too low for max_clients %d: using %d clients",
@@ -626,6 +719,8 @@ stop_accepting(struct daemon *d)
 	for (k = 0; k < d->nlisten; k++)
 		server_accept(d, d->listen[k].fd);
 	server_close_listeners(d);
+	controld_free(d);
+	httpd_close(d);         /* the next instance takes metrics_listen too */
 	d->stopping = 1;
 	notify_stopping();
 	log_info("stopping: finishing requests in flight (at most %d s)",
@@ -643,7 +738,7 @@ run_daemon(struct daemon *d)
 		log_errx("out of memory for %d clients", d->conf.max_clients);
 		return 2;
 	}
-	if (server_listen(d) < 0)
+	if (server_listen(d) < 0 || httpd_listen(d) < 0 || controld_listen(d) < 0)
 		return 2;
 	snapshot_load(d);
 	if (drop_privileges(d) < 0)
@@ -652,6 +747,7 @@ run_daemon(struct daemon *d)
 	d->proactive_cursor = CACHE_NIL;
 	d->proactive_next = d->now;
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
+	d->metrics.start_wall = wall_now();
 	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->clients.cap, d->conf.max_lookups);
 	notify_ready();
@@ -667,6 +763,10 @@ run_daemon(struct daemon *d)
 				notify_ready();
 			}
 		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			metrics_log(d);
+		}
 		if (got_term && !d->stopping)
 			stop_deadline = stop_accepting(d);
 		if (d->stopping && (d->clients.nactive == 0 || d->now >= stop_deadline))
@@ -678,6 +778,7 @@ run_daemon(struct daemon *d)
 		waitpid(d->snap_pid, NULL, 0);
 	if (d->conf.cache_file[0] != '\0')
 		snapshot_save_now(d);
+	httpd_close(d);
 	loop_free(&l);
 	daemon_free(d);
 	log_info("stopped");
@@ -747,6 +848,8 @@ struct options {
 	const char *conf_path, *logfile, *query, *zone;
 	const char *health;          /* -H ADDR: probe a running daemon */
 	int level, check_only, conf_given, use_syslog;
+	const char *control, *control_arg;   /* -d -p -r -S: control command */
+	int json;                    /* -j */
 };
 
 /* The command line: 0 run, 1 done (help or version printed), 2 usage error. */
@@ -761,7 +864,9 @@ parse_options(int argc, char **argv, struct options *o)
 	o->health = NULL;
 	o->level = LOG_LVL_INFO;
 	o->check_only = o->conf_given = o->use_syslog = 0;
-	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:")) != -1) {
+	o->control = o->control_arg = NULL;
+	o->json = 0;
+	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:dp:r:Sj")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf_path = optarg;
@@ -792,6 +897,17 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'H':
 			o->health = optarg;
 			break;
+		case 'd':
+		case 'p':
+		case 'r':
+		case 'S':
+			o->control = ch == 'd' ? "DUMP" : ch == 'p' ? "PURGE" :
+			    ch == 'r' ? "REFRESH" : "STATS";
+			o->control_arg = ch == 'p' || ch == 'r' ? optarg : NULL;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -803,6 +919,9 @@ parse_options(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
+	/* mtasts -d SNAPSHOT: the one operand there is */
+	if (o->control != NULL && !strcmp(o->control, "DUMP") && optind + 1 == argc)
+		o->control_arg = argv[optind++];
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
@@ -826,6 +945,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "mtasts: %s\n", err);
 		return 2;
 	}
+	if (o.control != NULL)
+		return control_client(d.conf.control, o.control, o.control_arg, o.json);
 	d.conf_path = o.conf_path;
 	d.conf_given = o.conf_given;
 	if (o.query != NULL || o.check_only)

@@ -12,6 +12,8 @@
  *   snapshot_  snapshot.c   the cache on disk
  *   conf_      conf.c       mta-sts.conf parser (pure over text)
  *   json_      json.c       JSON text writer for query and dump output (pure)
+ *   control_   control.c    control socket commands and dump lines (pure),
+ *                           and its client (mtasts -d, -p, -r, -S)
  *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
  *              declared in daemon.h, which starts with the daemon's limits
  *   log_       log.c        stderr / file / syslog
@@ -110,6 +112,10 @@
 #define HTTPS_PORT        443    /* policy fetches (tls_fetch_port) */
 #define LOG_LINE_MAX      1024   /* longer log lines are cut */
 #define LOG_SAFE_MAX      200    /* remote bytes quoted in one log line */
+#define CONTROL_LINE_MAX  512    /* a control command line, newline excluded */
+#define CONTROL_ROW_MAX   12288  /* one dump line: 32 x 253-character patterns fit */
+#define CONTROL_TIME_MAX  24     /* "2026-12-02T16:00:00Z" and its NUL */
+#define CONTROL_CLIENT_TIMEOUT_MS 10000   /* mtasts -d/-p/-r/-S: per send/recv */
 /* the daemon's limits (clients, listeners, jobs, backoff): top of daemon.h */
 
 typedef int64_t msec_t;          /* CLOCK_MONOTONIC milliseconds */
@@ -153,6 +159,11 @@ int hostport_split(const char *s, size_t len, int default_port, struct hostport 
  * only): the socket address with its port.  0, or -1. */
 int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_storage *ss,
                   socklen_t *sl);
+/* A non-blocking TCP listener on spec (IP literal and port, as above):
+ * SO_REUSEADDR, SO_REUSEPORT when reuse_port, IPv6 only for an IPv6
+ * address.  The fd, or -1 after logging why; *loopback = 1 when the
+ * address is a loopback one (127/8, ::1). */
+int tcp_listen(const char *spec, int reuse_port, int backlog, int *loopback);
 /* The whole file at path in a malloc'd buffer, NUL-terminated after *len
  * bytes; the caller frees it.  NULL when it cannot be opened or read, or
  * holds more than max bytes, with "path: reason" in err and errno kept
@@ -305,6 +316,10 @@ enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
 
 /* The resolver engine: one caller-owned query, driven by the poll loop. */
 struct dns_query {
+	/* public: counted for metrics since dns_query_start */
+	uint16_t nsent;            /* messages sent, UDP and TCP */
+	uint16_t ntimeout;         /* attempts (or the whole query) timed out */
+	uint16_t ntcp;             /* truncated answers asked again over TCP */
 	/* private */
 	int fd;
 	int state;
@@ -528,6 +543,8 @@ struct config {
 	int shutdown_timeout;        /* seconds to finish requests on SIGTERM */
 	int reuse_port;              /* SO_REUSEPORT on TCP listeners */
 	char user[64];               /* drop root to this user, "" = stay */
+	char control[LISTEN_SPEC_MAX + 1];   /* control socket "unix:/path", "" = none */
+	char metrics_listen[LISTEN_SPEC_MAX + 1];  /* ADDR:PORT, "" = off */
 	int use_syslog;
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */
@@ -566,6 +583,8 @@ struct cache_entry {
 	msec_t retry_after;          /* no fetch for failed_id before this */
 	char id[TXT_ID_MAX + 1];     /* TXT id the policy was fetched under */
 	char failed_id[TXT_ID_MAX + 1];
+	uint32_t checked_wall;       /* UNIX time of the last TXT check, 0 none
+	                              * (in the tail padding: no growth) */
 };
 struct cache {
 	uint32_t nentries, nbuckets, nblocks;
@@ -608,6 +627,48 @@ size_t cache_domain(const struct cache *c, const struct cache_entry *e,
                     char out[DOMAIN_MAX + 1]);
 /* 1 if e holds a policy that has not expired at now, else 0 */
 int cache_usable(const struct cache_entry *e, msec_t now);
+
+/* ---- control.c: the control socket's language (pure) and client -------- */
+enum control_cmd {
+	CTL_BAD = 0,
+	CTL_DUMP,                  /* DUMP: one text line per cache entry */
+	CTL_DUMP_JSON,             /* DUMP JSON: one JSON array */
+	CTL_PURGE,                 /* PURGE <domain> */
+	CTL_PURGE_ALL,             /* PURGE ALL */
+	CTL_REFRESH,               /* REFRESH <domain>: a forced lookup now */
+	CTL_STATS                  /* STATS: the metrics text */
+};
+struct control_request {
+	enum control_cmd cmd;
+	char domain[DOMAIN_MAX + 1];   /* PURGE, REFRESH: normalised (key.c) */
+	const char *err;           /* CTL_BAD: static text for "ERR <err>" */
+};
+/* One command line buf[0..len), without its newline (a final \r is
+ * ignored): 0 with *r, or -1 with r->err.  Command words are upper case,
+ * separated from their argument by one space.  Pure. */
+int control_parse(const char *buf, size_t len, struct control_request *r);
+/* One dump entry; strings are NUL-terminated, NULL or "" when unknown. */
+struct control_row {
+	const char *domain;
+	int policy;                /* 1: mode, fetched and expires apply */
+	enum sts_mode mode;
+	const char *id;
+	int nmx;
+	const char *const *mx;
+	int64_t fetched, expires;  /* UNIX seconds */
+	int64_t checked;           /* UNIX seconds of the last TXT check, 0 unknown */
+	int fails;                 /* failures in a row, -1 unknown */
+	const char *failure;       /* type of the last failure, NULL none */
+};
+/* The entry as one text line (with its newline) or one JSON object
+ * (without) into out[cap], NUL-terminated; its length, or 0 when it does
+ * not fit.  Pure. */
+size_t control_format_row(const struct control_row *r, int json, char *out, size_t cap);
+/* mtasts -d/-p/-r/-S: send command (DUMP, PURGE, REFRESH, STATS) with arg
+ * (or NULL) to the control socket ("unix:/path"), print the answer;
+ * DUMP with arg reads the snapshot file arg instead.  Exit code: 0 ok,
+ * 1 the daemon answered an error, 2 no answer or bad use. */
+int control_client(const char *control, const char *command, const char *arg, int json);
 
 /* ---- snapshot.c: the cache on disk ---------------------------------------- */
 struct snap_record {

@@ -26,7 +26,7 @@ static const char MALFORMED[] = "PERM malformed request";
 static int
 listen_one(struct daemon *d, const char *spec, struct listener *l)
 {
-	int fd, one = 1;
+	int fd;
 
 	l->path[0] = '\0';
 	if (!strncmp(spec, "unix:", 5)) {
@@ -47,32 +47,10 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 		}
 		strlcpy_m(l->path, sun.sun_path, sizeof l->path);
 	} else {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		if (hostport_addr(spec, strlen(spec), 0, &ss, &len) < 0) {
-			log_errx("listen %s: not an address", spec);
+		int loopback;
+		if ((fd = tcp_listen(spec, d->conf.reuse_port, LISTEN_BACKLOG, &loopback)) < 0)
 			return -1;
-		}
-		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		/* a new instance can bind while the old one still serves:
-		 * restarts and upgrades without refused connections */
-		if (d->conf.reuse_port &&
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-			log_warn("listen %s: SO_REUSEPORT", spec);
-		if (ss.ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-		if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-			log_err("listen %s", spec);
-			close(fd);
-			return -1;
-		}
-		if (!(ss.ss_family == AF_INET &&
-		    (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) &&
-		    !(ss.ss_family == AF_INET6 &&
-		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
+		if (!loopback)
 			log_warnx("listening on non-loopback %s: socketmap has no "
 			    "authentication, anyone who connects can make mtasts "
 			    "send DNS and HTTPS traffic", spec);
@@ -141,8 +119,10 @@ evict_idlest(struct daemon *d)
 		    ((c->qlen == 0) == (oldest->qlen == 0) && c->last_active < oldest->last_active))
 			oldest = c;
 	}
-	if (oldest != NULL)
+	if (oldest != NULL) {
+		d->metrics.clients_evicted++;
 		server_client_close(d, oldest, NULL);
+	}
 }
 
 static struct client *
@@ -187,6 +167,7 @@ server_accept(struct daemon *d, int lfd)
 			close(fd);
 			return;
 		}
+		d->metrics.clients_accepted++;
 		c->fd = fd;
 		c->eof = 0;
 		c->last_active = d->now;
@@ -287,6 +268,10 @@ request_add(struct daemon *d, struct client *c, const char *payload, size_t len,
 	}
 	r->deadline = d->now + (msec_t)z->timeout * 1000;
 	request_assign(d, r, z);
+	if (r->kind == REQ_CACHE)
+		d->metrics.cache_hits++;
+	else
+		d->metrics.cache_misses++;
 }
 
 void
@@ -445,6 +430,9 @@ server_client_flush(struct daemon *d, struct client *c)
 				break;          /* wait for the client to read */
 		}
 		c->outlen += w;
+		/* OK, NOTFOUND, TEMP, PERM: the first letter tells */
+		d->metrics.answers[answer[0] == 'O' ? ANSWER_POLICY : answer[0] == 'N' ?
+		    ANSWER_NOTFOUND : answer[0] == 'T' ? ANSWER_TEMP : ANSWER_PERM]++;
 		request_release(d, r);
 		c->qhead = (c->qhead + 1) % REQ_QUEUE;
 		if (--c->qlen == 0)

@@ -1,5 +1,6 @@
 /* util.c - the helpers every module shares: clocks, randomness,
- * ASCII character classes, decimal numbers, host:port, whole files.
+ * ASCII character classes, decimal numbers, host:port, TCP listeners,
+ * whole files.
  * The one module without a name prefix: each helper is named for what it
  * does (the prototypes, with their conventions, are in mtasts.h). */
 #include <errno.h>
@@ -214,6 +215,40 @@ hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_stora
 		*sl = sizeof *sin6;
 	}
 	return 0;
+}
+
+int
+tcp_listen(const char *spec, int reuse_port, int backlog, int *loopback)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (hostport_addr(spec, strlen(spec), 0, &ss, &len) < 0) {
+		log_errx("listen %s: not an address", spec);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("listen %s: socket", spec);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* a new instance can bind while the old one still serves:
+	 * restarts and upgrades without refused connections */
+	if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+		log_warn("listen %s: SO_REUSEPORT", spec);
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+		log_err("listen %s", spec);
+		close(fd);
+		return -1;
+	}
+	*loopback = ss.ss_family == AF_INET ?
+	    ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24 == 127 :
+	    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	return fd;
 }
 
 /* ---- files -------------------------------------------------------------- */

@@ -51,6 +51,8 @@ if [ -x build/mtasts-asan ]; then
 	run asan-test_policies env MTASTS=build/mtasts-asan sh tests/e2e/test_policies.sh
 	run asan-test_lifecycle env MTASTS=build/mtasts-asan sh tests/e2e/test_lifecycle.sh
 	run asan-test_hostile env MTASTS=build/mtasts-asan sh tests/e2e/test_hostile.sh
+	run asan-test_metrics env MTASTS=build/mtasts-asan sh tests/e2e/test_metrics.sh
+	run asan-test_control env MTASTS=build/mtasts-asan sh tests/e2e/test_control.sh
 fi
 if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
 	rm -f build/valgrind.*.log

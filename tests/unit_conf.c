@@ -158,6 +158,19 @@ main(void)
 	CHECK_INT(parse("listen = localhost:8461\n", &c, err, sizeof err), 0);
 	CHECK_INT(parse("listen = 127.0.0.1:0008461\n", &c, err, sizeof err), 0);
 	CHECK_INT(parse("listen = unix:/a\n", &c, err, sizeof err), 0);
+	/* metrics_listen: off by default, an IP literal and a port */
+	CHECK_INT(parse("", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "");
+	CHECK_INT(parse("metrics_listen = 127.0.0.1:9100\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "127.0.0.1:9100");
+	CHECK_INT(parse("metrics_listen = [::1]:9100\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.metrics_listen, "[::1]:9100");
+	CHECK_INT(parse("metrics_listen = localhost:9100\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: metrics_listen: bad value \"localhost:9100\": "
+	    "expected ADDR:PORT or [ADDR6]:PORT");
+	CHECK_INT(parse("metrics_listen = 127.0.0.1\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("metrics_listen = unix:/run/m.sock\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("[zone z]\nmetrics_listen = 127.0.0.1:9100\n", &c, err, sizeof err), -1);
 	{
 		/* unix paths: 107 characters fit sun_path with its NUL, 108 do not */
 		char text[200];
@@ -178,6 +191,15 @@ main(void)
 	CHECK_INT(parse("cache_size = 1x\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("cache_size = 99999999999999999999\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("socket_mode = 0999\n", &c, err, sizeof err), -1);
+	/* CTL-1: the control socket is a unix socket or nothing */
+	CHECK_INT(parse("", &c, err, sizeof err), 0);
+	CHECK_STR(c.control, "");
+	CHECK_INT(parse("control = unix:/run/mtasts/control.sock\n", &c, err, sizeof err), 0);
+	CHECK_STR(c.control, "unix:/run/mtasts/control.sock");
+	CHECK_INT(parse("control = 127.0.0.1:8462\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: control: bad value \"127.0.0.1:8462\": expected unix:/path");
+	CHECK_INT(parse("control = unix:relative\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("control = unix:\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("nameserver = example.com\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("nameserver = 1.1.1.1\nnameserver = 1.1.1.2\nnameserver = 1.1.1.3\n"
 	    "nameserver = 1.1.1.4\n", &c, err, sizeof err), -1);
