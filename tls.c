@@ -462,6 +462,65 @@ tls_pump(struct tls_fetch *f)
 	}
 }
 
+/* The client engine with what TLS 1.2 to a web server needs: ECDHE (and
+ * plain RSA for old servers) with AES-GCM, ChaCha20-Poly1305 or AES-CBC;
+ * no 3DES, CCM, static ECDH, MD5 or TLS 1.0 PRF, so they are not linked. */
+static void
+tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
+    const br_x509_trust_anchor *ta, size_t nta)
+{
+	static const uint16_t suites[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_RSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_RSA_WITH_AES_256_CBC_SHA256,
+		BR_TLS_RSA_WITH_AES_128_CBC_SHA,
+		BR_TLS_RSA_WITH_AES_256_CBC_SHA,
+	};
+	static const br_hash_class *const hashes[] = {
+		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+		&br_sha384_vtable, &br_sha512_vtable
+	};
+	br_ssl_engine_context *eng = &cc->eng;
+	size_t i;
+
+	br_ssl_client_zero(cc);
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
+	br_x509_minimal_init(xc, &br_sha256_vtable, ta, nta);
+	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+		int id = (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
+
+		br_ssl_engine_set_hash(eng, id, hashes[i]);
+		br_x509_minimal_set_hash(xc, id, hashes[i]);
+	}
+	br_x509_minimal_set_rsa(xc, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
+	br_ssl_engine_set_x509(eng, &xc->vtable);
+	br_ssl_client_set_default_rsapub(cc);
+	br_ssl_engine_set_default_rsavrfy(eng);
+	br_ssl_engine_set_default_ecdsa(eng);
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+	br_ssl_engine_set_default_aes_cbc(eng);
+}
+
 void
 tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
     const struct tls_addr *addrs, int naddr, msec_t now, msec_t deadline)
@@ -509,8 +568,7 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 
 	/* TLS 1.2 only (TLS-4), one mono buffer (TLS-7), the SAN wrapper
 	 * in front of the minimal X.509 engine (TLS-3) */
-	br_ssl_client_init_full(&f->sc, &f->xc, ta->ta, ta->n);
-	br_ssl_engine_set_versions(&f->sc.eng, BR_TLS12, BR_TLS12);
+	tls_engine_init(&f->sc, &f->xc, ta->ta, ta->n);
 	br_ssl_engine_set_buffer(&f->sc.eng, f->iobuf, sizeof f->iobuf, 0);
 	f->san.oid = san_dns_oid;
 	f->san.buf = f->san_name;

@@ -7,8 +7,9 @@
  * of the server's ServerKeyExchange signature, and the check of the CA's
  * signature on the server certificate.  This program times each of
  * those operations with the very implementations mtasts uses (taken
- * from a client context set up by br_ssl_client_init_full, as tls.c
- * does), linked the same way, and checks each result so that what is
+ * from a client context set up by br_ssl_client_init_full, whose EC,
+ * ECDSA and RSA choices are BearSSL's defaults, the same ones that
+ * tls.c's tls_engine_init installs), linked the same way, and checks each result so that what is
  * timed is real work: both sides of an ECDH agree, a good signature
  * verifies and a damaged one does not.
  *
