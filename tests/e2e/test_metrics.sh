@@ -4,9 +4,10 @@
 #   /metrics parsed strictly as Prometheus text (metrics.py scrape) after each
 #   event, and the counter of that event moved: a fetched policy, a cache
 #   hit, a NOTFOUND, failed fetches of each RFC 8460 type, a TXT over TCP,
-#   client evictions (max_clients = 20); the SIGUSR1 log line; and hostile
-#   HTTP clients (slowloris, a huge request line, binary garbage, many idle
-#   connections) while socketmap answers keep coming.        (MET-1..MET-6)
+#   client evictions (max_clients = 20), a snapshot write; the SIGUSR1 log
+#   line; and hostile HTTP clients (slowloris, a huge request line, binary
+#   garbage, many idle connections) while socketmap answers keep coming.
+#                                                             (MET-1..MET-6)
 #
 #   sh tests/e2e/test_metrics.sh                       ./mtasts (or MTASTS=path)
 #   MTASTS=build/mtasts-asan sh tests/e2e/test_metrics.sh
@@ -48,10 +49,13 @@ served() {
 
 world_up
 ulimit -n 4096 2>/dev/null
+mkdir -p "$T/snap"
 cat > "$T/mtasts.conf" <<EOF
 # test_metrics.sh
 listen = 127.0.0.1:$MTASTS_PORT
 metrics_listen = 127.0.0.1:$MPORT
+cache_file = $T/snap/cache.snap
+snapshot_interval = 1
 cache_size = 1000
 cache_grace = 300
 max_clients = 20
@@ -77,6 +81,8 @@ check MET-2 "resident_memory_bytes is the daemon's VmRSS (within 1 MiB)" yes \
       'BEGIN { d = r - k * 1024; if (d < 0) d = -d; print (r > 0 && d < 1048576) ? "yes" : "no: " r " vs " k " kB" }')"
 check MET-2 "clients_max is max_clients" 20 "$(val "$T/m0" mtasts_clients_max)"
 check MET-2 "cache_capacity_entries is cache_size" 1000 "$(val "$T/m0" mtasts_cache_capacity_entries)"
+check MET-1 "no snapshot written yet (nothing changed)" "0 0" \
+    "$(val "$T/m0" mtasts_snapshot_writes_total) $(val "$T/m0" mtasts_snapshot_failures_total)"
 
 # ---------------------------------------------------------------- counters move
 echo "# --- counters follow events"
@@ -93,7 +99,14 @@ check MET-1 "... cache_bytes > 0" yes "$([ "$(val "$T/m1" mtasts_cache_bytes)" -
 check MET-1 "... metrics_scrapes_total +1 (the scrape before)" 1 "$(moved "$T/m0" "$T/m1" mtasts_metrics_scrapes_total)"
 
 check SETUP "enforce.test again" "$E_ENF" "$(q postfix enforce.test)"
+sleep 2.2        # snapshot_interval = 1: the change is written by now
 scrape "$T/m2" > /dev/null
+check MET-1 "the cache changed: a snapshot written (snapshot_writes_total >= 1), no failure" "yes 0" \
+    "$([ "$(val "$T/m2" mtasts_snapshot_writes_total)" -ge 1 ] && echo yes || echo no) $(val "$T/m2" mtasts_snapshot_failures_total)"
+check MET-1 "... its duration counted (> 0 s, < 2 s)" yes \
+    "$(awk -v l="$(val "$T/m2" mtasts_snapshot_last_duration_seconds)" -v t="$(val "$T/m2" mtasts_snapshot_duration_seconds_total)" \
+      'BEGIN { print (l > 0 && l < 2 && t >= l) ? "yes" : "no: " l " " t }')"
+check MET-1 "... the snapshot file holds enforce.test" 1 "$(grep -c enforce.test "$T/snap/cache.snap" 2>/dev/null)"
 check MET-1 "a cached answer: cache_hits_total +1" 1 "$(moved "$T/m1" "$T/m2" mtasts_cache_hits_total)"
 check MET-1 "... no fetch, no DNS query" "0 0" \
     "$(moved "$T/m1" "$T/m2" 'mtasts_fetches_total{result="ok"}') $(moved "$T/m1" "$T/m2" mtasts_dns_queries_total)"
