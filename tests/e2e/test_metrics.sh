@@ -77,7 +77,7 @@ check MET-2 "start_time_seconds is now (within 120 s)" yes \
       'BEGIN { print (t > now - 120 && t <= now) ? "yes" : "no: " t }')"
 check MET-2 "resident_memory_bytes is the daemon's VmRSS (within 1 MiB)" yes \
     "$(awk -v r="$(val "$T/m0" mtasts_resident_memory_bytes)" \
-      -v k="$(awk '/^VmRSS:/ { print $2 }' /proc/$MTASTS_PID/status)" \
+      -v k="$(awk '/^VmRSS:/ { print $2 }' "/proc/$MTASTS_PID/status")" \
       'BEGIN { d = r - k * 1024; if (d < 0) d = -d; print (r > 0 && d < 1048576) ? "yes" : "no: " r " vs " k " kB" }')"
 check MET-2 "clients_max is max_clients" 20 "$(val "$T/m0" mtasts_clients_max)"
 check MET-2 "cache_capacity_entries is cache_size" 1000 "$(val "$T/m0" mtasts_cache_capacity_entries)"
@@ -143,7 +143,7 @@ check MET-1 "a hanging fetch: lookups_in_flight 1, clients 1" "1 1" \
 wait $hang_pid
 
 # evictions: 25 idle socketmap connections against max_clients = 20
-inns "$PY" "$MPY" smidle 127.0.0.1 $MTASTS_PORT 25 2 > "$T/smidle" 2>&1 &
+inns "$PY" "$MPY" smidle 127.0.0.1 "$MTASTS_PORT" 25 2 > "$T/smidle" 2>&1 &
 idle_pid=$!
 sleep 1
 scrape "$T/m6" > /dev/null
@@ -207,7 +207,7 @@ sleep 1.5
 served "after the attack" "$T/h3"
 check MET-4 "the daemon is alive" yes "$(kill -0 "$MTASTS_PID" 2>/dev/null && echo yes || echo no)"
 check MET-4 "no metrics connection left open" 0 \
-    "$(ls -l /proc/$MTASTS_PID/fd 2>/dev/null | grep -c socket | awk '{ print $1 - 2 }')"
+    "$(find "/proc/$MTASTS_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l | awk '{ print $1 - 2 }')"
 
 # ---------------------------------------------------------------- off by default
 echo "# --- metrics_listen off by default"
