@@ -16,6 +16,8 @@
  *                           and its client (mtasts -d, -p, -r, -S)
  *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
  *              declared in daemon.h, which starts with the daemon's limits
+ *   metrics_, httpd_  metrics.c, httpd.c: counters, Prometheus text and
+ *              the metrics_listen responder, declared in metrics.h
  *   log_       log.c        stderr / file / syslog
  *   (none)     util.c       shared helpers, each named for what it does
  *

@@ -1287,6 +1287,8 @@ test_engine(void)
 	CHECK_INT(RS[0].nudp, 1);
 	CHECK_INT(RS[0].arcount[0], 1);
 	CHECK_STR(RS[0].names[0], QN);
+	/* MET-1: what the query counted for the metrics */
+	CHECK_INT(Q.nsent + 10 * Q.ntimeout + 100 * Q.ntcp, 1);
 	CHECK_INT(Q.fd, -1);
 	CHECK_INT(dns_query_poll(&Q, &ev, &dl), -1);
 	CHECK_INT(dns_query_step(&Q, 0, mono_now()), 1);   /* done stays done */
@@ -1311,6 +1313,7 @@ test_engine(void)
 	CHECK_INT(RS[0].nudp, 1);
 	CHECK_INT(RS[0].ntcp, 1);
 	CHECK_INT(RS[0].ids[0], RS[0].ids[1]);          /* the same query */
+	CHECK_INT(Q.nsent + 10 * Q.ntimeout + 100 * Q.ntcp, 102);   /* MET-1 */
 	CHECK_INT(Q.result.ntxt, 7);
 	CHECK_INT(Q.result.txt[6].len, 227);
 	CHECK_INT(RS[0].outpos, RS[0].outlen);
@@ -1342,6 +1345,7 @@ test_engine(void)
 	servers_for(&s, 1, 1000, 3);
 	CHECK_INT(drive(&s, QN, DNS_T_TXT, 1, 5000), DNS_FAIL);
 	CHECK_INT(RS[0].nudp, 3);
+	CHECK_INT(Q.nsent + 10 * Q.ntimeout + 100 * Q.ntcp, 3);     /* MET-1 */
 	CHECK_INT(Q.result.ntxt, 0);
 	resp_close(&RS[0]);
 
@@ -1351,12 +1355,14 @@ test_engine(void)
 	servers_for(&s, 1, 150, 2);
 	CHECK_INT(drive(&s, QN, DNS_T_TXT, 1, 5000), DNS_FAIL);
 	CHECK_INT(RS[0].nudp, 2);
+	CHECK_INT(Q.nsent + 10 * Q.ntimeout + 100 * Q.ntcp, 22);    /* MET-1 */
 	CHECK(RS[0].ids[0] != RS[0].ids[1] || RS[0].ports[0] != RS[0].ports[1]);
 	/* ... and the overall deadline cuts a long attempt short */
 	RS[0].nudp = 0;
 	servers_for(&s, 1, 30000, 5);
 	CHECK_INT(drive(&s, QN, DNS_T_TXT, 1, 200), DNS_FAIL);
 	CHECK_INT(RS[0].nudp, 1);
+	CHECK_INT(Q.nsent + 10 * Q.ntimeout + 100 * Q.ntcp, 11);    /* MET-1 */
 	/* poll reports the attempt deadline, and abort closes the socket */
 	now = mono_now();
 	servers_for(&s, 1, 700, 1);

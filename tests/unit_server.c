@@ -141,6 +141,15 @@ test_in_order(struct client *c)
 	CHECK_STR(take(c), expected());
 	CHECK_INT(c->qlen, 0);
 	CHECK_INT(c->inlen, 0);
+
+	/* MET-1: every answer counted by kind; only the three requests for a
+	 * policy domain consulted the cache */
+	CHECK_INT(d.metrics.answers[ANSWER_POLICY], 3);
+	CHECK_INT(d.metrics.answers[ANSWER_NOTFOUND], 2);
+	CHECK_INT(d.metrics.answers[ANSWER_PERM], 1);
+	CHECK_INT(d.metrics.answers[ANSWER_TEMP], 0);
+	CHECK_INT(d.metrics.cache_hits, 3);
+	CHECK_INT(d.metrics.cache_misses, 0);
 }
 
 static void

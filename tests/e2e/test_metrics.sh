@@ -4,9 +4,10 @@
 #   /metrics parsed strictly as Prometheus text (metrics.py scrape) after each
 #   event, and the counter of that event moved: a fetched policy, a cache
 #   hit, a NOTFOUND, failed fetches of each RFC 8460 type, a TXT over TCP,
-#   client evictions (max_clients = 20); the SIGUSR1 log line; and hostile
-#   HTTP clients (slowloris, a huge request line, binary garbage, many idle
-#   connections) while socketmap answers keep coming.        (MET-1..MET-6)
+#   client evictions (max_clients = 20), a snapshot write; the SIGUSR1 log
+#   line; and hostile HTTP clients (slowloris, a huge request line, binary
+#   garbage, many idle connections) while socketmap answers keep coming.
+#                                                             (MET-1..MET-6)
 #
 #   sh tests/e2e/test_metrics.sh                       ./mtasts (or MTASTS=path)
 #   MTASTS=build/mtasts-asan sh tests/e2e/test_metrics.sh
@@ -48,10 +49,13 @@ served() {
 
 world_up
 ulimit -n 4096 2>/dev/null
+mkdir -p "$T/snap"
 cat > "$T/mtasts.conf" <<EOF
 # test_metrics.sh
 listen = 127.0.0.1:$MTASTS_PORT
 metrics_listen = 127.0.0.1:$MPORT
+cache_file = $T/snap/cache.snap
+snapshot_interval = 1
 cache_size = 1000
 cache_grace = 300
 max_clients = 20
@@ -73,10 +77,12 @@ check MET-2 "start_time_seconds is now (within 120 s)" yes \
       'BEGIN { print (t > now - 120 && t <= now) ? "yes" : "no: " t }')"
 check MET-2 "resident_memory_bytes is the daemon's VmRSS (within 1 MiB)" yes \
     "$(awk -v r="$(val "$T/m0" mtasts_resident_memory_bytes)" \
-      -v k="$(awk '/^VmRSS:/ { print $2 }' /proc/$MTASTS_PID/status)" \
+      -v k="$(awk '/^VmRSS:/ { print $2 }' "/proc/$MTASTS_PID/status")" \
       'BEGIN { d = r - k * 1024; if (d < 0) d = -d; print (r > 0 && d < 1048576) ? "yes" : "no: " r " vs " k " kB" }')"
 check MET-2 "clients_max is max_clients" 20 "$(val "$T/m0" mtasts_clients_max)"
 check MET-2 "cache_capacity_entries is cache_size" 1000 "$(val "$T/m0" mtasts_cache_capacity_entries)"
+check MET-1 "no snapshot written yet (nothing changed)" "0 0" \
+    "$(val "$T/m0" mtasts_snapshot_writes_total) $(val "$T/m0" mtasts_snapshot_failures_total)"
 
 # ---------------------------------------------------------------- counters move
 echo "# --- counters follow events"
@@ -93,7 +99,14 @@ check MET-1 "... cache_bytes > 0" yes "$([ "$(val "$T/m1" mtasts_cache_bytes)" -
 check MET-1 "... metrics_scrapes_total +1 (the scrape before)" 1 "$(moved "$T/m0" "$T/m1" mtasts_metrics_scrapes_total)"
 
 check SETUP "enforce.test again" "$E_ENF" "$(q postfix enforce.test)"
+sleep 2.2        # snapshot_interval = 1: the change is written by now
 scrape "$T/m2" > /dev/null
+check MET-1 "the cache changed: a snapshot written (snapshot_writes_total >= 1), no failure" "yes 0" \
+    "$([ "$(val "$T/m2" mtasts_snapshot_writes_total)" -ge 1 ] && echo yes || echo no) $(val "$T/m2" mtasts_snapshot_failures_total)"
+check MET-1 "... its duration counted (> 0 s, < 2 s)" yes \
+    "$(awk -v l="$(val "$T/m2" mtasts_snapshot_last_duration_seconds)" -v t="$(val "$T/m2" mtasts_snapshot_duration_seconds_total)" \
+      'BEGIN { print (l > 0 && l < 2 && t >= l) ? "yes" : "no: " l " " t }')"
+check MET-1 "... the snapshot file holds enforce.test" 1 "$(grep -c enforce.test "$T/snap/cache.snap" 2>/dev/null)"
 check MET-1 "a cached answer: cache_hits_total +1" 1 "$(moved "$T/m1" "$T/m2" mtasts_cache_hits_total)"
 check MET-1 "... no fetch, no DNS query" "0 0" \
     "$(moved "$T/m1" "$T/m2" 'mtasts_fetches_total{result="ok"}') $(moved "$T/m1" "$T/m2" mtasts_dns_queries_total)"
@@ -130,7 +143,7 @@ check MET-1 "a hanging fetch: lookups_in_flight 1, clients 1" "1 1" \
 wait $hang_pid
 
 # evictions: 25 idle socketmap connections against max_clients = 20
-inns "$PY" "$MPY" smidle 127.0.0.1 $MTASTS_PORT 25 2 > "$T/smidle" 2>&1 &
+inns "$PY" "$MPY" smidle 127.0.0.1 "$MTASTS_PORT" 25 2 > "$T/smidle" 2>&1 &
 idle_pid=$!
 sleep 1
 scrape "$T/m6" > /dev/null
@@ -194,7 +207,7 @@ sleep 1.5
 served "after the attack" "$T/h3"
 check MET-4 "the daemon is alive" yes "$(kill -0 "$MTASTS_PID" 2>/dev/null && echo yes || echo no)"
 check MET-4 "no metrics connection left open" 0 \
-    "$(ls -l /proc/$MTASTS_PID/fd 2>/dev/null | grep -c socket | awk '{ print $1 - 2 }')"
+    "$(find "/proc/$MTASTS_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l | awk '{ print $1 - 2 }')"
 
 # ---------------------------------------------------------------- off by default
 echo "# --- metrics_listen off by default"
