@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		off += len + 1;
 	}
-	if (policy_txt_select(&r, sel) == TXT_FOUND) {
+	if (policy_txt_select(&r, sel, NULL) == TXT_FOUND) {
 		if (sts != 1 || valid != 1 || strcmp(sel, first) != 0)
 			abort();
 	} else if ((sts == 1 && valid == 1) || sel[0] != '\0') {

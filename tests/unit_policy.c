@@ -138,7 +138,7 @@ select2(const char *a, const char *b, char id[TXT_ID_MAX + 1])
 		add_txt(&r, a, strlen(a), 0);
 	if (b != NULL)
 		add_txt(&r, b, strlen(b), 0);
-	return policy_txt_select(&r, id);
+	return policy_txt_select(&r, id, NULL);
 }
 
 static void
@@ -169,48 +169,48 @@ test_txt_select(void)
 	CHECK_INT(select2("v=spf1 -all", NULL, id), TXT_NONE);
 	CHECK_INT(select2("", "v=STSv1; id=z", id), TXT_FOUND);
 	CHECK_STR(id, "z");
-	CHECK_INT(policy_txt_select(NULL, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(NULL, id, NULL), TXT_NONE);
 
 	/* a too-long record: its start decides whether it competes */
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=long; x=aaaa", 24, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=spf1 include:aaaa", 19, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "a");
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "", 0, 1);                  /* nothing stored: assume STS */
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=ST", 4, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 1);   /* valid text but flagged */
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv10", 8, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 
 	/* hostile descriptors */
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
 	r.txt[0].off = DNS_TXT_BUF - 5;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	r.txt[0].off = 0xffff;
 	r.txt[0].len = 0xffff;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
 	r.ntxt = -3;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	r.ntxt = 1000;           /* clamped to DNS_TXT_MAX, the rest are empty */
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "a");
 
 	/* eight records, only one of them STSv1 */
@@ -218,7 +218,7 @@ test_txt_select(void)
 	for (i = 0; i < DNS_TXT_MAX - 1; i++)
 		add_txt(&r, "google-site-verification=x", 26, 0);
 	add_txt(&r, "v=STSv1; id=last", 16, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "last");
 	/* a record filling the whole buffer */
 	memset(&r, 0, sizeof r);
@@ -226,7 +226,7 @@ test_txt_select(void)
 	r.txt[0].len = TXT_RECORD_MAX;
 	memcpy(r.txtbuf, "v=STSv1; id=big; x=", 19);
 	memset(r.txtbuf + 19, 'y', TXT_RECORD_MAX - 19);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "big");
 }
 

@@ -699,7 +699,12 @@ test_fetch(void)
 	run_fetch(&anchors, HOST, addrs, 1, port, 5000);
 	CHECK_INT(F.result, FETCH_ERR_FETCH);
 	CHECK_STR(F.reason, "connect-refused");
-	CHECK_STR(F.peer, "");
+	CHECK_STR(F.peer, "127.0.0.1");  /* the address last tried */
+	{
+		char want[80];
+		snprintf(want, sizeof want, "connection refused by 127.0.0.1 port %d", port);
+		CHECK_STR(F.why, want);
+	}
 	addr_set(&addrs[1], "::1");
 	run_fetch(&anchors, HOST, addrs, 2, port, 5000);
 	CHECK_STR(F.reason, "connect-refused");
