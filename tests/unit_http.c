@@ -569,9 +569,9 @@ test_why(void)
 	    "no Content-Type (must be text/plain)");
 	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 70000\r\n\r\n",
 	    "body-too-large", "body over 64 KiB");
-	n = snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
-	memset(big + n, 'a', sizeof big - (size_t)n - 1);
-	http_why(big, "body-too-large", "body over 64 KiB");
+	n = snprintf(hbig, sizeof hbig, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+	memset(hbig + n, 'a', sizeof hbig - (size_t)n - 1);
+	http_why(hbig, "body-too-large", "body over 64 KiB");
 	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 	    "Content-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx", "content-encoding",
 	    "HTTP Content-Encoding other than identity (compressed body)");
