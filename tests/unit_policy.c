@@ -862,7 +862,6 @@ txt_why(const char *rec, enum txt_why want, const char *text)
 static void
 pol_why(const char *body, int line, const char *reason, const char *text)
 {
-	struct policy pp;
 	struct policy_error pe;
 	char out[200];
 
