@@ -575,7 +575,7 @@ test_why(void)
 	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 	    "Content-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx", "content-encoding",
 	    "HTTP Content-Encoding other than identity (compressed body)");
-	http_why("SSH-2.0-OpenSSH\r\n\r\n", "bad-status-line", "no HTTP/1.x status line");
+	http_why("ICY 200 OK\r\n\r\n", "bad-status-line", "no HTTP/1.x status line");
 	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nab",
 	    "truncated", "connection closed before the HTTP response was complete");
 	http_why("", "empty-response", "connection closed without an HTTP response");
