@@ -683,7 +683,8 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 		q_next(q, now, DNS_FAIL_SERVER, "server error");
 		return;
 	default:
-		q_next(q, now, DNS_FAIL_MALFORMED, st == DNS_MISMATCH ? "mismatched tcp reply" : "malformed reply");
+		q_next(q, now, DNS_FAIL_MALFORMED,
+		    st == DNS_MISMATCH ? "mismatched tcp reply" : "malformed reply");
 		return;
 	}
 }

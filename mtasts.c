@@ -687,6 +687,19 @@ run_daemon(struct daemon *d)
 
 /* ---- query mode ------------------------------------------------------------ */
 
+/* ,"key":"s" (null when s is NULL); no comma after an opening { or [ */
+static void
+json_member(struct json *w, const char *key, const char *s)
+{
+	if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+		json_raw(w, ",");
+	json_key(w, key);
+	if (s != NULL)
+		json_str(w, s, strlen(s));
+	else
+		json_raw(w, "null");
+}
+
 /* -q -j: the result as one JSON object */
 static void
 print_json(const struct job *j, const char *domain, const struct zone *z, const char *answer)
@@ -698,25 +711,10 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 
 	json_init(&w, buf, sizeof buf);
 	json_raw(&w, "{");
-	json_key(&w, "domain");
-	json_str(&w, domain, strlen(domain));
-	json_raw(&w, ",");
-	json_key(&w, "zone");
-	json_str(&w, z->name, strlen(z->name));
-	json_raw(&w, ",");
-	json_key(&w, "id");
-	if (j->id[0] != '\0')
-		json_str(&w, j->id, strlen(j->id));
-	else
-		json_raw(&w, "null");
-	json_raw(&w, ",");
-	json_key(&w, "mode");
-	if (j->have_policy) {
-		const char *m = policy_mode_str(j->pol.mode);
-		json_str(&w, m, strlen(m));
-	} else {
-		json_raw(&w, "null");
-	}
+	json_member(&w, "domain", domain);
+	json_member(&w, "zone", z->name);
+	json_member(&w, "id", j->id[0] != '\0' ? j->id : NULL);
+	json_member(&w, "mode", j->have_policy ? policy_mode_str(j->pol.mode) : NULL);
 	json_raw(&w, ",");
 	json_key(&w, "mx");
 	json_raw(&w, "[");
@@ -731,29 +729,20 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 		json_int(&w, j->pol.max_age);
 	else
 		json_raw(&w, "null");
-	json_raw(&w, ",");
-	json_key(&w, "answer");
-	json_str(&w, answer, strlen(answer));
-	json_raw(&w, ",");
-	json_key(&w, "why");
-	json_str(&w, j->why, strlen(j->why));
-	json_raw(&w, ",");
-	json_key(&w, "code");
-	json_str(&w, j->code, strlen(j->code));
+	json_member(&w, "answer", answer);
+	json_member(&w, "why", j->why);
+	json_member(&w, "code", j->code);
 	json_raw(&w, ",");
 	json_key(&w, "steps");
 	json_raw(&w, "[");
 	for (i = 0; i < j->nsteps; i++) {
 		const struct job_step *st = &j->steps[i];
 		json_raw(&w, i > 0 ? ",{" : "{");
-		json_key(&w, "step");
-		json_str(&w, st->name, strlen(st->name));
+		json_member(&w, "step", st->name);
 		json_raw(&w, ",");
 		json_key(&w, "ms");
 		json_int(&w, st->ms);
-		json_raw(&w, ",");
-		json_key(&w, "result");
-		json_str(&w, st->result, strlen(st->result));
+		json_member(&w, "result", st->result);
 		json_raw(&w, "}");
 	}
 	json_raw(&w, "]}");
@@ -778,14 +767,9 @@ run_query(struct daemon *d, const char *key, const char *zone_name, int json, in
 			struct json w;
 			json_init(&w, answer, sizeof answer);
 			json_raw(&w, "{");
-			json_key(&w, "key");
-			json_str(&w, key, strlen(key));
-			json_raw(&w, ",");
-			json_key(&w, "answer");
-			json_str(&w, "NOTFOUND ", 9);
-			json_raw(&w, ",");
-			json_key(&w, "why");
-			json_str(&w, "not a policy domain", 19);
+			json_member(&w, "key", key);
+			json_member(&w, "answer", "NOTFOUND ");
+			json_member(&w, "why", "not a policy domain");
 			json_raw(&w, "}");
 			printf("%s\n", answer);
 			return 1;

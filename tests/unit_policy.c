@@ -878,6 +878,7 @@ test_explain(void)
 	char id[TXT_ID_MAX + 1], out[200];
 	struct txt_error e;
 	static struct dns_result r;
+	size_t k;
 
 	txt_why("v=STSv1; id=0123456789012345678901234567890123456789", TXT_WHY_ID_LONG,
 	    "TXT id has 40 characters (at most 32)");
@@ -909,34 +910,47 @@ test_explain(void)
 	CHECK_INT(policy_txt_select(&r, id, &e), TXT_FOUND);
 	CHECK_INT(e.why, TXT_WHY_OK);
 
-	pol_why("version: STSv1\nmode: enforce\nmax_age: 12x\nmx: a.example\n", 3,
-	    "bad max_age", "policy line 3: max_age not a number");
-	pol_why("version: STSv1\nmode: enforce\nmax_age: 12345678901\nmx: a.example\n", 3,
-	    "bad max_age", "policy line 3: max_age has more than 10 digits");
-	pol_why("version: STSv1\nmx: 10.0.0.1\n", 2, "bad mx",
-	    "mx line 2: '10.0.0.1' is an IP address");
-	pol_why("version: STSv1\nmx: [2001:db8::1]\n", 2, "bad mx",
-	    "mx line 2: '[2001:db8::1]' is an IP address");
-	pol_why("version: STSv1\nmx: mail.example servername=evil\n", 2, "bad mx",
-	    "mx line 2: 'mail.example servername=evil' has a space in it");
-	pol_why("version: STSv1\nmx: localhost\n", 2, "bad mx",
-	    "mx line 2: 'localhost' is not a host name");
-	pol_why("version: STSv1\nmx: a\x01b.example\n", 2, "control character",
-	    "policy line 2: a control character");
-	pol_why("mode: enforce\nmx: a.example\nmax_age: 1\n", 0, "missing version",
-	    "policy: no version line (the first line should be 'version: STSv1')");
-	pol_why("version: STSv1\nmode: enforce\nmax_age: 1\n", 0, "missing mx",
-	    "policy: no mx line (mode enforce and testing need one)");
-	pol_why("version: STSv1\nmode: enforce\nmx: a.example\n", 0, "missing max_age",
-	    "policy: no max_age line");
-	pol_why("version: STSv1\nmode: enforced\n", 2, "bad mode",
-	    "policy line 2: mode is not enforce, testing or none");
-	pol_why("version: STSv2\n", 1, "bad version", "policy line 1: version is not STSv1");
-	pol_why("<html>\n", 1, "malformed line", "policy line 1: not a 'name: value' line");
-	pol_why("version: STSv1\nmode: enforce\r\r\n", 2, "bare CR",
-	    "policy line 2: a CR that does not end the line");
-	pol_why("version: STSv1\nnote: \xff\n", 2, "bad utf-8", "policy line 2: not UTF-8 text");
-	pol_why("version: STSv1\nnote:\n", 2, "empty value", "policy line 2: a field without a value");
+	static const struct {
+		const char *body;
+		int line;
+		const char *reason, *text;
+	} pw[] = {
+		{ "version: STSv1\nmode: enforce\nmax_age: 12x\nmx: a.example\n", 3, "bad max_age",
+		    "policy line 3: max_age not a number" },
+		{ "version: STSv1\nmode: enforce\nmax_age: 12345678901\nmx: a.example\n", 3, "bad max_age",
+		    "policy line 3: max_age has more than 10 digits" },
+		{ "version: STSv1\nmx: 10.0.0.1\n", 2, "bad mx",
+		    "mx line 2: '10.0.0.1' is an IP address" },
+		{ "version: STSv1\nmx: [2001:db8::1]\n", 2, "bad mx",
+		    "mx line 2: '[2001:db8::1]' is an IP address" },
+		{ "version: STSv1\nmx: mail.example servername=evil\n", 2, "bad mx",
+		    "mx line 2: 'mail.example servername=evil' has a space in it" },
+		{ "version: STSv1\nmx: localhost\n", 2, "bad mx",
+		    "mx line 2: 'localhost' is not a host name" },
+		{ "version: STSv1\nmx: a\x01b.example\n", 2, "control character",
+		    "policy line 2: a control character" },
+		{ "mode: enforce\nmx: a.example\nmax_age: 1\n", 0, "missing version",
+		    "policy: no version line (the first line should be 'version: STSv1')" },
+		{ "version: STSv1\nmode: enforce\nmax_age: 1\n", 0, "missing mx",
+		    "policy: no mx line (mode enforce and testing need one)" },
+		{ "version: STSv1\nmode: enforce\nmx: a.example\n", 0, "missing max_age",
+		    "policy: no max_age line" },
+		{ "version: STSv1\nmode: enforced\n", 2, "bad mode",
+		    "policy line 2: mode is not enforce, testing or none" },
+		{ "version: STSv2\n", 1, "bad version",
+		    "policy line 1: version is not STSv1" },
+		{ "<html>\n", 1, "malformed line",
+		    "policy line 1: not a 'name: value' line" },
+		{ "version: STSv1\nmode: enforce\r\r\n", 2, "bare CR",
+		    "policy line 2: a CR that does not end the line" },
+		{ "version: STSv1\nnote: \xff\n", 2, "bad utf-8",
+		    "policy line 2: not UTF-8 text" },
+		{ "version: STSv1\nnote:\n", 2, "empty value",
+		    "policy line 2: a field without a value" },
+	};
+
+	for (k = 0; k < sizeof pw / sizeof pw[0]; k++)
+		pol_why(pw[k].body, pw[k].line, pw[k].reason, pw[k].text);
 }
 
 int
