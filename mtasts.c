@@ -704,7 +704,8 @@ json_member(struct json *w, const char *key, const char *s)
 static void
 print_json(const struct job *j, const char *domain, const struct zone *z, const char *answer)
 {
-	static char buf[MX_MAX * (MX_PATTERN_MAX + 8) + JOB_STEPS_MAX * 2 * JOB_STEP_TEXT +
+	/* on the stack: query mode only, and no bss for the daemon */
+	char buf[MX_MAX * (MX_PATTERN_MAX + 8) + JOB_STEPS_MAX * 2 * JOB_STEP_TEXT +
 	    8 * JOB_WHY_MAX];
 	struct json w;
 	int i;
