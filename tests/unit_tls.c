@@ -629,11 +629,17 @@ test_fetch(void)
 	}
 
 	/* WebPKI failures (TLS-2, TLS-3) */
+	/* each with its explanation for a person (issue 12) */
 	serve_and_fetch(__LINE__, "expired", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_EXPIRED", "");
+	CHECK_STR(F.why, "TLS: certificate expired or not yet valid (BR_ERR_X509_EXPIRED)");
 	serve_and_fetch(__LINE__, "wrongname", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
+	CHECK_STR(F.why, "TLS: certificate not valid for " HOST " (BR_ERR_X509_BAD_SERVER_NAME)");
 	serve_and_fetch(__LINE__, "cnonly", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
+	CHECK_STR(F.why, "TLS: certificate has no DNS name (subjectAltName), so not valid for "
+	    HOST " (BR_ERR_X509_BAD_SERVER_NAME)");
 	serve_and_fetch(__LINE__, "iponly", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
 	serve_and_fetch(__LINE__, "selfsigned", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
+	CHECK_STR(F.why, "TLS: certificate not issued by a trusted CA (BR_ERR_X509_NOT_TRUSTED)");
 	serve_and_fetch(__LINE__, "untrusted", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 	serve_and_fetch(__LINE__, "chained", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 
