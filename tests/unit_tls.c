@@ -614,6 +614,7 @@ test_fetch(void)
 	serve_and_fetch(__LINE__, "wildcard", NULL, "www-cl", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "good", NULL, "www-404", FETCH_ERR_FETCH, "http-status-404", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-301", FETCH_ERR_FETCH, "http-status-301", "");
+	CHECK_STR(F.why, "HTTP 301 (redirects are not followed)");  /* the parser's, copied */
 	serve_and_fetch(__LINE__, "good", NULL, "www-html", FETCH_ERR_POLICY, "content-type", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-toobig", FETCH_ERR_FETCH, "body-too-large", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-close", FETCH_OK, "", POLICY);
