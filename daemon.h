@@ -29,7 +29,9 @@
 #define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
                                   * are served again (a TLS step can cost ms) */
 #define JOB_PAGE          4096   /* page size for handing a job's buffers back */
-#define JOB_WHY_MAX       160    /* a lookup's outcome text, for logs and -q */
+#define JOB_WHY_MAX       400    /* a lookup's outcome text, for logs and -q */
+#define JOB_STEPS_MAX     8      /* steps of a lookup kept for -v 3 and -j */
+#define JOB_STEP_TEXT     96     /* the outcome text of one step */
 #define LOOKUP_BACKOFF_MS (5 * 60 * 1000)   /* HTTP-14: no refetch of a failed id */
 #define FRESH_AGE_SEC     86400             /* RFC 8461 10.2: refetch daily */
 #define BACKOFF_MIN_MS    1000   /* first wait after a failure, at least */
@@ -102,6 +104,11 @@ struct client {
 	char out[REPLY_MAX];
 };
 enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
+struct job_step {
+	const char *name;          /* static: "TXT query", "connect", ... */
+	int64_t ms;                /* how long it took */
+	char result[JOB_STEP_TEXT];
+};
 struct job {
 	enum job_state state;
 	int slot;                  /* index in daemon.jobs.active */
@@ -115,6 +122,10 @@ struct job {
 	int force;                 /* proactive refresh: fetch even if current */
 	int have_policy;           /* pol holds the freshly fetched policy */
 	char why[JOB_WHY_MAX];     /* outcome, for logs and query mode */
+	char code[TLS_REASON_MAX + 32]; /* RFC 8460 type and reason code, or "" */
+	int failed;                /* why explains a failure: no policy learned */
+	int nsteps;
+	struct job_step steps[JOB_STEPS_MAX];
 	struct policy pol;
 	/* The big buffers last, q before fetch, nothing after: lookup.c hands
 	 * their pages back to the kernel as one range from &q[0] to the end of

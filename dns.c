@@ -2,6 +2,7 @@
  * the non-blocking stub resolver engine driven by the daemon's poll loop */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -609,14 +610,19 @@ q_send(struct dns_query *q, msec_t now)
 			return;
 		q_advance(q);
 	}
+	if (q->fail == DNS_FAIL_NONE)
+		q->fail = DNS_FAIL_NETWORK;
 	q_finish(q, DNS_FAIL);
 }
 
 static void
-q_next(struct dns_query *q, msec_t now, const char *why)
+q_next(struct dns_query *q, msec_t now, enum dns_fail kind, const char *why)
 {
 	char tmp[256];
 
+	q->fail = kind;
+	q->fail_server = q->server;
+	q->fail_rcode = q->result.rcode;
 	log_debug("dns: %s from server %d for %s", why, q->server,
 	    log_safe(q->qname, strlen(q->qname), tmp, sizeof tmp));
 	q_close(q);
@@ -631,7 +637,7 @@ q_tcp(struct dns_query *q, msec_t now)
 	int r = q_socket(q, SOCK_STREAM, now);
 
 	if (r < 0) {
-		q_next(q, now, "tcp connect failed");
+		q_next(q, now, DNS_FAIL_NETWORK, "tcp connect failed");
 		return;
 	}
 	q->tcp = 1;
@@ -647,11 +653,14 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 	switch (st) {
 	case DNS_DATA:
 	case DNS_NONE:
+		if (q->hops + hops > DNS_CNAME_MAX)
+			q->fail = DNS_FAIL_CNAME;
 		q_finish(q, q->hops + hops > DNS_CNAME_MAX ? DNS_FAIL : st);
 		return;
 	case DNS_CNAME:
 		q->hops += hops;
 		if (q->hops > DNS_CNAME_MAX) {
+			q->fail = DNS_FAIL_CNAME;
 			q_finish(q, DNS_FAIL);
 			return;
 		}
@@ -665,7 +674,7 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 			q_tcp(q, now);
 			return;
 		}
-		q_next(q, now, "truncated reply over tcp");
+		q_next(q, now, DNS_FAIL_MALFORMED, "truncated reply over tcp");
 		return;
 	case DNS_SERVER_ERR:
 		if (q->result.edns_rejected && q->edns) {
@@ -673,10 +682,11 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 			q_send(q, now);
 			return;
 		}
-		q_next(q, now, "server error");
+		q_next(q, now, DNS_FAIL_SERVER, "server error");
 		return;
 	default:
-		q_next(q, now, st == DNS_MISMATCH ? "mismatched tcp reply" : "malformed reply");
+		q_next(q, now, DNS_FAIL_MALFORMED,
+		    st == DNS_MISMATCH ? "mismatched tcp reply" : "malformed reply");
 		return;
 	}
 }
@@ -708,7 +718,7 @@ q_udp_read(struct dns_query *q, msec_t now)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				q_next(q, now, strerror(errno));
+				q_next(q, now, DNS_FAIL_NETWORK, strerror(errno));
 			return;
 		}
 		st = q_parse(q, udp_buf, (size_t)n < DNS_UDP_SIZE ? (size_t)n : DNS_UDP_SIZE, &hops);
@@ -733,7 +743,7 @@ q_tcp_write(struct dns_query *q, msec_t now)
 
 	if (q->state == Q_TCP_CONNECT) {
 		if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
-			q_next(q, now, "tcp connect failed");
+			q_next(q, now, DNS_FAIL_NETWORK, "tcp connect failed");
 			return;
 		}
 		q->state = Q_TCP_WRITE;
@@ -745,7 +755,7 @@ q_tcp_write(struct dns_query *q, msec_t now)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				q_next(q, now, "tcp write failed");
+				q_next(q, now, DNS_FAIL_NETWORK, "tcp write failed");
 			return;
 		}
 		q->io += (size_t)n;
@@ -774,11 +784,11 @@ q_tcp_read(struct dns_query *q, msec_t now)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				q_next(q, now, "tcp read failed");
+				q_next(q, now, DNS_FAIL_NETWORK, "tcp read failed");
 			return;
 		}
 		if (n == 0) {
-			q_next(q, now, "tcp connection closed early");
+			q_next(q, now, DNS_FAIL_NETWORK, "tcp connection closed early");
 			return;
 		}
 		if (q->io < 2) {
@@ -786,7 +796,7 @@ q_tcp_read(struct dns_query *q, msec_t now)
 				q->tcp_want = q->tcp_want << 8 | lb[i];
 			q->io += (size_t)n;
 			if (q->io == 2 && q->tcp_want < 12) {
-				q_next(q, now, "short tcp reply");
+				q_next(q, now, DNS_FAIL_MALFORMED, "short tcp reply");
 				return;
 			}
 			continue;
@@ -821,6 +831,10 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 	q->io = 0;
 	q->tcp_want = 0;
 	q->result.status = DNS_PENDING;
+	q->fail = DNS_FAIL_NONE;
+	q->fail_server = 0;
+	q->fail_rcode = 0;
+	q->started = now;
 	q->result.rcode = 0;
 	q->result.edns_rejected = 0;
 	q->result.cname[0] = '\0';
@@ -829,6 +843,7 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 	if (servers == NULL || servers->n <= 0 || servers->n > DNS_NS_MAX ||
 	    deadline <= now ||
 	    strlcpy_m(q->qname, name, sizeof q->qname) >= sizeof q->qname) {
+		q->fail = servers == NULL || servers->n <= 0 ? DNS_FAIL_NO_SERVER : DNS_FAIL_TIMEOUT;
 		q_finish(q, DNS_FAIL);
 		return;
 	}
@@ -872,12 +887,67 @@ dns_query_step(struct dns_query *q, short revents, msec_t now)
 	}
 	if (q->state != Q_DONE && now >= q->deadline) {
 		q->ntimeout++;
+		q->fail = DNS_FAIL_TIMEOUT;
+		q->fail_server = q->server;
 		q_finish(q, DNS_FAIL);
 	} else if (q->state != Q_DONE && now >= q->attempt_deadline) {
 		q->ntimeout++;
-		q_next(q, now, "timeout");
+		q_next(q, now, DNS_FAIL_TIMEOUT, "timeout");
 	}
 	return q->state == Q_DONE;
+}
+
+size_t
+dns_query_explain(const struct dns_query *q, msec_t now, char *out, size_t cap)
+{
+	static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+	    "NOTIMP", "REFUSED" };
+	const struct sockaddr_storage *ss;
+	char ip[INET6_ADDRSTRLEN + 16] = "?";
+	int port = DNS_PORT, n;
+
+	if (q->servers != NULL && q->fail_server >= 0 && q->fail_server < q->servers->n &&
+	    q->fail_server < DNS_NS_MAX) {
+		ss = &q->servers->addr[q->fail_server];
+		if (ss->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+			port = ntohs(s6->sin6_port);
+		} else {
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+			port = ntohs(s4->sin_port);
+		}
+		if (port != DNS_PORT)
+			snprintf(ip + strlen(ip), sizeof ip - strlen(ip), " port %d", port);
+	}
+	switch (q->fail) {
+	case DNS_FAIL_TIMEOUT:
+		n = snprintf(out, cap, "DNS timeout at %s after %lld s", ip,
+		    (long long)((now - q->started + 500) / 1000));
+		break;
+	case DNS_FAIL_SERVER:
+		n = snprintf(out, cap, "DNS server %s answered %s", ip,
+		    q->fail_rcode < sizeof rcodes / sizeof rcodes[0] ?
+		    rcodes[q->fail_rcode] : "an error");
+		break;
+	case DNS_FAIL_MALFORMED:
+		n = snprintf(out, cap, "DNS answer from %s malformed", ip);
+		break;
+	case DNS_FAIL_CNAME:
+		n = snprintf(out, cap, "DNS: more than %d CNAME hops", DNS_CNAME_MAX);
+		break;
+	case DNS_FAIL_NO_SERVER:
+		n = snprintf(out, cap, "no DNS server configured");
+		break;
+	case DNS_FAIL_NETWORK:
+		n = snprintf(out, cap, "DNS server %s unreachable", ip);
+		break;
+	default:
+		n = snprintf(out, cap, "DNS lookup failed");
+		break;
+	}
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* A finished query holds no fd, so aborting it, or a zeroed struct that

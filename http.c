@@ -55,12 +55,39 @@ http_init(struct http_parser *p, uint8_t *body, size_t body_cap)
 	p->err_class = FETCH_OK;
 }
 
+/* The reason codes in words, for p->why */
+static const struct {
+	const char *reason, *why;
+} http_why[] = {
+	{ "bad-header", "HTTP response with a malformed header line" },
+	{ "too-many-fields", "HTTP response with more than 64 header fields" },
+	{ "te-and-content-length", "HTTP response with both Transfer-Encoding and Content-Length" },
+	{ "bad-transfer-encoding", "HTTP Transfer-Encoding other than chunked" },
+	{ "bad-content-length", "HTTP Content-Length not a number" },
+	{ "body-too-large", "body over 64 KiB" },
+	{ "content-encoding", "HTTP Content-Encoding other than identity (compressed body)" },
+	{ "content-type-missing", "no Content-Type (must be text/plain)" },
+	{ "bad-status-line", "no HTTP/1.x status line" },
+	{ "too-many-interim", "more than 8 interim (1xx) HTTP responses" },
+	{ "header-too-large", "HTTP header over 8 KiB" },
+	{ "bad-chunk", "HTTP chunked coding broken" },
+	{ "no-close-notify", "connection closed without TLS close_notify before the body ended" },
+	{ "empty-response", "connection closed without an HTTP response" },
+	{ "truncated", "connection closed before the HTTP response was complete" },
+};
+
 static enum http_status
 http_fail(struct http_parser *p, enum fetch_class c, const char *reason)
 {
+	size_t i;
+
 	p->state = HS_ERROR;
 	p->err_class = c;
 	strlcpy_m(p->reason, reason, sizeof p->reason);
+	strlcpy_m(p->why, reason, sizeof p->why);
+	for (i = 0; i < sizeof http_why / sizeof http_why[0]; i++)
+		if (strcmp(http_why[i].reason, reason) == 0)
+			strlcpy_m(p->why, http_why[i].why, sizeof p->why);
 	return HTTP_ERROR;
 }
 
@@ -120,6 +147,8 @@ struct head_info {
 	int cl_seen, cl_bad;
 	uint64_t cl;
 	int ct_seen, ct_bad;
+	const uint8_t *ct;         /* the media type, for p->why */
+	size_t ctlen;
 	int ce_bad;
 };
 
@@ -175,8 +204,11 @@ field_ct(struct head_info *h, const uint8_t *v, const uint8_t *end)
 
 	h->ct_seen = 1;
 	trim(&v, &e);
-	if (!eq_word(v, (size_t)(e - v), "text/plain"))
+	if (!eq_word(v, (size_t)(e - v), "text/plain") && !h->ct_bad) {
 		h->ct_bad = 1;
+		h->ct = v;
+		h->ctlen = (size_t)(e - v);
+	}
 }
 
 static void
@@ -257,8 +289,13 @@ head_framing(struct http_parser *p, const struct head_info *h)
 		return http_fail(p, FETCH_ERR_POLICY, "content-encoding");
 	if (!h->ct_seen)
 		return http_fail(p, FETCH_ERR_POLICY, "content-type-missing");
-	if (h->ct_bad)
-		return http_fail(p, FETCH_ERR_POLICY, "content-type");
+	if (h->ct_bad) {
+		char t[48];
+		http_fail(p, FETCH_ERR_POLICY, "content-type");
+		snprintf(p->why, sizeof p->why, "Content-Type %s (must be text/plain)",
+		    h->ctlen == 0 ? "empty" : log_safe(h->ct, h->ctlen, t, sizeof t));
+		return HTTP_ERROR;
+	}
 	if (h->te_seen) {
 		p->framing = FRAME_CHUNKED;
 		p->state = HS_CHUNK_SIZE;
@@ -303,7 +340,12 @@ head_done(struct http_parser *p)
 	if (code != 200) {
 		char r[32];
 		snprintf(r, sizeof r, "http-status-%03d", code);
-		return http_fail(p, FETCH_ERR_FETCH, r);
+		http_fail(p, FETCH_ERR_FETCH, r);
+		if (code >= 300 && code < 400)
+			snprintf(p->why, sizeof p->why, "HTTP %03d (redirects are not followed)", code);
+		else
+			snprintf(p->why, sizeof p->why, "HTTP %03d (not 200)", code);
+		return HTTP_ERROR;
 	}
 
 	/* obs-fold: a line starting with SP/HTAB continues the previous

@@ -6,6 +6,7 @@
  * reused; a freed slot gives its big buffers back to the kernel.
  */
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,9 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z,
 	j->force = 0;
 	j->id[0] = '\0';
 	j->why[0] = '\0';
+	j->code[0] = '\0';
+	j->failed = 0;
+	j->nsteps = 0;
 	j->pol.nmx = 0;
 	strlcpy_m(j->domain, domain, sizeof j->domain);
 	snprintf(j->host, sizeof j->host, "mta-sts.%s", domain);
@@ -192,13 +196,78 @@ schedule_check(struct daemon *d, struct cache_entry *e, int failed)
 	d->cache_changes++;
 }
 
+/* One step of the lookup and how long it took, for -v 3 and -j */
+static void job_step(struct job *j, const char *name, int64_t ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+job_step(struct job *j, const char *name, int64_t ms, const char *fmt, ...)
+{
+	struct job_step *st;
+	va_list ap;
+
+	if (j->nsteps == JOB_STEPS_MAX)
+		return;
+	st = &j->steps[j->nsteps++];
+	st->name = name;
+	st->ms = ms < 0 ? 0 : ms;
+	va_start(ap, fmt);
+	vsnprintf(st->result, sizeof st->result, fmt, ap);
+	va_end(ap);
+}
+
+/* FNV-1a of the failure text; never 0, which means "none logged" */
+static uint32_t
+why_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h != 0 ? h : 1;
+}
+
+/* Log a failure once per domain and failure: again only when it changes
+ * or after a success (e: the domain's cache entry, or NULL). */
+static void
+report_failure(struct job *j, struct cache_entry *e, const struct cache_entry *kept,
+    msec_t now)
+{
+	uint32_t h = why_hash(j->why);
+	char code[sizeof j->code + 48];
+
+	if (e != NULL && e->why_hash == h) {
+		log_debug("%s: still no new policy: %s", j->domain, j->why);
+		return;
+	}
+	if (e != NULL)
+		e->why_hash = h;
+	if (j->code[0] != '\0')
+		snprintf(code, sizeof code, " (id %s: %s)", j->id, j->code);
+	else
+		code[0] = '\0';
+	if (kept == NULL)
+		log_info("%s: no policy: %s%s", j->domain, j->why, code);
+	else if (kept->mode == STS_NONE)
+		log_debug("%s: %s%s; cached mode none kept", j->domain, j->why, code);
+	else
+		log_warnx("%s: policy refresh failed: %s%s; cached %s policy (id %s) kept, "
+		    "expires in %ld s", j->domain, j->why, code,
+		    policy_mode_str((enum sts_mode)kept->mode), kept->id,
+		    (long)((kept->expires - now) / 1000));
+}
+
 static void
 job_done(struct daemon *d, struct job *j)
 {
+	int k;
+
 	j->state = JOB_DONE;
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
 	d->wake_clients = 1;
+	for (k = 0; k < j->nsteps; k++)
+		log_debug("%s: step %s: %lld ms: %s", j->domain, j->steps[k].name,
+		    (long long)j->steps[k].ms, j->steps[k].result);
 	/* see lookup_start: keep the wording of this line */
 	log_debug("%s: lookup done in %lld ms: %s", j->domain,
 	    (long long)(d->now - j->started), j->why);
@@ -214,10 +283,12 @@ finish_without_policy(struct daemon *d, struct job *j, const char *why, int fail
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
 
 	snprintf(j->why, sizeof j->why, "%s", why);
+	j->failed = 1;
 	if (e != NULL && cache_usable(e, d->now)) {
 		log_debug("%s: %s; keeping the cached policy (id %s)", j->domain, why, e->id);
 	} else {
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
+		report_failure(j, e, NULL, d->now);
 	}
 	if (e != NULL) {
 		if (failed) {
@@ -229,27 +300,22 @@ finish_without_policy(struct daemon *d, struct job *j, const char *why, int fail
 	job_done(d, j);
 }
 
+/* why: the explanation (NULL: the reason code is all there is) */
 static void
-finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const char *reason)
+finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const char *reason,
+    const char *why)
 {
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
 
 	d->metrics.fetches[cls]++;
-	snprintf(j->why, sizeof j->why, "policy fetch failed: %s %s",
-	    http_class_str(cls), reason);
+	snprintf(j->code, sizeof j->code, "%s %s", http_class_str(cls), reason);
+	snprintf(j->why, sizeof j->why, "%s", why != NULL && why[0] != '\0' ? why : j->code);
+	j->failed = 1;
 	if (e != NULL && cache_usable(e, d->now)) {
-		long left = (long)((e->expires - d->now) / 1000);
-		if (e->mode == STS_NONE)
-			log_debug("%s: id %s: %s %s; cached mode none kept", j->domain, j->id,
-			    http_class_str(cls), reason);
-		else
-			log_warnx("%s: policy refresh failed (id %s): %s %s; cached %s policy "
-			    "kept, expires in %ld s", j->domain, j->id, http_class_str(cls),
-			    reason, policy_mode_str((enum sts_mode)e->mode), left);
+		report_failure(j, e, e, d->now);
 	} else {
-		log_info("%s: policy fetch failed (id %s): %s %s", j->domain, j->id,
-		    http_class_str(cls), reason);
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
+		report_failure(j, e, NULL, d->now);
 	}
 	if (e != NULL) {
 		e->fails++;
@@ -273,6 +339,8 @@ finish_policy(struct daemon *d, struct job *j)
 	d->metrics.fetches[FETCH_OK]++;
 	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
 	    j->id, policy_mode_str(p->mode), p->max_age);
+	if ((e = cache_find(&d->cache, j->domain)) != NULL)
+		e->why_hash = 0;        /* a later failure is news again */
 	log_info("%s: %s", j->domain, j->why);
 	if (p->max_age == 0) {          /* answers this lookup, is not cached */
 		if ((e = cache_find(&d->cache, j->domain)) != NULL)
@@ -294,16 +362,28 @@ txt_done(struct daemon *d, struct job *j)
 {
 	const struct dns_result *r = &j->q[0].result;
 	struct cache_entry *e;
-	char qname[DOMAIN_MAX + 2];
+	struct txt_error te;
+	char qname[DOMAIN_MAX + 2], txtname[DOMAIN_MAX + 12], why[JOB_WHY_MAX];
 	msec_t deadline;
+	int64_t ms = d->now - j->q[0].started;
 
+	snprintf(txtname, sizeof txtname, "_mta-sts.%s", j->domain);
 	if (r->status == DNS_FAIL) {
-		finish_without_policy(d, j, "TXT lookup failed (DNS error or timeout)", 1);
+		dns_query_explain(&j->q[0], d->now, why, sizeof why);
+		job_step(j, "TXT query", ms, "%s", why);
+		finish_without_policy(d, j, why, 1);
 		return;
 	}
-	if (r->status != DNS_DATA || policy_txt_select(r, j->id) != TXT_FOUND) {
-		finish_without_policy(d, j, r->status == DNS_DATA ?
-		    "no valid STSv1 TXT record" : "no TXT record", 0);
+	if (r->status != DNS_DATA) {
+		job_step(j, "TXT query", ms, "%s", r->rcode == 3 ? "NXDOMAIN" : "no TXT record");
+		snprintf(why, sizeof why, "no TXT record %s", txtname);
+		finish_without_policy(d, j, why, 0);
+		return;
+	}
+	job_step(j, "TXT query", ms, "%d TXT record%s", r->ntxt, r->ntxt == 1 ? "" : "s");
+	if (policy_txt_select(r, j->id, &te) != TXT_FOUND) {
+		policy_txt_explain(&te, txtname, why, sizeof why);
+		finish_without_policy(d, j, why, 0);
 		return;
 	}
 	e = cache_find(&d->cache, j->domain);
@@ -364,7 +444,14 @@ addr_done(struct daemon *d, struct job *j)
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
 	if (n == 0) {
-		finish_fetch_failed(d, j, FETCH_ERR_FETCH, "policy-host-not-resolved");
+		char why[JOB_WHY_MAX], dns[JOB_STEP_TEXT];
+		if (j->q[0].result.status == DNS_FAIL) {
+			dns_query_explain(&j->q[0], d->now, dns, sizeof dns);
+			snprintf(why, sizeof why, "no address for %s: %s", j->host, dns);
+		} else {
+			snprintf(why, sizeof why, "no address (A or AAAA record) for %s", j->host);
+		}
+		finish_fetch_failed(d, j, FETCH_ERR_FETCH, "policy-host-not-resolved", why);
 		return;
 	}
 	/* The DNS part is over: give its pages back before the fetch touches
@@ -376,29 +463,81 @@ addr_done(struct daemon *d, struct job *j)
 	    d->now + (msec_t)j->zone->timeout * 1000);
 }
 
+/* The fetch's steps: connect, TLS handshake, HTTP response */
+static void
+fetch_steps(struct daemon *d, struct job *j)
+{
+	const struct tls_fetch *f = &j->fetch;
+	const char *fail = f->why[0] != '\0' ? f->why : f->reason;
+
+	if (f->t_connect == 0) {
+		job_step(j, "connect", d->now - f->started, "%s", fail);
+		return;
+	}
+	job_step(j, "connect", f->t_connect - f->started, "connected to %s", f->peer);
+	if (f->t_handshake == 0) {
+		job_step(j, "TLS handshake", d->now - f->t_connect, "%s", fail);
+		return;
+	}
+	job_step(j, "TLS handshake", f->t_handshake - f->t_connect, "ok");
+	if (f->result == FETCH_OK)
+		job_step(j, "HTTP response", d->now - f->t_handshake, "HTTP %d, %zu bytes",
+		    f->http.status_code, f->http.body_len);
+	else
+		job_step(j, "HTTP response", d->now - f->t_handshake, "%s", fail);
+}
+
 static void
 fetch_done(struct daemon *d, struct job *j)
 {
 	struct tls_fetch *f = &j->fetch;
 	struct policy_error pe;
-	char reason[96];
+	char reason[96], why[JOB_WHY_MAX];
+	int64_t us;
+	int rc;
 
+	fetch_steps(d, j);
 	if (f->result != FETCH_OK) {
 		tls_fetch_abort(f);
-		finish_fetch_failed(d, j, f->result, f->reason);
+		finish_fetch_failed(d, j, f->result, f->reason, f->why);
 		return;
 	}
-	if (policy_parse(f->http.body, f->http.body_len, &j->pol, &pe) < 0) {
+	us = mono_usec();
+	rc = policy_parse(f->http.body, f->http.body_len, &j->pol, &pe);
+	us = mono_usec() - us;
+	if (rc < 0) {
+		policy_error_explain(&pe, why, sizeof why);
+		job_step(j, "parse", us / 1000, "%s", why);
 		tls_fetch_abort(f);
 		if (pe.line > 0)
 			snprintf(reason, sizeof reason, "policy:%s:line%d", pe.reason, pe.line);
 		else
 			snprintf(reason, sizeof reason, "policy:%s", pe.reason);
-		finish_fetch_failed(d, j, FETCH_ERR_POLICY, reason);
+		finish_fetch_failed(d, j, FETCH_ERR_POLICY, reason, why);
 		return;
 	}
+	job_step(j, "parse", us / 1000, "mode %s, %d mx, max_age %u",
+	    policy_mode_str(j->pol.mode), j->pol.nmx, j->pol.max_age);
 	tls_fetch_abort(f);
 	finish_policy(d, j);
+}
+
+static void
+addr_step(struct daemon *d, struct job *j, int which)
+{
+	const struct dns_query *q = &j->q[which];
+	const char *name = which == 0 ? "A query" : "AAAA query";
+	char why[JOB_STEP_TEXT];
+
+	if (q->result.status == DNS_DATA) {
+		job_step(j, name, d->now - q->started, "%d address%s", q->result.naddr,
+		    q->result.naddr == 1 ? "" : "es");
+	} else if (q->result.status == DNS_FAIL) {
+		dns_query_explain(q, d->now, why, sizeof why);
+		job_step(j, name, d->now - q->started, "%s", why);
+	} else {
+		job_step(j, name, d->now - q->started, "no address");
+	}
 }
 
 int
@@ -447,6 +586,7 @@ lookup_step(struct daemon *d, struct job *j, int which, short revents)
 	case JOB_ADDR:
 		if (j->qbusy[which] && dns_query_step(&j->q[which], revents, d->now)) {
 			dns_count(d, &j->q[which]);
+			addr_step(d, j, which);
 			j->qbusy[which] = 0;
 			if (!j->qbusy[0] && !j->qbusy[1])
 				addr_done(d, j);

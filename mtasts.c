@@ -71,7 +71,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: mtasts [-c FILE] [-v LEVEL] [-l LOGFILE | -s]  run the daemon (foreground)\n"
-	    "       mtasts -q DOMAIN [-c FILE] [-z ZONE] [-v LEVEL]\n"
+	    "       mtasts -q DOMAIN [-c FILE] [-z ZONE] [-v LEVEL] [-j]\n"
 	    "                                               show DOMAIN's MTA-STS policy\n"
 	    "       mtasts -t [-c FILE]                     check the configuration\n"
 	    "       mtasts -H ADDR                          probe a running daemon (health check)\n"
@@ -80,7 +80,8 @@ usage(FILE *f)
 	    "                                               purge, refresh now, print the metrics\n"
 	    "       mtasts -h | -V\n"
 	    "  -c FILE   configuration (default %s; built-in defaults if absent)\n"
-	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug\n"
+	    "  -v LEVEL  0 error, 1 warning, 2 info (default), 3 debug (-q: every step)\n"
+	    "  -j        query mode: print the result as one JSON object\n"
 	    "  -l FILE   log to FILE instead of stderr (reopened on SIGHUP)\n"
 	    "  -s        log to syslog (facility mail)\n"
 	    "  -z ZONE   zone whose settings query mode uses (default: the default zone)\n"
@@ -787,8 +788,71 @@ run_daemon(struct daemon *d)
 
 /* ---- query mode ------------------------------------------------------------ */
 
+/* ,"key":"s" (null when s is NULL); no comma after an opening { or [ */
+static void
+json_member(struct json *w, const char *key, const char *s)
+{
+	if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+		json_raw(w, ",");
+	json_key(w, key);
+	if (s != NULL)
+		json_str(w, s, strlen(s));
+	else
+		json_raw(w, "null");
+}
+
+/* -q -j: the result as one JSON object */
+static void
+print_json(const struct job *j, const char *domain, const struct zone *z, const char *answer)
+{
+	/* on the stack: query mode only, and no bss for the daemon */
+	char buf[MX_MAX * (MX_PATTERN_MAX + 8) + JOB_STEPS_MAX * 2 * JOB_STEP_TEXT +
+	    8 * JOB_WHY_MAX];
+	struct json w;
+	int i;
+
+	json_init(&w, buf, sizeof buf);
+	json_raw(&w, "{");
+	json_member(&w, "domain", domain);
+	json_member(&w, "zone", z->name);
+	json_member(&w, "id", j->id[0] != '\0' ? j->id : NULL);
+	json_member(&w, "mode", j->have_policy ? policy_mode_str(j->pol.mode) : NULL);
+	json_raw(&w, ",");
+	json_key(&w, "mx");
+	json_raw(&w, "[");
+	for (i = 0; j->have_policy && i < j->pol.nmx; i++) {
+		if (i > 0)
+			json_raw(&w, ",");
+		json_str(&w, j->pol.mx[i], strlen(j->pol.mx[i]));
+	}
+	json_raw(&w, "],");
+	json_key(&w, "max_age");
+	if (j->have_policy)
+		json_int(&w, j->pol.max_age);
+	else
+		json_raw(&w, "null");
+	json_member(&w, "answer", answer);
+	json_member(&w, "why", j->why);
+	json_member(&w, "code", j->code);
+	json_raw(&w, ",");
+	json_key(&w, "steps");
+	json_raw(&w, "[");
+	for (i = 0; i < j->nsteps; i++) {
+		const struct job_step *st = &j->steps[i];
+		json_raw(&w, i > 0 ? ",{" : "{");
+		json_member(&w, "step", st->name);
+		json_raw(&w, ",");
+		json_key(&w, "ms");
+		json_int(&w, st->ms);
+		json_member(&w, "result", st->result);
+		json_raw(&w, "}");
+	}
+	json_raw(&w, "]}");
+	printf("%s\n", w.over ? "{\"error\": \"output too long\"}" : buf);
+}
+
 static int
-run_query(struct daemon *d, const char *key, const char *zone_name)
+run_query(struct daemon *d, const char *key, const char *zone_name, int json, int steps)
 {
 	const struct zone *z = conf_zone(&d->conf, zone_name, strlen(zone_name));
 	char domain[DOMAIN_MAX + 1], answer[REPLY_MAX];
@@ -801,6 +865,17 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 
 	ks = key_normalize(key, strlen(key), domain);
 	if (ks != KEY_OK) {
+		if (json) {
+			struct json w;
+			json_init(&w, answer, sizeof answer);
+			json_raw(&w, "{");
+			json_member(&w, "key", key);
+			json_member(&w, "answer", "NOTFOUND ");
+			json_member(&w, "why", "not a policy domain");
+			json_raw(&w, "}");
+			printf("%s\n", answer);
+			return 1;
+		}
 		printf("key: %s\nresult: not a policy domain (%s)\nanswer: NOTFOUND \n",
 		    key, key_status_str(ks));
 		return 1;
@@ -819,6 +894,16 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 		loop_once(d, &l, 0);
 	if (j->state != JOB_DONE)
 		return 2;
+	memset(&r, 0, sizeof r);
+	r.kind = REQ_JOB;
+	r.job = j;
+	r.zone = (uint8_t)(z - d->conf.zone);
+	strlcpy_m(r.domain, domain, sizeof r.domain);
+	answer[server_answer(d, &r, answer, sizeof answer - 1)] = '\0';
+	if (json) {
+		print_json(j, domain, z, answer);
+		goto out;
+	}
 	printf("domain: %s\n", domain);
 	printf("zone: %s\n", z->name[0] ? z->name : "(default)");
 	if (j->id[0] != '\0')
@@ -829,14 +914,15 @@ run_query(struct daemon *d, const char *key, const char *zone_name)
 			printf("mx: %s\n", j->pol.mx[i]);
 		printf("max_age: %u\n", j->pol.max_age);
 	}
-	printf("result: %s\n", j->why);
-	memset(&r, 0, sizeof r);
-	r.kind = REQ_JOB;
-	r.job = j;
-	r.zone = (uint8_t)(z - d->conf.zone);
-	strlcpy_m(r.domain, domain, sizeof r.domain);
-	server_answer(d, &r, answer, sizeof answer);
+	for (i = 0; steps && i < j->nsteps; i++)
+		printf("step: %s: %lld ms: %s\n", j->steps[i].name, (long long)j->steps[i].ms,
+		    j->steps[i].result);
+	if (j->code[0] != '\0')
+		printf("result: %s%s [%s]\n", j->failed ? "no policy: " : "", j->why, j->code);
+	else
+		printf("result: %s%s\n", j->failed ? "no policy: " : "", j->why);
 	printf("answer: %s\n", answer);
+out:
 	loop_free(&l);
 	daemon_free(d);
 	return strncmp(answer, "OK ", 3) == 0 ? 0 : 1;
@@ -849,7 +935,7 @@ struct options {
 	const char *health;          /* -H ADDR: probe a running daemon */
 	int level, check_only, conf_given, use_syslog;
 	const char *control, *control_arg;   /* -d -p -r -S: control command */
-	int json;                    /* -j */
+	int json;                    /* -j: JSON output (-q, -d) */
 };
 
 /* The command line: 0 run, 1 done (help or version printed), 2 usage error. */
@@ -968,7 +1054,7 @@ main(int argc, char **argv)
 		d.conf.max_lookups = 1;
 		if (engine_init(&d, QUERY_CACHE_ENTRIES) < 0)
 			return 2;
-		return run_query(&d, o.query, o.zone);
+		return run_query(&d, o.query, o.zone, o.json, o.level == LOG_LVL_DEBUG);
 	}
 	if (engine_init(&d, (uint32_t)d.conf.cache_size) < 0)
 		return 2;

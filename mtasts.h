@@ -316,6 +316,17 @@ size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 enum dns_status dns_parse_reply(const uint8_t *msg, size_t len, uint16_t id,
                                 const char *qname, uint16_t qtype, struct dns_result *out);
 
+/* Why a query ended in DNS_FAIL (the last server's fault) */
+enum dns_fail {
+	DNS_FAIL_NONE = 0,
+	DNS_FAIL_TIMEOUT,          /* no answer in time */
+	DNS_FAIL_SERVER,           /* SERVFAIL, REFUSED, ... (fail_rcode) */
+	DNS_FAIL_MALFORMED,        /* a broken or truncated answer */
+	DNS_FAIL_NETWORK,          /* could not send or connect */
+	DNS_FAIL_CNAME,            /* more than DNS_CNAME_MAX hops */
+	DNS_FAIL_NO_SERVER         /* no nameserver configured */
+};
+
 /* The resolver engine: one caller-owned query, driven by the poll loop. */
 struct dns_query {
 	/* public: counted for metrics since dns_query_start */
@@ -341,6 +352,10 @@ struct dns_query {
 	size_t tcp_want;
 	uint8_t qbuf[2 + DNS_QUERY_MAX]; /* TCP length prefix + query */
 	/* public when dns_query_step() returned done */
+	enum dns_fail fail;        /* with DNS_FAIL: why */
+	int fail_server;           /* index into servers of the server at fault */
+	uint8_t fail_rcode;        /* DNS_FAIL_SERVER: its rcode */
+	msec_t started;
 	struct dns_result result;
 	uint8_t rbuf[DNS_TCP_MAX]; /* reply (UDP uses the first DNS_UDP_SIZE) */
 };
@@ -355,6 +370,10 @@ int dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline);
 int dns_query_step(struct dns_query *q, short revents, msec_t now);
 /* Close q's socket, if any; q may be started again afterwards. */
 void dns_query_abort(struct dns_query *q);
+/* A failed query's reason in one line: "DNS timeout at 127.0.0.1 after
+ * 4 s", "DNS server 127.0.0.1 answered SERVFAIL", ...  now is the time of
+ * failure.  Returns the length snprintf gives.  Pure. */
+size_t dns_query_explain(const struct dns_query *q, msec_t now, char *out, size_t cap);
 
 /* ---- http.c: HTTP/1.1 response parser (pure, incremental) ------------ */
 enum http_status { HTTP_NEED_MORE = 0, HTTP_DONE, HTTP_ERROR };
@@ -371,6 +390,7 @@ struct http_parser {
 	int status_code;
 	enum fetch_class err_class;/* when HTTP_ERROR */
 	char reason[64];           /* short reason code, e.g. "http-status-404" */
+	char why[96];              /* the same for a person: "HTTP 404 (not 200)" */
 	uint8_t *body;             /* caller-owned, body_cap bytes */
 	size_t body_cap;
 	size_t body_len;
@@ -406,19 +426,53 @@ struct policy {
 	char mx[MX_MAX][MX_PATTERN_MAX + 1]; /* lowercase, deduplicated, policy order */
 };
 enum txt_status { TXT_FOUND = 0, TXT_NONE };
+/* Why TXT records give no id; n is the detail named below. */
+enum txt_why {
+	TXT_WHY_OK = 0,
+	TXT_WHY_NO_STS,            /* no record passes the STSv1 filter */
+	TXT_WHY_MANY,              /* n STSv1 records (TXT-3) */
+	TXT_WHY_ID_LONG,           /* id of n characters */
+	TXT_WHY_ID_EMPTY,
+	TXT_WHY_ID_CHAR,           /* a non-ALNUM byte in the id at byte n (1-based) */
+	TXT_WHY_NO_ID,
+	TXT_WHY_TOO_LONG,          /* joined record over n (TXT_RECORD_MAX) bytes */
+	TXT_WHY_SYNTAX             /* breaks the ABNF at byte n (1-based) */
+};
+struct txt_error {
+	enum txt_why why;
+	size_t n;
+};
 /* One joined TXT record: 1 = an STSv1 record and valid (id copied,
  * NUL-terminated), 0 = not an STSv1 record (ignored), -1 = an STSv1
- * record but invalid. */
+ * record but invalid, with *err saying why. */
+int policy_txt_check(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1],
+                     struct txt_error *err);
+/* The same without the reason. */
 int policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1]);
 /* All TXT records of _mta-sts.<d>: exactly one STSv1 record must remain,
- * and it must be valid -> TXT_FOUND with id; else TXT_NONE. */
-enum txt_status policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1]);
+ * and it must be valid -> TXT_FOUND with id; else TXT_NONE, and *err (if
+ * not NULL) says why: the first STSv1 record's fault, or how many there
+ * were. */
+enum txt_status policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1],
+                                  struct txt_error *err);
+/* One line for a person, e.g. "TXT id has 40 characters (at most 32)";
+ * qname is the name that was asked.  Returns the length snprintf gives. */
+size_t policy_txt_explain(const struct txt_error *err, const char *qname, char *out,
+                          size_t cap);
 struct policy_error {
 	int line;                  /* 1-based, 0 if not line-specific */
 	const char *reason;        /* static string, e.g. "missing max_age" */
+	const char *text;          /* static, for a person: "max_age not a number" */
+	const uint8_t *value;      /* the mx value at fault (into the body), or NULL */
+	size_t valuelen;
 };
 /* 0 = valid policy in *out; -1 = invalid with *err filled */
 int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_error *err);
+/* One line for a person: "policy line 3: max_age not a number", "mx line
+ * 2: '10.0.0.1' is an IP address" (the value quoted with non-printables
+ * as \xNN), "policy: no mx line ...".  Returns the length snprintf gives;
+ * err->value must still point into the body. */
+size_t policy_error_explain(const struct policy_error *err, char *out, size_t cap);
 /* The Postfix answer for a policy: "OK secure match=a:.b servername=hostname"
  * for enforce (or testing when strict_testing); returns its length, or 0
  * when the answer is NOTFOUND (none, non-strict testing).  Never "OK " with
@@ -476,7 +530,9 @@ struct tls_fetch {
 	/* public when done */
 	enum fetch_class result;
 	char reason[TLS_REASON_MAX];
-	char peer[64];             /* address connected to, for logs */
+	char why[160];             /* the same for a person (explanations) */
+	char peer[64];             /* address connected to (or last tried), for logs */
+	msec_t started, t_connect, t_handshake;  /* 0: not reached */
 	/* private; contexts never move once started */
 	int fd;
 	int state;
@@ -579,6 +635,7 @@ struct cache_entry {
 	uint16_t fails;              /* consecutive failed fetches */
 	uint16_t job;                /* lookup job running for it + 1, 0 = none */
 	uint32_t max_age;
+	uint32_t why_hash;           /* hash of the last failure logged, 0 = none */
 	int64_t fetched_wall;        /* UNIX time of the successful fetch */
 	msec_t expires;              /* fetched + max_age, monotonic */
 	msec_t next_check;           /* revalidate on a lookup after this */

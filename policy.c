@@ -4,6 +4,7 @@
  * The grammar is RFC 8461 sections 3.1 and 3.2, applied strictly; where
  * the RFC leaves room, docs/requirements.md (TXT, POL, PFX) decides.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "mtasts.h"
@@ -41,27 +42,40 @@ txt_value_char(unsigned c)
 	return c >= 0x21 && c <= 0x7e && c != ';' && c != '=';
 }
 
+static int
+txt_err(struct txt_error *err, enum txt_why why, size_t n)
+{
+	err->why = why;
+	err->n = n;
+	return -1;
+}
+
 /* One field at buf[*pos]: name "=" value, *pos moved past it.  The first
  * id= goes to id (RFC 8461 3.2, last paragraph); names are case-sensitive,
- * so "ID=" is an extension.  0, or -1 if it breaks the ABNF. */
+ * so "ID=" is an extension.  0, or -1 with *err if it breaks the ABNF. */
 static int
-txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], int *have_id)
+txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], int *have_id,
+    struct txt_error *err)
 {
 	size_t i = *pos, s = i, v;
 
 	if (!ascii_isalnum(buf[i]))
-		return -1;
+		return txt_err(err, TXT_WHY_SYNTAX, i + 1);
 	for (i++; i < len && ext_name_char(buf[i]); i++)
 		if (i - s >= TXT_EXT_NAME_MAX)
-			return -1;
+			return txt_err(err, TXT_WHY_SYNTAX, i + 1);
 	if (i == len || buf[i] != '=')
-		return -1;
+		return txt_err(err, TXT_WHY_SYNTAX, i + 1);
 	v = ++i;
 	if (i - s == 3 && buf[s] == 'i' && buf[s + 1] == 'd') {
 		while (i < len && ascii_isalnum(buf[i]))
 			i++;
-		if (i == v || i - v > TXT_ID_MAX)
-			return -1;
+		if (i < len && buf[i] != ';' && !ascii_isblank(buf[i]))
+			return txt_err(err, TXT_WHY_ID_CHAR, i + 1);
+		if (i == v)
+			return txt_err(err, TXT_WHY_ID_EMPTY, 0);
+		if (i - v > TXT_ID_MAX)
+			return txt_err(err, TXT_WHY_ID_LONG, i - v);
 		if (!*have_id) {
 			memcpy(id, buf + v, i - v);
 			id[i - v] = '\0';
@@ -71,7 +85,7 @@ txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], 
 		while (i < len && txt_value_char(buf[i]))
 			i++;
 		if (i == v)
-			return -1;
+			return txt_err(err, TXT_WHY_SYNTAX, i + 1);
 	}
 	*pos = i;
 	return 0;
@@ -80,10 +94,21 @@ txt_field(const uint8_t *buf, size_t len, size_t *pos, char id[TXT_ID_MAX + 1], 
 int
 policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 {
+	struct txt_error err;
+
+	return policy_txt_check(buf, len, id, &err);
+}
+
+int
+policy_txt_check(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1],
+    struct txt_error *err)
+{
 	size_t i = STS_VERSION_LEN;
 	int fields = 0, have_id = 0;
 
 	id[0] = '\0';
+	err->why = TXT_WHY_OK;
+	err->n = 0;
 	if (buf == NULL || !txt_is_sts(buf, len))
 		return 0;
 	/* 1*(sts-field-delim sts-field) [sts-field-delim] */
@@ -94,19 +119,23 @@ policy_txt_record(const uint8_t *buf, size_t len, char id[TXT_ID_MAX + 1])
 			break;
 		while (i < len && ascii_isblank(buf[i]))
 			i++;
-		if (i == len || buf[i] != ';')
+		if (i == len || buf[i] != ';') {
+			txt_err(err, TXT_WHY_SYNTAX, i + 1);
 			goto bad;
+		}
 		i++;
 		while (i < len && ascii_isblank(buf[i]))
 			i++;
 		if (i == len)
 			break;          /* the optional trailing delimiter */
-		if (txt_field(buf, len, &i, id, &have_id) < 0)
+		if (txt_field(buf, len, &i, id, &have_id, err) < 0)
 			goto bad;
 		fields++;
 	}
-	if (fields == 0 || !have_id)
+	if (fields == 0 || !have_id) {
+		txt_err(err, TXT_WHY_NO_ID, 0);
 		goto bad;
+	}
 	return 1;
 bad:
 	id[0] = '\0';
@@ -134,12 +163,17 @@ txt_maybe_sts(const uint8_t *p, size_t len)
  * it is something else.
  */
 enum txt_status
-policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
+policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1], struct txt_error *err)
 {
 	char tmp[TXT_ID_MAX + 1];
+	struct txt_error e, first = { TXT_WHY_OK, 0 };
 	int i, n, sts = 0, valid = 0;
 
 	id[0] = '\0';
+	if (err == NULL)
+		err = &e;
+	err->why = TXT_WHY_NO_STS;
+	err->n = 0;
 	if (r == NULL)
 		return TXT_NONE;
 	n = r->ntxt;
@@ -153,24 +187,36 @@ policy_txt_select(const struct dns_result *r, char id[TXT_ID_MAX + 1])
 
 		if ((size_t)t->off > sizeof r->txtbuf ||
 		    len > sizeof r->txtbuf - t->off) {
-			sts++;          /* unreadable: count it as a broken one */
+			if (sts++ == 0) /* unreadable: count it as a broken one */
+				first.why = TXT_WHY_SYNTAX;
 			continue;
 		}
 		p = r->txtbuf + t->off;
 		if (t->too_long) {
-			if (txt_maybe_sts(p, len))
-				sts++;
+			if (txt_maybe_sts(p, len) && sts++ == 0) {
+				first.why = TXT_WHY_TOO_LONG;
+				first.n = TXT_RECORD_MAX;
+			}
 			continue;
 		}
-		rc = policy_txt_record(p, len, tmp);
+		rc = policy_txt_check(p, len, tmp, &e);
 		if (rc == 0)
 			continue;
-		sts++;
+		if (sts++ == 0)
+			first = e;
 		if (rc == 1 && valid++ == 0)
 			memcpy(id, tmp, sizeof tmp);
 	}
-	if (sts == 1 && valid == 1)
+	if (sts == 1 && valid == 1) {
+		err->why = TXT_WHY_OK;
 		return TXT_FOUND;
+	}
+	if (sts > 1) {
+		err->why = TXT_WHY_MANY;
+		err->n = (size_t)sts;
+	} else if (sts == 1) {
+		*err = first;
+	}
 	id[0] = '\0';
 	return TXT_NONE;
 }
@@ -334,39 +380,81 @@ policy_line_split(const uint8_t *p, size_t n, size_t *nn, const uint8_t **v, siz
 	return 1;
 }
 
+/* What an invalid mx value looks like to a person (POL-9) */
+static const char *
+mx_why(const uint8_t *v, size_t n)
+{
+	size_t i;
+	int digits_dots = n > 0;
+
+	for (i = 0; i < n; i++) {
+		if (v[i] == ':' || v[i] == '[')
+			return "is an IP address";
+		if (ascii_isblank(v[i]))
+			return "has a space in it";
+		if (!ascii_isdigit(v[i]) && v[i] != '.')
+			digits_dots = 0;
+	}
+	if (n == 0)
+		return "is empty";
+	return digits_dots ? "is an IP address" : "is not a host name";
+}
+
+static int
+all_digits(const uint8_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!ascii_isdigit(v[i]))
+			return 0;
+	return n > 0;
+}
+
+static const char *
+perr(struct policy_error *err, const char *reason, const char *text)
+{
+	err->reason = reason;
+	err->text = text;
+	return reason;
+}
+
 /* An mx field: every one is checked, repeated or not, so one bad one
  * spoils all; repeats are dropped.  NULL or the error reason. */
 static const char *
-policy_mx(const uint8_t *v, size_t vn, struct policy *out)
+policy_mx(const uint8_t *v, size_t vn, struct policy *out, struct policy_error *err)
 {
 	char pat[MX_PATTERN_MAX + 1];
 	size_t plen = mx_pattern(v, vn, pat);
 	int k;
 
-	if (plen == 0)
-		return "bad mx";
+	if (plen == 0) {
+		err->value = v;
+		err->valuelen = vn;
+		return perr(err, "bad mx", mx_why(v, vn));
+	}
 	for (k = 0; k < out->nmx; k++)
 		if (strcmp(out->mx[k], pat) == 0)
 			return NULL;
 	if (out->nmx == MX_MAX)
-		return "too many mx";
+		return perr(err, "too many mx", "more than 32 mx patterns");
 	memcpy(out->mx[out->nmx++], pat, plen + 1);
 	return NULL;
 }
 
 /* One field into out.  Repeated non-mx fields: the first wins, later ones
- * are ignored.  NULL or the error reason. */
+ * are ignored.  NULL or the error reason (with err filled). */
 static const char *
 policy_field(const uint8_t *p, size_t nn, const uint8_t *v, size_t vn, struct policy *out,
-    int *seen)
+    int *seen, struct policy_error *err)
 {
 	if (name_is(p, nn, "mx"))
-		return policy_mx(v, vn, out);
+		return policy_mx(v, vn, out, err);
 	if (name_is(p, nn, "version")) {
 		if (*seen & SEEN_VERSION)
 			return NULL;
 		if (!value_is(v, vn, "STSv1"))
-			return "bad version";
+			return perr(err, "bad version", "version is not STSv1");
 		*seen |= SEEN_VERSION;
 		return NULL;
 	}
@@ -380,7 +468,7 @@ policy_field(const uint8_t *p, size_t nn, const uint8_t *v, size_t vn, struct po
 		else if (value_is(v, vn, "none"))
 			out->mode = STS_NONE;
 		else
-			return "bad mode";
+			return perr(err, "bad mode", "mode is not enforce, testing or none");
 		*seen |= SEEN_MODE;
 		return NULL;
 	}
@@ -388,28 +476,42 @@ policy_field(const uint8_t *p, size_t nn, const uint8_t *v, size_t vn, struct po
 		if (*seen & SEEN_MAX_AGE)
 			return NULL;
 		if (parse_max_age(v, vn, &out->max_age) < 0)
-			return "bad max_age";
+			return perr(err, "bad max_age", all_digits(v, vn) ?
+			    "max_age has more than 10 digits" : "max_age not a number");
 		*seen |= SEEN_MAX_AGE;
 		return NULL;
 	}
 	/* an extension: accepted and ignored, but it needs a value (ABNF) */
 	if (vn == 0)
-		return "empty value";
+		return perr(err, "empty value", "a field without a value");
 	return NULL;
 }
 
 /* One line without its terminator.  Returns NULL or the error reason. */
 static const char *
-policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen)
+policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen,
+    struct policy_error *err)
 {
+	static const struct { const char *reason, *text; } split_text[] = {
+		{ "bare CR", "a CR that does not end the line" },
+		{ "control character", "a control character" },
+		{ "malformed line", "not a 'name: value' line" },
+		{ "bad utf-8", "not UTF-8 text" },
+	};
 	const uint8_t *v = NULL;
 	const char *why = NULL;
-	size_t nn = 0, vn = 0;
+	size_t nn = 0, vn = 0, k;
 	int r = policy_line_split(p, n, &nn, &v, &vn, &why);
 
-	if (r <= 0)
-		return r < 0 ? why : NULL;
-	return policy_field(p, nn, v, vn, out, seen);
+	if (r < 0) {
+		for (k = 0; k < sizeof split_text / sizeof split_text[0]; k++)
+			if (split_text[k].reason == why)
+				return perr(err, why, split_text[k].text);
+		return perr(err, why, why);
+	}
+	if (r == 0)
+		return NULL;
+	return policy_field(p, nn, v, vn, out, seen, err);
 }
 
 int
@@ -423,7 +525,9 @@ policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_e
 	out->max_age = 0;
 	out->nmx = 0;
 	err->line = 0;
-	err->reason = NULL;
+	err->reason = err->text = NULL;
+	err->value = NULL;
+	err->valuelen = 0;
 	if (buf == NULL)
 		len = 0;
 	while (pos < len) {
@@ -439,27 +543,101 @@ policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_e
 		} else {
 			e = next = len;  /* the final terminator is optional */
 		}
-		why = policy_line(buf + pos, e - pos, out, &seen);
+		why = policy_line(buf + pos, e - pos, out, &seen, err);
 		if (why != NULL) {
 			err->line = line;
-			err->reason = why;
 			goto bad;
 		}
 		pos = next;
 	}
 	if (!(seen & SEEN_VERSION))
-		err->reason = "missing version";
+		perr(err, "missing version", "no version line (the first line should be "
+		    "'version: STSv1')");
 	else if (!(seen & SEEN_MODE))
-		err->reason = "missing mode";
+		perr(err, "missing mode", "no mode line");
 	else if (!(seen & SEEN_MAX_AGE))
-		err->reason = "missing max_age";
+		perr(err, "missing max_age", "no max_age line");
 	else if (out->nmx == 0 && out->mode != STS_NONE)
-		err->reason = "missing mx";
+		perr(err, "missing mx", "no mx line (mode enforce and testing need one)");
 	else
 		return 0;
 bad:
 	out->nmx = 0;
 	return -1;
+}
+
+/* ---- explanations for the log and query mode ------------------------------- */
+
+size_t
+policy_txt_explain(const struct txt_error *err, const char *qname, char *out, size_t cap)
+{
+	int n;
+
+	switch (err->why) {
+	case TXT_WHY_OK:
+		n = snprintf(out, cap, "TXT record valid");
+		break;
+	case TXT_WHY_NO_STS:
+		n = snprintf(out, cap, "no STSv1 TXT record at %s (only other TXT records)", qname);
+		break;
+	case TXT_WHY_MANY:
+		if (err->n == 2)
+			n = snprintf(out, cap, "two STSv1 TXT records");
+		else
+			n = snprintf(out, cap, "%zu STSv1 TXT records", err->n);
+		break;
+	case TXT_WHY_ID_LONG:
+		n = snprintf(out, cap, "TXT id has %zu characters (at most %d)", err->n, TXT_ID_MAX);
+		break;
+	case TXT_WHY_ID_EMPTY:
+		n = snprintf(out, cap, "TXT id is empty");
+		break;
+	case TXT_WHY_ID_CHAR:
+		n = snprintf(out, cap, "TXT id has a character other than letters and digits "
+		    "(byte %zu of the record)", err->n);
+		break;
+	case TXT_WHY_NO_ID:
+		n = snprintf(out, cap, "STSv1 TXT record without id");
+		break;
+	case TXT_WHY_TOO_LONG:
+		n = snprintf(out, cap, "STSv1 TXT record over %zu bytes", err->n);
+		break;
+	default:
+		n = snprintf(out, cap, "STSv1 TXT record malformed at byte %zu", err->n);
+		break;
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
+size_t
+policy_error_explain(const struct policy_error *err, char *out, size_t cap)
+{
+	char val[LOG_SAFE_MAX / 2 + 1];
+	const char *text = err->text != NULL ? err->text :
+	    err->reason != NULL ? err->reason : "invalid";
+	size_t i, k = 0;
+	int n;
+
+	if (err->value != NULL && err->line > 0) {
+		/* the value quoted as far as it is printable ASCII */
+		for (i = 0; i < err->valuelen && k + 5 < sizeof val; i++) {
+			unsigned c = err->value[i];
+			if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+				val[k++] = (char)c;
+			} else {
+				snprintf(val + k, sizeof val - k, "\\x%02x", c);
+				k += 4;
+			}
+		}
+		val[k] = '\0';
+		n = snprintf(out, cap, "mx line %d: '%s'%s %s", err->line, val,
+		    i < err->valuelen ? "..." : "", text);
+	} else if (err->line > 0) {
+		n = snprintf(out, cap, "policy line %d: %s", err->line, text);
+	} else {
+		n = snprintf(out, cap, "policy: %s", text);
+	}
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* ---- the answer to Postfix (PFX-1..PFX-3, PFX-7, SM-4) --------------- */

@@ -120,7 +120,58 @@ static const struct { int code; const char *name; } x509_names[] = {
 	X(BR_ERR_X509_FORBIDDEN_KEY_USAGE), X(BR_ERR_X509_WEAK_PUBLIC_KEY),
 	X(BR_ERR_X509_NOT_TRUSTED),
 };
+
+static const struct { int code; const char *name; } ssl_names[] = {
+	X(BR_ERR_BAD_PARAM), X(BR_ERR_BAD_STATE), X(BR_ERR_UNSUPPORTED_VERSION),
+	X(BR_ERR_BAD_VERSION), X(BR_ERR_BAD_LENGTH), X(BR_ERR_TOO_LARGE),
+	X(BR_ERR_BAD_MAC), X(BR_ERR_NO_RANDOM), X(BR_ERR_UNKNOWN_TYPE),
+	X(BR_ERR_UNEXPECTED), X(BR_ERR_BAD_CCS), X(BR_ERR_BAD_ALERT),
+	X(BR_ERR_BAD_HANDSHAKE), X(BR_ERR_OVERSIZED_ID), X(BR_ERR_BAD_CIPHER_SUITE),
+	X(BR_ERR_BAD_COMPRESSION), X(BR_ERR_BAD_FRAGLEN), X(BR_ERR_BAD_SECRENEG),
+	X(BR_ERR_EXTRA_EXTENSION), X(BR_ERR_BAD_SNI), X(BR_ERR_BAD_HELLO_DONE),
+	X(BR_ERR_LIMIT_EXCEEDED), X(BR_ERR_BAD_FINISHED), X(BR_ERR_RESUME_MISMATCH),
+	X(BR_ERR_INVALID_ALGORITHM), X(BR_ERR_BAD_SIGNATURE), X(BR_ERR_WRONG_KEY_USAGE),
+	X(BR_ERR_NO_CLIENT_AUTH), X(BR_ERR_IO),
+};
 #undef X
+
+/* f->why for a BearSSL error: what it means, then its name */
+static void
+tls_explain(struct tls_fetch *f, int err, const char *reason)
+{
+	const char *name = reason;
+	size_t i;
+
+	for (i = 0; i < sizeof ssl_names / sizeof ssl_names[0]; i++)
+		if (ssl_names[i].code == err)
+			name = ssl_names[i].name;
+	switch (err) {
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		snprintf(f->why, sizeof f->why, f->san_seen ?
+		    "TLS: certificate not valid for %s (%s)" :
+		    "TLS: certificate has no DNS name (subjectAltName), so not valid for %s (%s)",
+		    f->host, reason);
+		return;
+	case BR_ERR_X509_NOT_TRUSTED:
+		snprintf(f->why, sizeof f->why,
+		    "TLS: certificate not issued by a trusted CA (%s)", reason);
+		return;
+	case BR_ERR_X509_EXPIRED:
+		snprintf(f->why, sizeof f->why,
+		    "TLS: certificate expired or not yet valid (%s)", reason);
+		return;
+	}
+	if (err >= BR_ERR_SEND_FATAL_ALERT)
+		snprintf(f->why, sizeof f->why, "TLS: handshake with %s failed, we sent alert %d",
+		    f->peer, err - BR_ERR_SEND_FATAL_ALERT);
+	else if (err >= BR_ERR_RECV_FATAL_ALERT)
+		snprintf(f->why, sizeof f->why, "TLS: %s sent fatal alert %d",
+		    f->peer, err - BR_ERR_RECV_FATAL_ALERT);
+	else if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32)
+		snprintf(f->why, sizeof f->why, "TLS: certificate rejected (%s)", reason);
+	else
+		snprintf(f->why, sizeof f->why, "TLS: error with %s (%s)", f->peer, name);
+}
 
 /* Class and reason for a BearSSL error code (non-zero). */
 static enum fetch_class
@@ -208,6 +259,26 @@ fetch_finish(struct tls_fetch *f, enum fetch_class c, const char *reason)
 	f->state = F_DONE;
 	f->result = c;
 	strlcpy_m(f->reason, reason, sizeof f->reason);
+	f->why[0] = '\0';
+}
+
+/* f finished with the HTTP parser's verdict */
+static void
+fetch_http_finish(struct tls_fetch *f)
+{
+	fetch_finish(f, f->http.err_class, f->http.reason);
+	strlcpy_m(f->why, f->http.why, sizeof f->why);
+}
+
+/* f finished with BearSSL's error err */
+static void
+fetch_tls_finish(struct tls_fetch *f, int err)
+{
+	char reason[TLS_REASON_MAX];
+	enum fetch_class c = tls_error(err, reason, sizeof reason);
+
+	fetch_finish(f, c, reason);
+	tls_explain(f, err, reason);
 }
 
 static void
@@ -231,6 +302,7 @@ tls_begin(struct tls_fetch *f)
 	unsigned char seed[32];
 
 	f->state = F_TLS;
+	f->t_connect = mono_now();
 	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
 	tls_set_time(f);
 	/* the system seeder may be missing in a chroot: add our own */
@@ -238,10 +310,7 @@ tls_begin(struct tls_fetch *f)
 		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
 	/* SNI and the name checked in the certificate are both host (TLS-1) */
 	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
-		char reason[TLS_REASON_MAX];
-		enum fetch_class c = tls_error(br_ssl_engine_last_error(&f->sc.eng),
-		    reason, sizeof reason);
-		fetch_finish(f, c, reason);
+		fetch_tls_finish(f, br_ssl_engine_last_error(&f->sc.eng));
 		return;
 	}
 	tls_pump(f);                    /* the ClientHello goes out now */
@@ -255,6 +324,7 @@ conn_failed(struct tls_fetch *f)
 	addr_text(&f->addr[f->cur], ip, sizeof ip);
 	log_debug("%s: connect to %s port %d: %s", f->host, ip, tls_fetch_port,
 	    strerror(f->conn_err));
+	strlcpy_m(f->peer, ip, sizeof f->peer);
 	close(f->fd);
 	f->fd = -1;
 }
@@ -272,6 +342,7 @@ connect_next(struct tls_fetch *f, msec_t now)
 			continue;
 		}
 		f->fd = fd;
+		addr_text(a, f->peer, sizeof f->peer);
 		/* BearSSL hands over one record at a time: without NODELAY the
 		 * last handshake record waits ~40 ms for a delayed ACK (Nagle) */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
@@ -290,6 +361,15 @@ connect_next(struct tls_fetch *f, msec_t now)
 	}
 	fetch_finish(f, FETCH_ERR_FETCH, f->conn_err == ECONNREFUSED ? "connect-refused" :
 	    f->conn_err == ETIMEDOUT ? "connect-timeout" : "connect-failed");
+	if (f->conn_err == ECONNREFUSED)
+		snprintf(f->why, sizeof f->why, "connection refused by %s port %d",
+		    f->peer, tls_fetch_port);
+	else if (f->conn_err == ETIMEDOUT)
+		snprintf(f->why, sizeof f->why, "connection to %s port %d timed out",
+		    f->peer, tls_fetch_port);
+	else
+		snprintf(f->why, sizeof f->why, "cannot connect to %s port %d: %s",
+		    f->peer[0] ? f->peer : "any address", tls_fetch_port, strerror(f->conn_err));
 }
 
 static void
@@ -319,28 +399,28 @@ tls_sock_end(struct tls_fetch *f, int err)
 	if (!f->hs_done) {
 		fetch_finish(f, FETCH_ERR_FETCH, err == 0 ? "tls-eof" :
 		    err == ECONNRESET ? "connection-reset" : "io-error");
+		snprintf(f->why, sizeof f->why, "TLS: %s by %s during the handshake",
+		    err == 0 ? "connection closed" : err == ECONNRESET ? "connection reset" :
+		    "I/O error", f->peer);
 		return;
 	}
 	if (http_eof(&f->http, 0) == HTTP_DONE)
 		fetch_finish(f, FETCH_OK, "");
 	else
-		fetch_finish(f, f->http.err_class, f->http.reason);
+		fetch_http_finish(f);
 }
 
 static void
 tls_closed(struct tls_fetch *f)
 {
 	int err = br_ssl_engine_last_error(&f->sc.eng);
-	char reason[TLS_REASON_MAX];
 
-	if (err != BR_ERR_OK) {
-		enum fetch_class c = tls_error(err, reason, sizeof reason);
-		fetch_finish(f, c, reason);
-	} else if (http_eof(&f->http, 1) == HTTP_DONE) {
+	if (err != BR_ERR_OK)
+		fetch_tls_finish(f, err);
+	else if (http_eof(&f->http, 1) == HTTP_DONE)
 		fetch_finish(f, FETCH_OK, "");    /* close_notify ended the body */
-	} else {
-		fetch_finish(f, f->http.err_class, f->http.reason);
-	}
+	else
+		fetch_http_finish(f);
 }
 
 /* One step of the pump in one direction: bytes moved (or EINTR: try
@@ -381,7 +461,7 @@ pump_recvapp(struct tls_fetch *f)
 		fetch_finish(f, FETCH_OK, "");
 		return PUMP_OVER;
 	case HTTP_ERROR:
-		fetch_finish(f, f->http.err_class, f->http.reason);
+		fetch_http_finish(f);
 		return PUMP_OVER;
 	case HTTP_NEED_MORE:
 		break;
@@ -439,8 +519,10 @@ tls_pump(struct tls_fetch *f)
 			tls_closed(f);
 			return;
 		}
-		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !f->hs_done) {
 			f->hs_done = 1;
+			f->t_handshake = mono_now();
+		}
 		if (st & BR_SSL_SENDREC) {
 			if ((p = pump_sendrec(f)) == PUMP_OVER)
 				return;
@@ -516,9 +598,23 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	br_ssl_engine_set_default_ecdsa(eng);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
-	br_ssl_engine_set_default_aes_cbc(eng);
+	/* Portable constant-time symmetric code only: a policy is a few KB,
+	 * so AES-NI, PCLMUL or SSE2 versions would save microseconds and cost
+	 * kilobytes of binary.  ct64 where 64-bit multiplies are native. */
+	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable, &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_cbc(eng, &br_sslrec_in_cbc_vtable, &br_sslrec_out_cbc_vtable);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, &br_chacha20_ct_run);
+	if (sizeof(void *) >= 8) {
+		br_ssl_engine_set_aes_ctr(eng, &br_aes_ct64_ctr_vtable);
+		br_ssl_engine_set_aes_cbc(eng, &br_aes_ct64_cbcenc_vtable, &br_aes_ct64_cbcdec_vtable);
+		br_ssl_engine_set_ghash(eng, &br_ghash_ctmul64);
+	} else {
+		br_ssl_engine_set_aes_ctr(eng, &br_aes_ct_ctr_vtable);
+		br_ssl_engine_set_aes_cbc(eng, &br_aes_ct_cbcenc_vtable, &br_aes_ct_cbcdec_vtable);
+		br_ssl_engine_set_ghash(eng, &br_ghash_ctmul);
+	}
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmul_run);
 }
 
 void
@@ -538,7 +634,10 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 	f->reqlen = f->reqsent = 0;
 	f->result = FETCH_OK;
 	f->reason[0] = '\0';
+	f->why[0] = '\0';
 	f->peer[0] = '\0';
+	f->started = now;
+	f->t_connect = f->t_handshake = 0;
 	http_init(&f->http, f->body, sizeof f->body);
 	if (strlen(host) > DOMAIN_MAX || ta == NULL || ta->n == 0) {
 		fetch_finish(f, FETCH_ERR_FETCH, "bad-fetch-arguments");
@@ -627,7 +726,12 @@ tls_fetch_step(struct tls_fetch *f, short revents, msec_t now)
 	if (f->state == F_DONE)
 		return 1;
 	if (now >= f->deadline) {
+		int state = f->state;
 		fetch_finish(f, FETCH_ERR_FETCH, "timeout");
+		snprintf(f->why, sizeof f->why, "%s %s port %d after %lld s",
+		    state == F_CONNECT ? "no TCP connection to" : !f->hs_done ?
+		    "TLS handshake not finished with" : "HTTP response not complete from",
+		    f->peer, tls_fetch_port, (long long)((now - f->started + 500) / 1000));
 		return 1;
 	}
 	if (f->state == F_CONNECT && now >= f->conn_deadline) {

@@ -62,7 +62,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int i, j;
 
 	if (policy_parse(data, size, &p, &err) != 0) {
+		char why[200];
 		if (err.reason == NULL || err.line < 0 || p.nmx != 0)
+			abort();
+		/* the explanation quotes only what lies inside the input */
+		if (err.value != NULL && (err.value < data || err.valuelen > size ||
+		    (size_t)(err.value - data) > size - err.valuelen))
+			abort();
+		if (policy_error_explain(&err, why, sizeof why) == 0 || strlen(why) >= sizeof why)
 			abort();
 		return 0;
 	}

@@ -47,6 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dns_result r;
 	char id[TXT_ID_MAX + 1], sel[TXT_ID_MAX + 1], first[TXT_ID_MAX + 1] = "";
+	char why[200];
+	struct txt_error te;
 	size_t off = 0, used = 0;
 	int sts = 0, valid = 0, rc;
 
@@ -84,11 +86,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		off += len + 1;
 	}
-	if (policy_txt_select(&r, sel) == TXT_FOUND) {
-		if (sts != 1 || valid != 1 || strcmp(sel, first) != 0)
+	if (policy_txt_select(&r, sel, &te) == TXT_FOUND) {
+		if (sts != 1 || valid != 1 || strcmp(sel, first) != 0 || te.why != TXT_WHY_OK)
 			abort();
-	} else if ((sts == 1 && valid == 1) || sel[0] != '\0') {
+	} else if ((sts == 1 && valid == 1) || sel[0] != '\0' ||
+	    (sts > 1) != (te.why == TXT_WHY_MANY) || (sts == 0 && te.why != TXT_WHY_NO_STS)) {
 		abort();
 	}
+	if (policy_txt_explain(&te, "_mta-sts.example.com", why, sizeof why) == 0)
+		abort();
 	return 0;
 }

@@ -1513,9 +1513,52 @@ test_ids(void)
 	resp_close(&RS[0]);
 }
 
+/* Why a query failed, in one line (issue 12) */
+static void
+test_explain(void)
+{
+	static struct dns_servers sv;
+	static struct dns_query q;
+	char out[160];
+
+	memset(&sv, 0, sizeof sv);
+	CHECK_INT(dns_servers_add(&sv, "127.0.0.1"), 0);
+	CHECK_INT(dns_servers_add(&sv, "[::1]:5353"), 0);
+	memset(&q, 0, sizeof q);
+	q.servers = &sv;
+	q.started = 1000;
+	q.fail = DNS_FAIL_TIMEOUT;
+	dns_query_explain(&q, 5000, out, sizeof out);
+	CHECK_STR(out, "DNS timeout at 127.0.0.1 after 4 s");
+	dns_query_explain(&q, 5600, out, sizeof out);
+	CHECK_STR(out, "DNS timeout at 127.0.0.1 after 5 s");
+	q.fail = DNS_FAIL_SERVER;
+	q.fail_rcode = 2;
+	q.fail_server = 1;
+	dns_query_explain(&q, 5000, out, sizeof out);
+	CHECK_STR(out, "DNS server ::1 port 5353 answered SERVFAIL");
+	q.fail_rcode = 5;
+	q.fail_server = 0;
+	dns_query_explain(&q, 5000, out, sizeof out);
+	CHECK_STR(out, "DNS server 127.0.0.1 answered REFUSED");
+	q.fail = DNS_FAIL_MALFORMED;
+	dns_query_explain(&q, 5000, out, sizeof out);
+	CHECK_STR(out, "DNS answer from 127.0.0.1 malformed");
+	q.fail = DNS_FAIL_CNAME;
+	dns_query_explain(&q, 5000, out, sizeof out);
+	CHECK_STR(out, "DNS: more than 8 CNAME hops");
+	/* a query that cannot start says why */
+	memset(&sv, 0, sizeof sv);
+	dns_query_start(&q, &sv, "example.com", DNS_T_TXT, 1000, 5000);
+	CHECK_INT(q.result.status, DNS_FAIL);
+	dns_query_explain(&q, 1000, out, sizeof out);
+	CHECK_STR(out, "no DNS server configured");
+}
+
 int
 main(void)
 {
+	test_explain();
 	test_resolvconf();
 	test_servers_add();
 	test_build();

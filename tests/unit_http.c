@@ -538,11 +538,55 @@ test_api(void)
 	CHECK_STR(http_class_str(FETCH_ERR_POLICY), "sts-policy-invalid");
 }
 
+/* The explanations for a person (issue 12) next to the reason codes */
+static void
+http_why(const char *in, const char *reason, const char *why)
+{
+	static struct result r;
+
+	run((const uint8_t *)in, strlen(in), NULL, 0, CLEAN, &r);
+	CHECK_INT(r.st, HTTP_ERROR);
+	CHECK_STR(P.reason, reason);
+	CHECK_STR(P.why, why);
+}
+
+static void
+test_why(void)
+{
+	static char hbig[HTTP_BODY_MAX + 200];
+	int n;
+
+	http_why("HTTP/1.1 301 Moved\r\nLocation: https://x/\r\n\r\n", "http-status-301",
+	    "HTTP 301 (redirects are not followed)");
+	http_why("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", "http-status-404",
+	    "HTTP 404 (not 200)");
+	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: 1\r\n\r\nx", "content-type",
+	    "Content-Type text/html (must be text/plain)");
+	http_why("HTTP/1.1 200 OK\r\nContent-Type:\r\nContent-Length: 1\r\n\r\nx",
+	    "content-type", "Content-Type empty (must be text/plain)");
+	http_why("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", "content-type-missing",
+	    "no Content-Type (must be text/plain)");
+	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 70000\r\n\r\n",
+	    "body-too-large", "body over 64 KiB");
+	n = snprintf(hbig, sizeof hbig, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+	memset(hbig + n, 'a', sizeof hbig - (size_t)n - 1);
+	http_why(hbig, "body-too-large", "body over 64 KiB");
+	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx", "content-encoding",
+	    "HTTP Content-Encoding other than identity (compressed body)");
+	http_why("ICY 200 OK\r\n\r\n", "bad-status-line", "no HTTP/1.x status line");
+	http_why("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nab",
+	    "truncated", "connection closed before the HTTP response was complete");
+	http_why("", "empty-response", "connection closed without an HTTP response");
+}
+
 int
 main(void)
 {
 	size_t i;
 
+	test_why();
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		check_case(&cases[i], (int)i);
 	test_big();

@@ -138,7 +138,7 @@ select2(const char *a, const char *b, char id[TXT_ID_MAX + 1])
 		add_txt(&r, a, strlen(a), 0);
 	if (b != NULL)
 		add_txt(&r, b, strlen(b), 0);
-	return policy_txt_select(&r, id);
+	return policy_txt_select(&r, id, NULL);
 }
 
 static void
@@ -169,48 +169,48 @@ test_txt_select(void)
 	CHECK_INT(select2("v=spf1 -all", NULL, id), TXT_NONE);
 	CHECK_INT(select2("", "v=STSv1; id=z", id), TXT_FOUND);
 	CHECK_STR(id, "z");
-	CHECK_INT(policy_txt_select(NULL, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(NULL, id, NULL), TXT_NONE);
 
 	/* a too-long record: its start decides whether it competes */
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=long; x=aaaa", 24, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=spf1 include:aaaa", 19, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "a");
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "", 0, 1);                  /* nothing stored: assume STS */
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=ST", 4, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 1);   /* valid text but flagged */
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv10", 8, 1);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 
 	/* hostile descriptors */
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
 	r.txt[0].off = DNS_TXT_BUF - 5;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	r.txt[0].off = 0xffff;
 	r.txt[0].len = 0xffff;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	memset(&r, 0, sizeof r);
 	add_txt(&r, "v=STSv1; id=a", 13, 0);
 	r.ntxt = -3;
-	CHECK_INT(policy_txt_select(&r, id), TXT_NONE);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_NONE);
 	r.ntxt = 1000;           /* clamped to DNS_TXT_MAX, the rest are empty */
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "a");
 
 	/* eight records, only one of them STSv1 */
@@ -218,7 +218,7 @@ test_txt_select(void)
 	for (i = 0; i < DNS_TXT_MAX - 1; i++)
 		add_txt(&r, "google-site-verification=x", 26, 0);
 	add_txt(&r, "v=STSv1; id=last", 16, 0);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "last");
 	/* a record filling the whole buffer */
 	memset(&r, 0, sizeof r);
@@ -226,7 +226,7 @@ test_txt_select(void)
 	r.txt[0].len = TXT_RECORD_MAX;
 	memcpy(r.txtbuf, "v=STSv1; id=big; x=", 19);
 	memset(r.txtbuf + 19, 'y', TXT_RECORD_MAX - 19);
-	CHECK_INT(policy_txt_select(&r, id), TXT_FOUND);
+	CHECK_INT(policy_txt_select(&r, id, NULL), TXT_FOUND);
 	CHECK_STR(id, "big");
 }
 
@@ -843,9 +843,120 @@ test_strings(void)
 	CHECK_STR(http_class_str((enum fetch_class)9), "unknown");
 }
 
+/* The explanations for a person (issue 12): reason kinds and the text */
+static void
+txt_why(const char *rec, enum txt_why want, const char *text)
+{
+	char id[TXT_ID_MAX + 1], out[200];
+	struct txt_error e;
+	static struct dns_result r;
+
+	memset(&r, 0, sizeof r);
+	add_txt(&r, rec, strlen(rec), 0);
+	CHECK_INT(policy_txt_select(&r, id, &e), TXT_NONE);
+	CHECK_INT(e.why, want);
+	policy_txt_explain(&e, "_mta-sts.example.com", out, sizeof out);
+	CHECK_STR(out, text);
+}
+
+static void
+pol_why(const char *body, int line, const char *reason, const char *text)
+{
+	struct policy_error pe;
+	char out[200];
+
+	CHECK_INT(policy_parse(guarded(body, strlen(body)), strlen(body), &pol, &pe), -1);
+	CHECK_INT(pe.line, line);
+	CHECK_STR(pe.reason, reason);
+	policy_error_explain(&pe, out, sizeof out);
+	CHECK_STR(out, text);
+}
+
+static void
+test_explain(void)
+{
+	char id[TXT_ID_MAX + 1], out[200];
+	struct txt_error e;
+	static struct dns_result r;
+	size_t k;
+
+	txt_why("v=STSv1; id=0123456789012345678901234567890123456789", TXT_WHY_ID_LONG,
+	    "TXT id has 40 characters (at most 32)");
+	txt_why("v=STSv1; id=", TXT_WHY_ID_EMPTY, "TXT id is empty");
+	txt_why("v=STSv1; id=ab-c", TXT_WHY_ID_CHAR,
+	    "TXT id has a character other than letters and digits (byte 15 of the record)");
+	txt_why("v=STSv1; x=y", TXT_WHY_NO_ID, "STSv1 TXT record without id");
+	txt_why("v=STSv1; id=a b", TXT_WHY_SYNTAX, "STSv1 TXT record malformed at byte 15");
+	txt_why("v=spf1 -all", TXT_WHY_NO_STS,
+	    "no STSv1 TXT record at _mta-sts.example.com (only other TXT records)");
+	memset(&r, 0, sizeof r);
+	add_txt(&r, "v=STSv1; id=a", 13, 0);
+	add_txt(&r, "v=STSv1; id=b", 13, 0);
+	CHECK_INT(policy_txt_select(&r, id, &e), TXT_NONE);
+	CHECK_INT(e.why, TXT_WHY_MANY);
+	policy_txt_explain(&e, "_mta-sts.example.com", out, sizeof out);
+	CHECK_STR(out, "two STSv1 TXT records");
+	add_txt(&r, "v=STSv1; id=c", 13, 0);
+	CHECK_INT(policy_txt_select(&r, id, &e), TXT_NONE);
+	policy_txt_explain(&e, "_mta-sts.example.com", out, sizeof out);
+	CHECK_STR(out, "3 STSv1 TXT records");
+	memset(&r, 0, sizeof r);
+	add_txt(&r, "v=STSv1; id=a", 13, 1);
+	CHECK_INT(policy_txt_select(&r, id, &e), TXT_NONE);
+	policy_txt_explain(&e, "_mta-sts.example.com", out, sizeof out);
+	CHECK_STR(out, "STSv1 TXT record over 4096 bytes");
+	memset(&r, 0, sizeof r);
+	add_txt(&r, "v=STSv1; id=a", 13, 0);
+	CHECK_INT(policy_txt_select(&r, id, &e), TXT_FOUND);
+	CHECK_INT(e.why, TXT_WHY_OK);
+
+	static const struct {
+		const char *body;
+		int line;
+		const char *reason, *text;
+	} pw[] = {
+		{ "version: STSv1\nmode: enforce\nmax_age: 12x\nmx: a.example\n", 3, "bad max_age",
+		    "policy line 3: max_age not a number" },
+		{ "version: STSv1\nmode: enforce\nmax_age: 12345678901\nmx: a.example\n", 3, "bad max_age",
+		    "policy line 3: max_age has more than 10 digits" },
+		{ "version: STSv1\nmx: 10.0.0.1\n", 2, "bad mx",
+		    "mx line 2: '10.0.0.1' is an IP address" },
+		{ "version: STSv1\nmx: [2001:db8::1]\n", 2, "bad mx",
+		    "mx line 2: '[2001:db8::1]' is an IP address" },
+		{ "version: STSv1\nmx: mail.example servername=evil\n", 2, "bad mx",
+		    "mx line 2: 'mail.example servername=evil' has a space in it" },
+		{ "version: STSv1\nmx: localhost\n", 2, "bad mx",
+		    "mx line 2: 'localhost' is not a host name" },
+		{ "version: STSv1\nmx: a\x01b.example\n", 2, "control character",
+		    "policy line 2: a control character" },
+		{ "mode: enforce\nmx: a.example\nmax_age: 1\n", 0, "missing version",
+		    "policy: no version line (the first line should be 'version: STSv1')" },
+		{ "version: STSv1\nmode: enforce\nmax_age: 1\n", 0, "missing mx",
+		    "policy: no mx line (mode enforce and testing need one)" },
+		{ "version: STSv1\nmode: enforce\nmx: a.example\n", 0, "missing max_age",
+		    "policy: no max_age line" },
+		{ "version: STSv1\nmode: enforced\n", 2, "bad mode",
+		    "policy line 2: mode is not enforce, testing or none" },
+		{ "version: STSv2\n", 1, "bad version",
+		    "policy line 1: version is not STSv1" },
+		{ "<html>\n", 1, "malformed line",
+		    "policy line 1: not a 'name: value' line" },
+		{ "version: STSv1\nmode: enforce\r\r\n", 2, "bare CR",
+		    "policy line 2: a CR that does not end the line" },
+		{ "version: STSv1\nnote: \xff\n", 2, "bad utf-8",
+		    "policy line 2: not UTF-8 text" },
+		{ "version: STSv1\nnote:\n", 2, "empty value",
+		    "policy line 2: a field without a value" },
+	};
+
+	for (k = 0; k < sizeof pw / sizeof pw[0]; k++)
+		pol_why(pw[k].body, pw[k].line, pw[k].reason, pw[k].text);
+}
+
 int
 main(void)
 {
+	test_explain();
 	test_txt_record();
 	test_txt_select();
 	test_policy_basic();

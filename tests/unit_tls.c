@@ -614,6 +614,7 @@ test_fetch(void)
 	serve_and_fetch(__LINE__, "wildcard", NULL, "www-cl", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "good", NULL, "www-404", FETCH_ERR_FETCH, "http-status-404", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-301", FETCH_ERR_FETCH, "http-status-301", "");
+	CHECK_STR(F.why, "HTTP 301 (redirects are not followed)");  /* the parser's, copied */
 	serve_and_fetch(__LINE__, "good", NULL, "www-html", FETCH_ERR_POLICY, "content-type", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-toobig", FETCH_ERR_FETCH, "body-too-large", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-close", FETCH_OK, "", POLICY);
@@ -629,11 +630,17 @@ test_fetch(void)
 	}
 
 	/* WebPKI failures (TLS-2, TLS-3) */
+	/* each with its explanation for a person (issue 12) */
 	serve_and_fetch(__LINE__, "expired", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_EXPIRED", "");
+	CHECK_STR(F.why, "TLS: certificate expired or not yet valid (BR_ERR_X509_EXPIRED)");
 	serve_and_fetch(__LINE__, "wrongname", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
+	CHECK_STR(F.why, "TLS: certificate not valid for " HOST " (BR_ERR_X509_BAD_SERVER_NAME)");
 	serve_and_fetch(__LINE__, "cnonly", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
+	CHECK_STR(F.why, "TLS: certificate has no DNS name (subjectAltName), so not valid for "
+	    HOST " (BR_ERR_X509_BAD_SERVER_NAME)");
 	serve_and_fetch(__LINE__, "iponly", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_BAD_SERVER_NAME", "");
 	serve_and_fetch(__LINE__, "selfsigned", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
+	CHECK_STR(F.why, "TLS: certificate not issued by a trusted CA (BR_ERR_X509_NOT_TRUSTED)");
 	serve_and_fetch(__LINE__, "untrusted", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 	serve_and_fetch(__LINE__, "chained", NULL, "www-cl", FETCH_ERR_WEBPKI, "BR_ERR_X509_NOT_TRUSTED", "");
 
@@ -699,7 +706,12 @@ test_fetch(void)
 	run_fetch(&anchors, HOST, addrs, 1, port, 5000);
 	CHECK_INT(F.result, FETCH_ERR_FETCH);
 	CHECK_STR(F.reason, "connect-refused");
-	CHECK_STR(F.peer, "");
+	CHECK_STR(F.peer, "127.0.0.1");  /* the address last tried */
+	{
+		char want[80];
+		snprintf(want, sizeof want, "connection refused by 127.0.0.1 port %d", port);
+		CHECK_STR(F.why, want);
+	}
 	addr_set(&addrs[1], "::1");
 	run_fetch(&anchors, HOST, addrs, 2, port, 5000);
 	CHECK_STR(F.reason, "connect-refused");
