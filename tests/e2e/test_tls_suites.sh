@@ -88,8 +88,9 @@ SUITESERVERS="
 #   EXPECT "PROTOCOL CIPHER CURVE" as nginx logs it for a fetch that must
 #   work (CURVE "*": any), or "fail" for one that must not.
 #   GATE: for "fail", the s_client options that must get through first;
-#   REASON: the fetch error the daemon must log (tls.c's tls-error-N is
-#   BearSSL's BR_ERR_*, tls-alert-N an alert received from nginx).
+#   REASON: the fetch error `mtasts -q` must show in its result line
+#   (tls.c's tls-error-N is BearSSL's BR_ERR_*, tls-alert-N an alert
+#   received from nginx).
 tcase() {
 	local name=$1 desc=$2 key=$3 md=$4 ext=$5 proto=$6 ciphers=$7 curve=$8 exp=$9 gate=${10:-} reason=${11:-}
 	local ip why=
@@ -292,7 +293,7 @@ for i in $(seq 1 $NCASE); do
 	    grep -m1 -E 'handshak|SSL_do_handshake|no shared cipher|alert' | sed 's/^.*\[[a-z]*\] [0-9#]*: \*[0-9]* //')
 	if [ "$rc" != 1 ]; then
 		fail "$name: $desc (s_client got $proto $cipher): expected no policy (rc=1), got rc=$rc: $(printf '%s' "$out" | paste -sd'|' -)"
-	elif ! grep -q "fetch failed.*: sts-policy-fetch-error ${C_WHY[i]}\$" "$T/mq.$name"; then
+	elif ! printf '%s\n' "$out" | grep -q "^result: no policy: .* \[sts-policy-fetch-error ${C_WHY[i]}\]\$"; then
 		fail "$name: $desc: no policy, but not for ${C_WHY[i]}: $(why "$name" "$ip")"
 	elif grep -q "^mta-sts.$name.test " "$T/suites.log"; then
 		fail "$name: $desc: nginx served a request: $(grep "^mta-sts.$name.test " "$T/suites.log")"
