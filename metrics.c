@@ -142,19 +142,16 @@ static const struct mdef mdefs[] = {
 };
 #define NVALUES 33           /* samples in mdefs[] */
 
-size_t
-metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char *out,
-    size_t cap)
+/* Every sample's value, in mdefs[] order; the gauges are counted now */
+static void
+metrics_values(const struct daemon *d, msec_t now, uint64_t rss, uint64_t v[NVALUES])
 {
 	const struct metrics *m = &d->metrics;
 	const struct cache *c = &d->cache;
-	struct mw w;
-	uint64_t v[NVALUES], running = 0, waiting = 0, usable = 0;
+	uint64_t running = 0, waiting = 0, usable = 0;
 	size_t i, k, n = 0;
 	int q;
 
-	json_init(&w.j, out, cap);
-	w.line = line;
 	for (k = 0; k < (size_t)d->jobs.nactive; k++)
 		running += ((const struct job *)d->jobs.active[k])->state != JOB_DONE;
 	for (k = 0; k < (size_t)d->clients.nactive; k++) {
@@ -194,14 +191,25 @@ metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char 
 	v[n++] = m->snap_last_usec;
 	v[n++] = m->scrapes;
 	v[n++] = m->http_rejected;
+}
 
+size_t
+metrics_format(const struct daemon *d, msec_t now, uint64_t rss, int line, char *out,
+    size_t cap)
+{
+	struct mw w;
+	uint64_t v[NVALUES];
+	size_t i, k, n = 0;
+
+	json_init(&w.j, out, cap);
+	w.line = line;
+	metrics_values(d, now, rss, v);
 	if (line)
 		mw_str(&w, "version=" MTASTS_VERSION);
 	else
 		mw_str(&w, "# HELP mtasts_build_info Version of the running mtasts.\n"
 		    "# TYPE mtasts_build_info gauge\n"
 		    "mtasts_build_info{version=\"" MTASTS_VERSION "\"} 1\n");
-	n = 0;
 	for (i = 0; i < sizeof mdefs / sizeof mdefs[0]; i++) {
 		const struct mdef *f = &mdefs[i];
 		family(&w, f->name, f->type == COUNTER || f->type == SECONDS_COUNTER ?

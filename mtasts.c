@@ -851,59 +851,35 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 	printf("%s\n", w.over ? "{\"error\": \"output too long\"}" : buf);
 }
 
+/* -q with a key that names no policy domain: NOTFOUND, and why; returns 1 */
 static int
-run_query(struct daemon *d, const char *key, const char *zone_name, int json, int steps)
+print_not_a_domain(const char *key, enum key_status ks, int json)
 {
-	const struct zone *z = conf_zone(&d->conf, zone_name, strlen(zone_name));
-	char domain[DOMAIN_MAX + 1], answer[REPLY_MAX];
-	struct request r;
-	enum lookup_start_result res;
-	enum key_status ks;
-	struct job *j;
-	struct loop l;
-	int i;
+	char buf[REPLY_MAX];
+	struct json w;
 
-	ks = key_normalize(key, strlen(key), domain);
-	if (ks != KEY_OK) {
-		if (json) {
-			struct json w;
-			json_init(&w, answer, sizeof answer);
-			json_raw(&w, "{");
-			json_member(&w, "key", key);
-			json_member(&w, "answer", "NOTFOUND ");
-			json_member(&w, "why", "not a policy domain");
-			json_raw(&w, "}");
-			printf("%s\n", answer);
-			return 1;
-		}
+	if (!json) {
 		printf("key: %s\nresult: not a policy domain (%s)\nanswer: NOTFOUND \n",
 		    key, key_status_str(ks));
 		return 1;
 	}
-	if (loop_init(&l, d) < 0)
-		return 2;
-	d->now = mono_now();
-	j = lookup_start(d, domain, z, &res);
-	if (j == NULL) {                /* cannot happen: the only job slot is free */
-		log_errx("%s: no lookup slot", domain);
-		loop_free(&l);
-		return 2;
-	}
-	j->refs = 1;                    /* keep the result after it finishes */
-	while (j->state != JOB_DONE && !got_term)
-		loop_once(d, &l, 0);
-	if (j->state != JOB_DONE)
-		return 2;
-	memset(&r, 0, sizeof r);
-	r.kind = REQ_JOB;
-	r.job = j;
-	r.zone = (uint8_t)(z - d->conf.zone);
-	strlcpy_m(r.domain, domain, sizeof r.domain);
-	answer[server_answer(d, &r, answer, sizeof answer - 1)] = '\0';
-	if (json) {
-		print_json(j, domain, z, answer);
-		goto out;
-	}
+	json_init(&w, buf, sizeof buf);
+	json_raw(&w, "{");
+	json_member(&w, "key", key);
+	json_member(&w, "answer", "NOTFOUND ");
+	json_member(&w, "why", "not a policy domain");
+	json_raw(&w, "}");
+	printf("%s\n", buf);
+	return 1;
+}
+
+/* -q's lines: what was found, the steps with -v 3, why, and the answer */
+static void
+print_text(const struct job *j, const char *domain, const struct zone *z, const char *answer,
+    int steps)
+{
+	int i;
+
 	printf("domain: %s\n", domain);
 	printf("zone: %s\n", z->name[0] ? z->name : "(default)");
 	if (j->id[0] != '\0')
@@ -922,10 +898,51 @@ run_query(struct daemon *d, const char *key, const char *zone_name, int json, in
 	else
 		printf("result: %s%s\n", j->failed ? "no policy: " : "", j->why);
 	printf("answer: %s\n", answer);
+}
+
+static int
+run_query(struct daemon *d, const char *key, const char *zone_name, int json, int steps)
+{
+	const struct zone *z = conf_zone(&d->conf, zone_name, strlen(zone_name));
+	char domain[DOMAIN_MAX + 1], answer[REPLY_MAX];
+	struct request r;
+	enum lookup_start_result res;
+	enum key_status ks;
+	struct job *j;
+	struct loop l;
+	int rc = 2;
+
+	ks = key_normalize(key, strlen(key), domain);
+	if (ks != KEY_OK)
+		return print_not_a_domain(key, ks, json);
+	if (loop_init(&l, d) < 0)
+		return 2;
+	d->now = mono_now();
+	j = lookup_start(d, domain, z, &res);
+	if (j == NULL) {                /* cannot happen: the only job slot is free */
+		log_errx("%s: no lookup slot", domain);
+		goto out;
+	}
+	j->refs = 1;                    /* keep the result after it finishes */
+	while (j->state != JOB_DONE && !got_term)
+		loop_once(d, &l, 0);
+	if (j->state != JOB_DONE)
+		goto out;
+	memset(&r, 0, sizeof r);
+	r.kind = REQ_JOB;
+	r.job = j;
+	r.zone = (uint8_t)(z - d->conf.zone);
+	strlcpy_m(r.domain, domain, sizeof r.domain);
+	answer[server_answer(d, &r, answer, sizeof answer - 1)] = '\0';
+	if (json)
+		print_json(j, domain, z, answer);
+	else
+		print_text(j, domain, z, answer, steps);
+	rc = strncmp(answer, "OK ", 3) == 0 ? 0 : 1;
 out:
 	loop_free(&l);
 	daemon_free(d);
-	return strncmp(answer, "OK ", 3) == 0 ? 0 : 1;
+	return rc;
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -944,14 +961,10 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	int ch;
 
+	memset(o, 0, sizeof *o);
 	o->conf_path = default_conf;
-	o->logfile = o->query = NULL;
 	o->zone = "";
-	o->health = NULL;
 	o->level = LOG_LVL_INFO;
-	o->check_only = o->conf_given = o->use_syslog = 0;
-	o->control = o->control_arg = NULL;
-	o->json = 0;
 	while ((ch = getopt(argc, argv, "c:v:l:q:z:sthVH:dp:r:Sj")) != -1) {
 		switch (ch) {
 		case 'c':
