@@ -5,7 +5,7 @@
 # CRC-32 are not IDs.
 cd "$(dirname "$0")/.." || exit 2
 doc=docs/requirements.md
-notids='^(RSA|UTF|CRC|NOW|SHA|ISO|RFC|TLS1)-'
+notids='^(RSA|UTF|CRC|NOW|SHA|ISO|RFC|TLS1|AES)-'
 pass=0
 fail=0
 cited=$(grep -rhoE '\b[A-Z]{2,6}-[0-9]+\b' --include='*.c' --include='*.h' \
