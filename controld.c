@@ -28,10 +28,9 @@ _Static_assert(CONTROL_OUT >= CONTROL_ROW_MAX + 64, "a dump line must fit the ou
 int
 controld_listen(struct daemon *d)
 {
-	struct sockaddr_un sun;
+	const char *path = d->conf.control + 5;     /* after "unix:" */
 	struct stat sb;
-	mode_t old;
-	int fd, rc;
+	int fd;
 
 	if (d->conf.control[0] == '\0')
 		return 0;
@@ -40,27 +39,13 @@ controld_listen(struct daemon *d)
 		log_errx("out of memory for the control connections");
 		return -1;
 	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	strlcpy_m(sun.sun_path, d->conf.control + 5, sizeof sun.sun_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		log_err("control %s", d->conf.control);
+	/* CTL-1: 0600 from the start, no moment where others may connect */
+	if ((fd = unix_listen(path, 0600, LISTEN_BACKLOG)) < 0)
 		return -1;
-	}
-	unlink(sun.sun_path);           /* a stale socket from an earlier run */
-	/* CTL-1: created 0600 from the start, no moment where others may connect */
-	old = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (rc < 0 || chmod(sun.sun_path, 0600) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-		log_err("control %s", d->conf.control);
-		close(fd);
-		return -1;
-	}
-	if (stat(sun.sun_path, &sb) == 0)
+	if (stat(path, &sb) == 0)
 		d->control_ino = sb.st_ino;
 	d->control_listener.fd = fd;
-	strlcpy_m(d->control_listener.path, sun.sun_path, sizeof d->control_listener.path);
+	strlcpy_m(d->control_listener.path, path, sizeof d->control_listener.path);
 	d->control_on = 1;
 	log_info("control socket %s", d->conf.control);
 	return 0;

@@ -166,6 +166,9 @@ int hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_s
  * address.  The fd, or -1 after logging why; *loopback = 1 when the
  * address is a loopback one (127/8, ::1). */
 int tcp_listen(const char *spec, int reuse_port, int backlog, int *loopback);
+/* A listening unix socket at path (a stale one there is removed), created
+ * with permissions mode from the start.  The fd, or -1 after logging why. */
+int unix_listen(const char *path, int mode, int backlog);
 /* The whole file at path in a malloc'd buffer, NUL-terminated after *len
  * bytes; the caller frees it.  NULL when it cannot be opened or read, or
  * holds more than max bytes, with "path: reason" in err and errno kept

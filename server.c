@@ -30,22 +30,9 @@ listen_one(struct daemon *d, const char *spec, struct listener *l)
 
 	l->path[0] = '\0';
 	if (!strncmp(spec, "unix:", 5)) {
-		struct sockaddr_un sun;
-		memset(&sun, 0, sizeof sun);
-		sun.sun_family = AF_UNIX;
-		strlcpy_m(sun.sun_path, spec + 5, sizeof sun.sun_path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		if ((fd = unix_listen(spec + 5, d->conf.socket_mode, LISTEN_BACKLOG)) < 0)
 			return -1;
-		unlink(sun.sun_path);   /* a stale socket from an earlier run */
-		if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
-		    chmod(sun.sun_path, (mode_t)d->conf.socket_mode) < 0 ||
-		    listen(fd, LISTEN_BACKLOG) < 0) {
-			log_err("listen %s", spec);
-			close(fd);
-			return -1;
-		}
-		strlcpy_m(l->path, sun.sun_path, sizeof l->path);
+		strlcpy_m(l->path, spec + 5, sizeof l->path);
 	} else {
 		int loopback;
 		if ((fd = tcp_listen(spec, d->conf.reuse_port, LISTEN_BACKLOG, &loopback)) < 0)

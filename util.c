@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "mtasts.h"
 
@@ -215,6 +216,36 @@ hostport_addr(const char *s, size_t len, int default_port, struct sockaddr_stora
 		*sl = sizeof *sin6;
 	}
 	return 0;
+}
+
+int
+unix_listen(const char *path, int mode, int backlog)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlcpy_m(sun.sun_path, path, sizeof sun.sun_path) >= sizeof sun.sun_path) {
+		log_errx("listen unix:%s: path too long", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		log_err("listen unix:%s", path);
+		return -1;
+	}
+	unlink(sun.sun_path);           /* a stale socket from an earlier run */
+	/* never wider than mode, not even between bind and chmod */
+	old = umask((mode_t)~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc < 0 || chmod(sun.sun_path, (mode_t)mode) < 0 || listen(fd, backlog) < 0) {
+		log_err("listen unix:%s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int
