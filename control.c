@@ -98,14 +98,10 @@ control_parse(const char *buf, size_t len, struct control_request *r)
 
 /* UNIX seconds as "2026-12-02T16:00:00Z" into out[21], or "-" for 0. */
 static void
-utc_text(int64_t t, char out[CONTROL_TIME_MAX])
+utc_text(int64_t t, char out[UTC_TIME_MAX])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, CONTROL_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		strlcpy_m(out, "-", CONTROL_TIME_MAX);
+	if (t <= 0 || utc_time(t, out) == 0)
+		strlcpy_m(out, "-", UTC_TIME_MAX);
 }
 
 /* Append s to out[cap] at *n; 0, or -1 when it does not fit (*n then
@@ -127,7 +123,7 @@ put(char *out, size_t cap, size_t *n, const char *s)
 static size_t
 row_text(const struct control_row *r, char *out, size_t cap)
 {
-	char t[3][CONTROL_TIME_MAX], num[24];
+	char t[3][UTC_TIME_MAX], num[24];
 	size_t n = 0;
 	int i;
 

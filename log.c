@@ -65,10 +65,9 @@ log_vline(int level, int with_errno, const char *fmt, va_list ap)
 		return;
 	if (log_fd != 2 && !log_syslog) {
 		struct timespec ts;
-		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		n = utc_time(ts.tv_sec, line);
+		line[n++] = ' ';
 	}
 	if (!log_syslog)
 		n += (size_t)snprintf(line + n, sizeof line - n, "mtasts[%d] %s: ",

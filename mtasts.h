@@ -116,7 +116,7 @@
 #define LOG_SAFE_MAX      200    /* remote bytes quoted in one log line */
 #define CONTROL_LINE_MAX  512    /* a control command line, newline excluded */
 #define CONTROL_ROW_MAX   12288  /* one dump line: 32 x 253-character patterns fit */
-#define CONTROL_TIME_MAX  24     /* "2026-12-02T16:00:00Z" and its NUL */
+#define UTC_TIME_MAX      24     /* "2026-12-02T16:00:00Z" and its NUL */
 #define CONTROL_CLIENT_TIMEOUT_MS 10000   /* mtasts -d/-p/-r/-S: per send/recv */
 /* the daemon's limits (clients, listeners, jobs, backoff): top of daemon.h */
 
@@ -174,6 +174,9 @@ int unix_listen(const char *path, int mode, int backlog);
  * holds more than max bytes, with "path: reason" in err and errno kept
  * (EFBIG for too large), so a caller may treat ENOENT as "no file". */
 char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+/* UNIX seconds t as RFC 3339 UTC, "2026-12-02T16:00:00Z", into out; the
+ * length (20), or 0 (out = "") when t cannot be shown.  Pure. */
+size_t utc_time(int64_t t, char out[UTC_TIME_MAX]);
 
 /* ---- json.c: JSON text into a caller's buffer (pure) ------------------ */
 struct json {

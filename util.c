@@ -339,3 +339,20 @@ fail:
 	errno = e;
 	return NULL;
 }
+
+/* gmtime_r and snprintf, not strftime: strftime drags musl's time zone
+ * code (about 5 KB) into a binary that only ever prints UTC. */
+size_t
+utc_time(int64_t t, char out[UTC_TIME_MAX])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	int n;
+
+	out[0] = '\0';
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return 0;
+	n = snprintf(out, UTC_TIME_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return n > 0 && n < UTC_TIME_MAX ? (size_t)n : 0;
+}
