@@ -7,6 +7,8 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "mtasts.h"
 
@@ -14,8 +16,51 @@ static int log_level = LOG_LVL_INFO;
 static int log_fd = 2;
 static int log_syslog;
 static char log_path[256];
+static int syslog_fd = -1;
 
 static const char *const level_name[] = { "error", "warning", "info", "debug" };
+
+/* Our own syslog(3): a datagram to /dev/log, "<PRI>mtasts[PID]: text".
+ * Two reasons not to use libc's: it stamps local time with strftime,
+ * which links musl's time zone code (5 KB) for a field every syslog
+ * daemon fills in itself when it is missing (RFC 3164 4.3.2), and its
+ * send can block the poll loop while the syslog daemon is stalled; this
+ * one drops the line instead. */
+static void
+syslog_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+
+	if (syslog_fd < 0)
+		syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (syslog_fd >= 0 && connect(syslog_fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		close(syslog_fd);
+		syslog_fd = -1;
+	}
+}
+
+static void
+syslog_send(int prio, const char *text)
+{
+	char msg[LOG_LINE_MAX + 32];
+	int n, tries;
+
+	n = snprintf(msg, sizeof msg, "<%d>mtasts[%d]: %s", LOG_MAIL | prio, (int)getpid(), text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof msg)
+		n = sizeof msg - 1;
+	/* a restarted syslog daemon has a new socket: reconnect once */
+	for (tries = 0; tries < 2; tries++) {
+		if (syslog_fd < 0)
+			syslog_connect();
+		if (syslog_fd < 0 || send(syslog_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 ||
+		    errno == EAGAIN)
+			return;
+		close(syslog_fd);
+		syslog_fd = -1;
+	}
+}
 
 void
 log_open(int level, const char *file, int use_syslog)
@@ -23,7 +68,7 @@ log_open(int level, const char *file, int use_syslog)
 	log_level = level;
 	log_syslog = use_syslog;
 	if (use_syslog)
-		openlog("mtasts", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		syslog_connect();
 	if (file != NULL && *file != '\0') {
 		strlcpy_m(log_path, file, sizeof log_path);
 		log_reopen();
@@ -79,7 +124,7 @@ log_vline(int level, int with_errno, const char *fmt, va_list ap)
 		snprintf(line + n, sizeof line - n, ": %s", strerror(saved));
 	if (log_syslog) {
 		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-		syslog(prio[level], "%s", line);
+		syslog_send(prio[level], line);
 		errno = saved;
 		return;
 	}

@@ -293,16 +293,24 @@ check_true LOG "-l FILE: lines carry a UTC timestamp" \
     "$(grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z mtasts\[' "$T/m1.log" && echo yes || echo no)"
 term "$L"
 if [ ! -e /dev/log ]; then
-	"$PY" "$LC" syslog /dev/log 4 "$T/syslog.out" &
+	"$PY" "$LC" syslog /dev/log 2 "$T/syslog.out" &
 	SL=$!; PIDS+=("$SL")
 	for i in $(seq 1 50); do [ -S /dev/log ] && break; sleep 0.05; done
 	ip netns exec "$NS" "$MTASTS" -c "$T/l.conf" -s &
 	L=$!; PIDS+=("$L")
-	sleep 0.5
-	term "$L"
 	wait "$SL" 2>/dev/null
 	check_true LOG "-s: lines go to syslog (facility mail)" \
-	    "$(grep -q '^<2[0-9]>.*mtasts\[[0-9]*\]: .*started' "$T/syslog.out" && echo yes || echo "no: $(head -c 200 "$T/syslog.out")")"
+	    "$(grep -q '^<2[0-9]>mtasts\[[0-9]*\]: .*started' "$T/syslog.out" && echo yes || echo "no: $(head -c 200 "$T/syslog.out")")"
+	# the syslog daemon restarts (a new socket at /dev/log): the next
+	# line still arrives, over a new connection
+	"$PY" "$LC" syslog /dev/log 2 "$T/syslog2.out" &
+	SL=$!; PIDS+=("$SL")
+	for i in $(seq 1 50); do [ -S /dev/log ] && break; sleep 0.05; done
+	kill -HUP "$L"
+	wait "$SL" 2>/dev/null
+	check_true LOG "-s: after a syslog restart, lines reach the new socket" \
+	    "$(grep -q '^<22>mtasts\[[0-9]*\]: .*configuration reloaded' "$T/syslog2.out" && echo yes || echo "no: $(head -c 200 "$T/syslog2.out")")"
+	term "$L"
 else
 	# a real syslog daemon owns /dev/log here: at least the daemon runs with -s
 	ip netns exec "$NS" "$MTASTS" -c "$T/l.conf" -s &
