@@ -697,7 +697,7 @@ lookup_refresh_due(const struct cache_entry *e, int64_t age, msec_t now, int64_t
  * the background, at most proactive_concurrency at once and never more
  * than half the lookup slots, so requests always find a slot.  Policies
  * no socketmap request asked for in refresh_unused_after seconds are left
- * alone (CACHE-13): they stay cached until they expire or are evicted. */
+ * alone (CACHE-16): they stay cached until they expire or are evicted. */
 void
 lookup_proactive(struct daemon *d)
 {
