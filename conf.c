@@ -33,6 +33,7 @@ conf_defaults(struct config *c)
 	c->proactive_interval = 86400;
 	c->proactive_concurrency = 100;
 	c->proactive_grace_ratio = 2;
+	c->refresh_unused_after = -1;   /* as proactive_interval */
 	c->backoff_max = 3600;
 	c->shutdown_timeout = 20;
 	c->reuse_port = 1;
@@ -111,6 +112,7 @@ static const struct key global_keys[] = {
 	{ "proactive_grace_ratio", K_UINT, C(proactive_grace_ratio), 1, 1000, 0,
 	    "expected a number, 1 to 1000" },
 	{ "proactive_interval", SECS(proactive_interval, 1, 31557600) },
+	{ "refresh_unused_after", SECS(refresh_unused_after, 0, 31557600) },
 	{ "resolv_conf", K_STR, C(resolv_conf), 0, 0, sizeof ((struct config *)0)->resolv_conf,
 	    "too long" },
 	{ "reuse_port", K_BOOL, C(reuse_port), 0, 0, 0, YESNO },

@@ -124,6 +124,15 @@ struct job {
 	char why[JOB_WHY_MAX];     /* outcome, for logs and query mode */
 	char code[TLS_REASON_MAX + 32]; /* RFC 8460 type and reason code, or "" */
 	int failed;                /* why explains a failure: no policy learned */
+	int used;                  /* a socketmap request asked for it: the
+	                            * entry counts as used (refresh_unused_after) */
+	/* A failed fetch (RPT-3), for the log line and query mode */
+	int64_t fail_wall;         /* UNIX time of the failure, 0 = none */
+	enum fetch_class fail_cls;
+	char reason[TLS_REASON_MAX];   /* "http-status-404", "BR_ERR_X509_EXPIRED" */
+	char fail_ip[48];          /* Policy Host IP if connected, "" if not */
+	int kept_mode;             /* enum sts_mode of the cached policy kept, -1 none */
+	int64_t kept_expires;      /* its expiry, UNIX seconds */
 	int nsteps;
 	struct job_step steps[JOB_STEPS_MAX];
 	struct policy pol;
@@ -307,6 +316,14 @@ enum fetch_need { FETCH_NOT_NEEDED, FETCH_NEEDED, FETCH_BACKING_OFF };
 /* TXT announced id (force: a proactive refresh): fetch the policy? */
 enum fetch_need lookup_need_fetch(const struct cache_entry *e, const char *id, int force,
                                   msec_t now, int64_t wall);
+/* A policy last asked for by a socketmap request at used_wall (UNIX
+ * seconds, 0 never) is still in use at wall: unused_after 0, or asked
+ * within unused_after seconds.  Proactive refresh skips unused ones. */
+int lookup_in_use(uint32_t used_wall, int unused_after, int64_t wall);
+/* The RPT-3 fields of j's failed fetch as one line of key=value pairs:
+ * "time=... domain=... id=... result=... reason=... ip=... cached=..."
+ * ("expires=..." after a cached mode).  Returns the length snprintf gives. */
+size_t lookup_failure_fields(const struct job *j, char *out, size_t cap);
 /* Milliseconds until the next TXT check: cache_grace after a success;
  * after the fails-th failure in a row, cache_grace (>= BACKOFF_MIN_MS)
  * doubled fails-1 times, capped at backoff_max (seconds). */

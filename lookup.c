@@ -132,6 +132,8 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z,
 	j->why[0] = '\0';
 	j->code[0] = '\0';
 	j->failed = 0;
+	j->used = 0;
+	j->fail_wall = 0;
 	j->nsteps = 0;
 	j->pol.nmx = 0;
 	strlcpy_m(j->domain, domain, sizeof j->domain);
@@ -186,13 +188,15 @@ lookup_check_wait(int cache_grace, int backoff_max, unsigned fails, int failed)
 }
 
 static void
-schedule_check(struct daemon *d, struct cache_entry *e, int failed)
+schedule_check(struct daemon *d, const struct job *j, struct cache_entry *e, int failed)
 {
 	if (!failed)
 		e->fails = 0;
 	e->next_check = d->now + lookup_check_wait(d->conf.cache_grace, d->conf.backoff_max,
 	    e->fails, failed);
 	e->checked_wall = (uint32_t)wall_now();   /* for the control socket's dump */
+	if (j->used)
+		e->used_wall = e->checked_wall;
 	d->cache_changes++;
 }
 
@@ -215,25 +219,47 @@ job_step(struct job *j, const char *name, int64_t ms, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* FNV-1a of the failure text; never 0, which means "none logged" */
-static uint32_t
-why_hash(const char *s)
+/* FNV-1a of the failure (its id and reason code, or its text), folded
+ * to 16 bits; never 0, which means "none logged" */
+static uint16_t
+why_hash(const char *a, const char *b)
 {
 	uint32_t h = 2166136261u;
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h != 0 ? h : 1;
+	for (; *a != '\0'; a++)
+		h = (h ^ (uint8_t)*a) * 16777619u;
+	for (; *b != '\0'; b++)
+		h = (h ^ (uint8_t)*b) * 16777619u;
+	h ^= h >> 16;
+	return (uint16_t)h != 0 ? (uint16_t)h : 1;
 }
 
-/* Log a failure once per domain and failure: again only when it changes
- * or after a success (e: the domain's cache entry, or NULL). */
+size_t
+lookup_failure_fields(const struct job *j, char *out, size_t cap)
+{
+	char t[UTC_TIME_MAX], x[UTC_TIME_MAX];
+	int n;
+
+	utc_time(j->fail_wall, t);
+	utc_time(j->kept_expires, x);
+	n = snprintf(out, cap, "time=%s domain=%s id=%s result=%s reason=%s ip=%s cached=%s%s%s",
+	    t, j->domain, j->id, http_class_str(j->fail_cls), j->reason,
+	    j->fail_ip[0] != '\0' ? j->fail_ip : "-",
+	    j->kept_mode < 0 ? "none" : policy_mode_str((enum sts_mode)j->kept_mode),
+	    j->kept_mode < 0 ? "" : " expires=", j->kept_mode < 0 ? "" : x);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* Log a failure once per domain and failure (RPT-3): again only when it
+ * changes or after a success (e: the domain's cache entry, or NULL).  A
+ * failed fetch is one line with the RPT-3 fields after "; failure: ";
+ * a warning when a cached policy other than mode none is kept (CACHE-9). */
 static void
 report_failure(struct job *j, struct cache_entry *e, const struct cache_entry *kept,
     msec_t now)
 {
-	uint32_t h = why_hash(j->why);
-	char code[sizeof j->code + 48];
+	uint16_t h = j->code[0] != '\0' ? why_hash(j->id, j->code) : why_hash(j->why, "");
+	char f[JOB_WHY_MAX];
 
 	if (e != NULL && e->why_hash == h) {
 		log_debug("%s: still no new policy: %s", j->domain, j->why);
@@ -241,19 +267,20 @@ report_failure(struct job *j, struct cache_entry *e, const struct cache_entry *k
 	}
 	if (e != NULL)
 		e->why_hash = h;
-	if (j->code[0] != '\0')
-		snprintf(code, sizeof code, " (id %s: %s)", j->id, j->code);
-	else
-		code[0] = '\0';
+	if (j->code[0] == '\0') {      /* no TXT, DNS failure: nothing to report */
+		log_info("%s: no policy: %s", j->domain, j->why);
+		return;
+	}
+	lookup_failure_fields(j, f, sizeof f);
 	if (kept == NULL)
-		log_info("%s: no policy: %s%s", j->domain, j->why, code);
+		log_info("%s: no policy: %s; failure: %s", j->domain, j->why, f);
 	else if (kept->mode == STS_NONE)
-		log_debug("%s: %s%s; cached mode none kept", j->domain, j->why, code);
+		log_debug("%s: %s; cached mode none kept; failure: %s", j->domain, j->why, f);
 	else
-		log_warnx("%s: policy refresh failed: %s%s; cached %s policy (id %s) kept, "
-		    "expires in %ld s", j->domain, j->why, code,
+		log_warnx("%s: policy refresh failed: %s; cached %s policy (id %s) kept, "
+		    "expires in %ld s; failure: %s", j->domain, j->why,
 		    policy_mode_str((enum sts_mode)kept->mode), kept->id,
-		    (long)((kept->expires - now) / 1000));
+		    (long)((kept->expires - now) / 1000), f);
 }
 
 static void
@@ -295,7 +322,7 @@ finish_without_policy(struct daemon *d, struct job *j, const char *why, int fail
 			e->fails++;
 			e->fail_class = FETCH_OK;   /* not a fetch: dumped as dns-error */
 		}
-		schedule_check(d, e, failed);
+		schedule_check(d, j, e, failed);
 	}
 	job_done(d, j);
 }
@@ -306,12 +333,22 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
     const char *why)
 {
 	struct cache_entry *e = cache_find(&d->cache, j->domain);
+	const struct tls_fetch *f = &j->fetch;
 
-	d->metrics.fetches[cls]++;
+	d->metrics.fetches[cls]++;      /* once per failed fetch, logged or not */
 	snprintf(j->code, sizeof j->code, "%s %s", http_class_str(cls), reason);
 	snprintf(j->why, sizeof j->why, "%s", why != NULL && why[0] != '\0' ? why : j->code);
 	j->failed = 1;
+	j->fail_wall = wall_now();
+	j->fail_cls = cls;
+	strlcpy_m(j->reason, reason, sizeof j->reason);
+	/* the fetch's fields are this job's only once it got that far */
+	strlcpy_m(j->fail_ip, j->state == JOB_FETCH && f->t_connect != 0 ? f->peer : "",
+	    sizeof j->fail_ip);
+	j->kept_mode = -1;
 	if (e != NULL && cache_usable(e, d->now)) {
+		j->kept_mode = e->mode;
+		j->kept_expires = e->fetched_wall + e->max_age;
 		report_failure(j, e, e, d->now);
 	} else {
 		e = cache_store(&d->cache, j->domain, CE_NOPOLICY, NULL, 0, d->now);
@@ -320,7 +357,7 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
 	if (e != NULL) {
 		e->fails++;
 		e->fail_class = (uint8_t)cls;
-		schedule_check(d, e, 1);
+		schedule_check(d, j, e, 1);
 		/* HTTP-14: the same id is not fetched again for 5 minutes */
 		strlcpy_m(e->failed_id, j->id, sizeof e->failed_id);
 		e->retry_after = e->next_check > d->now + LOOKUP_BACKOFF_MS ?
@@ -353,7 +390,7 @@ finish_policy(struct daemon *d, struct job *j)
 	if (e == NULL)
 		log_warnx("%s: policy could not be cached (cache full)", j->domain);
 	else
-		schedule_check(d, e, 0);
+		schedule_check(d, j, e, 0);
 	job_done(d, j);
 }
 
@@ -390,7 +427,7 @@ txt_done(struct daemon *d, struct job *j)
 	switch (lookup_need_fetch(e, j->id, j->force, d->now, wall_now())) {
 	case FETCH_NOT_NEEDED:
 		if (e != NULL)
-			schedule_check(d, e, 0);
+			schedule_check(d, j, e, 0);
 		snprintf(j->why, sizeof j->why, "TXT id %s: cached policy still current", j->id);
 		job_done(d, j);
 		return;
@@ -398,7 +435,7 @@ txt_done(struct daemon *d, struct job *j)
 		/* the id whose fetch failed is still published: the failure
 		 * stands, and the next check waits twice as long */
 		e->fails++;
-		schedule_check(d, e, 1);
+		schedule_check(d, j, e, 1);
 		snprintf(j->why, sizeof j->why, "TXT id %s: fetch failed recently, backing off", j->id);
 		job_done(d, j);
 		return;
@@ -492,7 +529,7 @@ fetch_done(struct daemon *d, struct job *j)
 {
 	struct tls_fetch *f = &j->fetch;
 	struct policy_error pe;
-	char reason[96], why[JOB_WHY_MAX];
+	char reason[TLS_REASON_MAX], why[JOB_WHY_MAX], *sp;
 	int64_t us;
 	int rc;
 
@@ -513,6 +550,8 @@ fetch_done(struct daemon *d, struct job *j)
 			snprintf(reason, sizeof reason, "policy:%s:line%d", pe.reason, pe.line);
 		else
 			snprintf(reason, sizeof reason, "policy:%s", pe.reason);
+		while ((sp = strchr(reason, ' ')) != NULL)
+			*sp = '-';          /* a reason code is one word */
 		finish_fetch_failed(d, j, FETCH_ERR_POLICY, reason, why);
 		return;
 	}
@@ -618,6 +657,8 @@ lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
 	struct cache_entry *e = cache_find(&d->cache, domain);
 	enum lookup_start_result res;
 
+	if (e != NULL)                  /* socketmap requests only: in use */
+		e->used_wall = (uint32_t)wall_now();
 	switch (lookup_cache_use(e, d->now)) {
 	case CACHED_NONE:
 		return 0;
@@ -639,6 +680,12 @@ lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
 }
 
 int
+lookup_in_use(uint32_t used_wall, int unused_after, int64_t wall)
+{
+	return unused_after == 0 || wall - (int64_t)used_wall < unused_after;
+}
+
+int
 lookup_refresh_due(const struct cache_entry *e, int64_t age, msec_t now, int64_t wall)
 {
 	return e->kind == CE_POLICY && cache_usable(e, now) &&
@@ -648,11 +695,15 @@ lookup_refresh_due(const struct cache_entry *e, int64_t age, msec_t now, int64_t
 /* Proactive refresh (like the reference's proactive_policy_fetching):
  * policies fetched more than interval/grace_ratio ago are fetched again in
  * the background, at most proactive_concurrency at once and never more
- * than half the lookup slots, so requests always find a slot. */
+ * than half the lookup slots, so requests always find a slot.  Policies
+ * no socketmap request asked for in refresh_unused_after seconds are left
+ * alone (CACHE-16): they stay cached until they expire or are evicted. */
 void
 lookup_proactive(struct daemon *d)
 {
 	int64_t age = d->conf.proactive_interval / d->conf.proactive_grace_ratio;
+	int unused = d->conf.refresh_unused_after < 0 ? d->conf.proactive_interval :
+	    d->conf.refresh_unused_after;
 	msec_t period = age * 500 < PROACTIVE_TICK_MIN_MS ?
 	    PROACTIVE_TICK_MIN_MS : age * 500;   /* twice per age */
 	int64_t wall = wall_now();
@@ -680,6 +731,15 @@ lookup_proactive(struct daemon *d)
 
 		if (!lookup_refresh_due(e, age, d->now, wall))
 			continue;
+		if (!lookup_in_use(e->used_wall, unused, wall)) {
+			/* once per entry and sweep, and only when one is due */
+			if (log_enabled(LOG_LVL_DEBUG)) {
+				cache_domain(&d->cache, e, domain);
+				log_debug("%s: no proactive refresh: not asked for in %lld s",
+				    domain, (long long)(wall - e->used_wall));
+			}
+			continue;
+		}
 		if (running >= limit)
 			return;             /* resumed when a job ends */
 		cache_domain(&d->cache, e, domain);

@@ -158,8 +158,10 @@ snapshot_insert(void *arg, const struct snap_record *r)
 	/* the lifetime keeps counting from the original fetch */
 	e = cache_store_policy(&d->cache, r->domain, &r->pol, r->id, r->fetched,
 	    d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000, d->now);
-	if (e != NULL)
+	if (e != NULL) {
 		e->next_check = d->now;   /* the first lookup revalidates in the background */
+		e->used_wall = (uint32_t)wall_now();   /* one refresh_unused_after to be asked */
+	}
 }
 
 static void
@@ -835,6 +837,18 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 	json_member(&w, "why", j->why);
 	json_member(&w, "code", j->code);
 	json_raw(&w, ",");
+	json_key(&w, "failure");        /* RPT-3: the failed fetch, or null */
+	if (j->fail_wall != 0) {
+		char t[UTC_TIME_MAX];
+		utc_time(j->fail_wall, t);
+		json_raw(&w, "{");
+		json_member(&w, "time", t);
+		json_member(&w, "result", http_class_str(j->fail_cls));
+		json_member(&w, "reason", j->reason);
+		json_member(&w, "ip", j->fail_ip[0] != '\0' ? j->fail_ip : NULL);
+		json_raw(&w, "},");
+	} else
+		json_raw(&w, "null,");
 	json_key(&w, "steps");
 	json_raw(&w, "[");
 	for (i = 0; i < j->nsteps; i++) {
@@ -897,6 +911,11 @@ print_text(const struct job *j, const char *domain, const struct zone *z, const 
 		printf("result: %s%s [%s]\n", j->failed ? "no policy: " : "", j->why, j->code);
 	else
 		printf("result: %s%s\n", j->failed ? "no policy: " : "", j->why);
+	if (j->fail_wall != 0) {        /* RPT-3: the fields of the daemon's log line */
+		char f[JOB_WHY_MAX];
+		lookup_failure_fields(j, f, sizeof f);
+		printf("failure: %s\n", f);
+	}
 	printf("answer: %s\n", answer);
 }
 

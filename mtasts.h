@@ -603,6 +603,9 @@ struct config {
 	int proactive_interval;      /* seconds */
 	int proactive_concurrency;   /* refreshes at once */
 	int proactive_grace_ratio;   /* refresh policies older than interval/ratio */
+	int refresh_unused_after;    /* seconds: no refresh of a policy not asked
+	                              * for so long; 0 = refresh all, -1 (the
+	                              * default) = proactive_interval */
 	int backoff_max;             /* seconds: cap of the failure backoff */
 	int shutdown_timeout;        /* seconds to finish requests on SIGTERM */
 	int reuse_port;              /* SO_REUSEPORT on TCP listeners */
@@ -641,13 +644,18 @@ struct cache_entry {
 	uint16_t fails;              /* consecutive failed fetches */
 	uint16_t job;                /* lookup job running for it + 1, 0 = none */
 	uint32_t max_age;
-	uint32_t why_hash;           /* hash of the last failure logged, 0 = none */
+	uint32_t used_wall;          /* UNIX time of the last socketmap request
+	                              * for it, 0 never (refresh_unused_after).
+	                              * With why_hash narrowed to 16 bits below,
+	                              * the struct keeps its 144 bytes. */
 	int64_t fetched_wall;        /* UNIX time of the successful fetch */
 	msec_t expires;              /* fetched + max_age, monotonic */
 	msec_t next_check;           /* revalidate on a lookup after this */
 	msec_t retry_after;          /* no fetch for failed_id before this */
 	char id[TXT_ID_MAX + 1];     /* TXT id the policy was fetched under */
 	char failed_id[TXT_ID_MAX + 1];
+	uint16_t why_hash;           /* hash of the last failure logged, 0 = none
+	                              * (in the padding after failed_id) */
 	uint32_t checked_wall;       /* UNIX time of the last TXT check, 0 none
 	                              * (in the tail padding: no growth) */
 };

@@ -209,6 +209,7 @@ request_assign(struct daemon *d, struct request *r, const struct zone *z)
 	case LOOKUP_JOINED:
 		r->kind = REQ_JOB;
 		r->job->refs++;
+		r->job->used = 1;       /* refresh_unused_after: Postfix asked */
 		break;
 	case LOOKUP_JUST_DONE:
 		/* its waiters are answered (and it is freed) later in this

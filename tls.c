@@ -135,16 +135,10 @@ static const struct { int code; const char *name; } ssl_names[] = {
 };
 #undef X
 
-/* f->why for a BearSSL error: what it means, then its name */
+/* f->why for a BearSSL error: what it means, then its name (reason) */
 static void
 tls_explain(struct tls_fetch *f, int err, const char *reason)
 {
-	const char *name = reason;
-	size_t i;
-
-	for (i = 0; i < sizeof ssl_names / sizeof ssl_names[0]; i++)
-		if (ssl_names[i].code == err)
-			name = ssl_names[i].name;
 	switch (err) {
 	case BR_ERR_X509_BAD_SERVER_NAME:
 		snprintf(f->why, sizeof f->why, f->san_seen ?
@@ -170,32 +164,32 @@ tls_explain(struct tls_fetch *f, int err, const char *reason)
 	else if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32)
 		snprintf(f->why, sizeof f->why, "TLS: certificate rejected (%s)", reason);
 	else
-		snprintf(f->why, sizeof f->why, "TLS: error with %s (%s)", f->peer, name);
+		snprintf(f->why, sizeof f->why, "TLS: error with %s (%s)", f->peer, reason);
 }
 
-/* Class and reason for a BearSSL error code (non-zero). */
+/* Class and reason code for a BearSSL error code (non-zero): the
+ * certificate's faults (X.509 range) are sts-webpki-invalid, the rest of
+ * the handshake sts-policy-fetch-error (RPT-2); codes are BearSSL's names,
+ * "tls-alert-N" for an alert received and "tls-alert-sent-N" for one sent. */
 static enum fetch_class
 tls_error(int err, char *reason, size_t cap)
 {
+	int x509 = err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32;
 	size_t i;
 
-	if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32) {
-		for (i = 0; i < sizeof x509_names / sizeof x509_names[0]; i++) {
-			if (x509_names[i].code == err) {
-				strlcpy_m(reason, x509_names[i].name, cap);
-				return FETCH_ERR_WEBPKI;
-			}
-		}
-		snprintf(reason, cap, "BR_ERR_X509_%d", err);
-		return FETCH_ERR_WEBPKI;
-	}
 	if (err >= BR_ERR_SEND_FATAL_ALERT)
 		snprintf(reason, cap, "tls-alert-sent-%d", err - BR_ERR_SEND_FATAL_ALERT);
 	else if (err >= BR_ERR_RECV_FATAL_ALERT)
 		snprintf(reason, cap, "tls-alert-%d", err - BR_ERR_RECV_FATAL_ALERT);
 	else
-		snprintf(reason, cap, "tls-error-%d", err);
-	return FETCH_ERR_FETCH;
+		snprintf(reason, cap, x509 ? "BR_ERR_X509_%d" : "tls-error-%d", err);
+	for (i = 0; i < sizeof x509_names / sizeof x509_names[0]; i++)
+		if (x509_names[i].code == err)
+			strlcpy_m(reason, x509_names[i].name, cap);
+	for (i = 0; i < sizeof ssl_names / sizeof ssl_names[0]; i++)
+		if (ssl_names[i].code == err)
+			strlcpy_m(reason, ssl_names[i].name, cap);
+	return x509 ? FETCH_ERR_WEBPKI : FETCH_ERR_FETCH;
 }
 
 /* ---- the wall clock (TLS-6) ------------------------------------------- */

@@ -94,6 +94,7 @@ main(void)
 	CHECK_INT(c.proactive_interval, 86400);
 	CHECK_INT(c.proactive_concurrency, 100);
 	CHECK_INT(c.proactive_grace_ratio, 2);
+	CHECK_INT(c.refresh_unused_after, -1);      /* as proactive_interval */
 	CHECK_INT(c.backoff_max, 3600);
 	CHECK_INT(c.shutdown_timeout, 20);
 	CHECK_INT(c.reuse_port, 1);
@@ -119,6 +120,12 @@ main(void)
 	CHECK_STR(err, "t.conf:1: cache_file: bad value \"relative.snap\": expected an absolute path");
 	CHECK_INT(parse("log = file\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("proactive_grace_ratio = 0\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("refresh_unused_after = 0\n", &c, err, sizeof err), 0);
+	CHECK_INT(c.refresh_unused_after, 0);
+	CHECK_INT(parse("refresh_unused_after = 600\n", &c, err, sizeof err), 0);
+	CHECK_INT(c.refresh_unused_after, 600);
+	CHECK_INT(parse("refresh_unused_after = -1\n", &c, err, sizeof err), -1);
+	CHECK_INT(parse("refresh_unused_after = 31557601\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("snapshot_interval = 0\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("[zone z]\nuser = x\n", &c, err, sizeof err), -1);
 

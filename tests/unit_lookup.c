@@ -127,6 +127,65 @@ test_refresh_due(void)
 	CHECK_INT(lookup_refresh_due(&e, 0, 5000, wall), 0);
 }
 
+/* CACHE-16: a policy Postfix no longer asks for is not refreshed */
+static void
+test_in_use(void)
+{
+	int64_t wall = 1700000000;
+
+	CHECK_INT(lookup_in_use((uint32_t)wall, 3600, wall), 1);        /* asked now */
+	CHECK_INT(lookup_in_use((uint32_t)(wall - 3599), 3600, wall), 1);
+	CHECK_INT(lookup_in_use((uint32_t)(wall - 3600), 3600, wall), 0);/* a full period ago */
+	CHECK_INT(lookup_in_use((uint32_t)(wall - 90000), 3600, wall), 0);
+	CHECK_INT(lookup_in_use(0, 3600, wall), 0);                     /* never asked */
+	/* 0: every policy is refreshed, asked for or not */
+	CHECK_INT(lookup_in_use(0, 0, wall), 1);
+	CHECK_INT(lookup_in_use((uint32_t)(wall - 90000), 0, wall), 1);
+	/* the clock stepped back: asked "in the future" counts as in use */
+	CHECK_INT(lookup_in_use((uint32_t)(wall + 10), 3600, wall), 1);
+}
+
+/* RPT-3: the fields of a failure's log line and query mode */
+static void
+test_failure_fields(void)
+{
+	static struct job j;
+	char out[JOB_WHY_MAX];
+	size_t n;
+
+	strlcpy_m(j.domain, "example.com", sizeof j.domain);
+	strlcpy_m(j.id, "20261202", sizeof j.id);
+	j.fail_wall = 1764691200;               /* 2025-12-02T16:00:00Z */
+	j.fail_cls = FETCH_ERR_WEBPKI;
+	strlcpy_m(j.reason, "BR_ERR_X509_EXPIRED", sizeof j.reason);
+	strlcpy_m(j.fail_ip, "192.0.2.7", sizeof j.fail_ip);
+	j.kept_mode = -1;
+	n = lookup_failure_fields(&j, out, sizeof out);
+	CHECK_STR(out, "time=2025-12-02T16:00:00Z domain=example.com id=20261202 "
+	    "result=sts-webpki-invalid reason=BR_ERR_X509_EXPIRED ip=192.0.2.7 cached=none");
+	CHECK_INT(n, strlen(out));
+	/* not connected, an enforce policy kept until its expiry */
+	j.fail_ip[0] = '\0';
+	j.fail_cls = FETCH_ERR_FETCH;
+	strlcpy_m(j.reason, "http-status-404", sizeof j.reason);
+	j.kept_mode = STS_ENFORCE;
+	j.kept_expires = 1764777600;
+	lookup_failure_fields(&j, out, sizeof out);
+	CHECK_STR(out, "time=2025-12-02T16:00:00Z domain=example.com id=20261202 "
+	    "result=sts-policy-fetch-error reason=http-status-404 ip=- cached=enforce "
+	    "expires=2025-12-03T16:00:00Z");
+	j.kept_mode = STS_NONE;
+	j.fail_cls = FETCH_ERR_POLICY;
+	strlcpy_m(j.reason, "policy:missing-max_age", sizeof j.reason);
+	lookup_failure_fields(&j, out, sizeof out);
+	CHECK(strstr(out, " result=sts-policy-invalid reason=policy:missing-max_age ip=- "
+	    "cached=none expires=2025-12-03T16:00:00Z") != NULL);
+	/* cut to the buffer, the full length returned */
+	n = lookup_failure_fields(&j, out, sizeof out);
+	CHECK_INT(lookup_failure_fields(&j, out, 10), n);
+	CHECK_STR(out, "time=2025");
+}
+
 static void
 test_poll(void)
 {
@@ -158,6 +217,8 @@ main(void)
 	test_need_fetch();
 	test_check_wait();
 	test_refresh_due();
+	test_in_use();
+	test_failure_fields();
 	test_poll();
 	UNIT_DONE();
 }

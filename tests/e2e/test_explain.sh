@@ -119,6 +119,11 @@ check EXPLAIN "mtasts -q wrongname.test keeps the RFC 8460 reason code" yes \
     "$(has_prefix "$(mq wrongname.test)" "result: no policy: TLS: certificate not valid for mta-sts.wrongname.test (BR_ERR_X509_BAD_SERVER_NAME) [sts-webpki-invalid BR_ERR_X509_BAD_SERVER_NAME]")"
 check EXPLAIN "mtasts -q notfound.test keeps http-status-404" yes \
     "$(has_prefix "$(mq notfound.test)" "result: no policy: HTTP 404 (not 200) [sts-policy-fetch-error http-status-404]")"
+check EXPLAIN "mtasts -q notfound.test: a failure: line with the RPT-3 fields" yes \
+    "$(mq notfound.test | grep -Eq "^failure: time=[0-9-]{10}T[0-9:]{8}Z domain=notfound.test id=nf1 result=sts-policy-fetch-error reason=http-status-404 ip=$WEB_IP cached=none\$" && echo yes || echo no)"
+check EXPLAIN "mtasts -q nomaxage.test: policy reason code as one word" yes \
+    "$(mq nomaxage.test | grep -q "^failure: .* result=sts-policy-invalid reason=policy:missing-max_age ip=" && echo yes || echo no)"
+check EXPLAIN "mtasts -q notxt.test: no failure: line (not a fetch)" 0 "$(mq notxt.test | grep -c '^failure:')"
 
 # ---------------------------------------------------------------- -v 3: steps
 out=$(mq enforce.test "" "" -v 3)
@@ -151,7 +156,7 @@ jcheck() { # jcheck DOMAIN ZONE PYTHON-ASSERTIONS...: parse with json.tool, then
 	fi
 	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "no: not one line"; return; }
 	"$PY" - "$T/j.json" "$rc" "$@" <<-'PYEOF'
-	import json, sys
+	import json, re, sys
 	j = json.load(open(sys.argv[1]))
 	rc = int(sys.argv[2])
 	try:
@@ -164,7 +169,8 @@ jcheck() { # jcheck DOMAIN ZONE PYTHON-ASSERTIONS...: parse with json.tool, then
 }
 check EXPLAIN "mtasts -q enforce.test -j: one JSON object with every field" yes "$(jcheck enforce.test "" \
     'rc == 0' \
-    'sorted(j) == sorted(["domain", "zone", "id", "mode", "mx", "max_age", "answer", "why", "code", "steps"])' \
+    'sorted(j) == sorted(["domain", "zone", "id", "mode", "mx", "max_age", "answer", "why", "code", "failure", "steps"])' \
+    'j["failure"] is None' \
     'j["domain"] == "enforce.test"' 'j["zone"] == ""' 'j["id"] == "enf1"' 'j["mode"] == "enforce"' \
     'j["mx"] == ["mail.enforce.test", "*.mx.enforce.test"]' 'j["max_age"] == 86400' \
     'j["answer"] == "OK secure match=mail.enforce.test:.mx.enforce.test servername=hostname"' \
@@ -177,7 +183,14 @@ check EXPLAIN "mtasts -q wrongname.test -j: why, code, answer NOTFOUND" yes "$(j
     'j["answer"] == "NOTFOUND "' \
     'j["why"] == "TLS: certificate not valid for mta-sts.wrongname.test (BR_ERR_X509_BAD_SERVER_NAME)"' \
     'j["code"] == "sts-webpki-invalid BR_ERR_X509_BAD_SERVER_NAME"' \
+    'j["failure"]["result"] == "sts-webpki-invalid"' \
+    'j["failure"]["reason"] == "BR_ERR_X509_BAD_SERVER_NAME"' \
+    'j["failure"]["ip"] == "'$WEB_IP'"' \
+    're.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", j["failure"]["time"]) is not None' \
     'j["steps"][-1]["step"] == "TLS handshake"')"
+check EXPLAIN "mtasts -q refused.test -j: failure without an ip (no connection)" yes "$(jcheck refused.test "" \
+    'j["failure"]["result"] == "sts-policy-fetch-error"' 'j["failure"]["reason"] == "connect-refused"' \
+    'j["failure"]["ip"] is None')"
 check EXPLAIN "mtasts -q notxt.test -j: no id, one step" yes "$(jcheck notxt.test "" \
     'rc == 1' 'j["id"] is None' 'j["why"] == "no TXT record _mta-sts.notxt.test"' \
     '[s["step"] for s in j["steps"]] == ["TXT query"]' 'j["steps"][0]["result"] == "NXDOMAIN"')"
@@ -206,7 +219,9 @@ while IFS='|' read -r dom zone exp; do
 	check EXPLAIN "daemon log: $dom: no policy: $exp" 1 "$(mlog_count "$dom: no policy: $exp")"
 done <<< "$CASES"
 check EXPLAIN "daemon log: the fetch failures keep their reason code" 1 \
-    "$(mlog_count "wrongname.test: no policy: TLS: certificate not valid for mta-sts.wrongname.test (BR_ERR_X509_BAD_SERVER_NAME) (id w1: sts-webpki-invalid BR_ERR_X509_BAD_SERVER_NAME)")"
+    "$(mlog_count "wrongname.test: no policy: TLS: certificate not valid for mta-sts.wrongname.test (BR_ERR_X509_BAD_SERVER_NAME); failure: time=")"
+check EXPLAIN "... with the RPT-3 fields" 1 \
+    "$(grep -cE "wrongname.test: no policy: .*; failure: time=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z domain=wrongname.test id=w1 result=sts-webpki-invalid reason=BR_ERR_X509_BAD_SERVER_NAME ip=$WEB_IP cached=none\$" "$T/mtasts.log")"
 # the TXT failures were looked up twice (two TXT queries) and logged once
 for dom in notxt.test twotxt.test longid.xpl.test badtxt.test; do
 	check EXPLAIN "daemon: $dom looked up twice (2 TXT queries), logged once" yes \

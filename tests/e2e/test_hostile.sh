@@ -277,9 +277,9 @@ for c in $WEB_CASES; do
 	m=${c%%:*}; why=${c##*:}; id=${c%:*}; id=${id##*:}
 	check "$id" "$m.webx.test: no policy" NOTFOUND "$(res_ans "$T/web.$m")"
 	check "$id" "... answered within $LIMIT ms" yes "$(within $LIMIT 0 "$(res_ms "$T/web.$m")")"
-	got=$(mlog | grep -o "$m.webx.test: no policy: .* (id ${m}1: .*)" | head -1)
+	got=$(mlog | grep -o "$m.webx.test: no policy: .*; failure: .* id=${m}1 .*" | head -1)
 	check "$id" "... fetch failed: $why" yes \
-	    "$(case $got in *" $why)") echo yes ;; *) echo "no: ${got:-no failure logged}" ;; esac)"
+	    "$(case $got in *" reason=$why "*) echo yes ;; *) echo "no: ${got:-no failure logged}" ;; esac)"
 	case $m in chain20x) continue ;; esac
 	# (a first handshake offering X25519 alone fails on these P-256
 	# servers and the daemon retries with every curve: skip that one)

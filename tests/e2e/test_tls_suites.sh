@@ -89,7 +89,7 @@ SUITESERVERS="
 #   work (CURVE "*": any), or "fail" for one that must not.
 #   GATE: for "fail", the s_client options that must get through first;
 #   REASON: the fetch error `mtasts -q` must show in its result line
-#   (tls.c's tls-error-N is BearSSL's BR_ERR_*, tls-alert-N an alert
+#   (tls.c names BearSSL's error BR_ERR_*, tls-alert-N is an alert
 #   received from nginx).
 tcase() {
 	local name=$1 desc=$2 key=$3 md=$4 ext=$5 proto=$6 ciphers=$7 curve=$8 exp=$9 gate=${10:-} reason=${11:-}
@@ -136,9 +136,9 @@ neg() { # NAME DESC KEY EXT PROTOCOLS CIPHERS CURVE GATE REASON
 	tcase "$1" "$2" "$3" sha256 "$4" "$5" "$6" "$7" fail "$8" "$9"
 }
 # the daemon's fetch errors for them
-E_VERSION=tls-error-3           # BR_ERR_UNSUPPORTED_VERSION: the server's version
+E_VERSION=BR_ERR_UNSUPPORTED_VERSION   # the server's version
 E_NOSHARE=tls-alert-40          # nginx's handshake_failure alert: nothing in common
-E_KEYUSAGE=tls-error-28         # BR_ERR_WRONG_KEY_USAGE
+E_KEYUSAGE=BR_ERR_WRONG_KEY_USAGE
 
 suite_fixtures() {
 	suite_pki
