@@ -362,8 +362,6 @@ conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
 	if (c->nlisten == 0)
 		strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
 	at.lineno = 0;
-	if (c->redis[0] != '\0' && c->redis_nsentinel > 0)
-		return conf_fail(&at, "redis and redis_sentinel exclude each other");
 	if ((c->redis_nsentinel > 0) != (c->redis_master[0] != '\0'))
 		return conf_fail(&at, "redis_sentinel and redis_master go together");
 	return 0;

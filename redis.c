@@ -221,7 +221,8 @@ reply(struct daemon *d, const struct resp_reply *rep)
 	case P_AUTH:
 		/* a sentinel without a password refuses AUTH: that is fine */
 		if (t->type == RESP_ERROR && !r->asking) {
-			log_error_reply("AUTH refused", t);
+			if (!r->down_logged)    /* once, not at every retry */
+				log_error_reply("AUTH refused", t);
 			return -1;
 		}
 		return 0;
