@@ -37,6 +37,8 @@ conf_defaults(struct config *c)
 	c->backoff_max = 3600;
 	c->shutdown_timeout = 20;
 	c->reuse_port = 1;
+	strlcpy_m(c->redis_prefix, "mtasts:", sizeof c->redis_prefix);
+	c->redis_timeout = 1;
 	c->nzones = 1;
 	c->zone[0].strict_testing = 0;
 	c->zone[0].timeout = 4;
@@ -70,7 +72,7 @@ valid_listen(const char *v)
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
 enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_ADDR, K_MODE, K_NAMESERVER,
-	K_LOG, K_CONTROL };
+	K_LOG, K_CONTROL, K_REDIS, K_SENTINEL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -112,6 +114,17 @@ static const struct key global_keys[] = {
 	{ "proactive_grace_ratio", K_UINT, C(proactive_grace_ratio), 1, 1000, 0,
 	    "expected a number, 1 to 1000" },
 	{ "proactive_interval", SECS(proactive_interval, 1, 31557600) },
+	{ "redis", K_REDIS, C(redis), 0, 0, 0, "expected ADDR:PORT, [ADDR6]:PORT or unix:/path" },
+	{ "redis_db", COUNT(redis_db, 0, 1000000) },
+	{ "redis_master", K_STR, C(redis_master), 0, 0, sizeof ((struct config *)0)->redis_master,
+	    "name too long" },
+	{ "redis_password_file", K_PATH, C(redis_password_file), 0, 0,
+	    sizeof ((struct config *)0)->redis_password_file, "expected an absolute path" },
+	{ "redis_prefix", K_STR, C(redis_prefix), 0, 0, sizeof ((struct config *)0)->redis_prefix,
+	    "too long" },
+	{ "redis_sentinel", K_SENTINEL, C(redis_sentinel), 0, 0, 0,
+	    "expected ADDR:PORT or [ADDR6]:PORT" },
+	{ "redis_timeout", SECS(redis_timeout, 1, 60) },
 	{ "refresh_unused_after", SECS(refresh_unused_after, 0, 31557600) },
 	{ "resolv_conf", K_STR, C(resolv_conf), 0, 0, sizeof ((struct config *)0)->resolv_conf,
 	    "too long" },
@@ -191,6 +204,21 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		if (strncmp(v, "unix:", 5) != 0 || !valid_listen(v))
 			return -1;
 		strlcpy_m(c->control, v, sizeof c->control);
+		return 0;
+	case K_REDIS:
+		if (!strncmp(v, "unix:", 5) ? !valid_listen(v) :
+		    hostport_addr(v, strlen(v), 0, &(struct sockaddr_storage){ 0 },
+		    &(socklen_t){ 0 }) < 0)
+			return -1;
+		strlcpy_m(c->redis, v, sizeof c->redis);
+		return 0;
+	case K_SENTINEL:
+		if (hostport_addr(v, strlen(v), 0, &(struct sockaddr_storage){ 0 },
+		    &(socklen_t){ 0 }) < 0)
+			return -1;
+		if (c->redis_nsentinel == REDIS_SENTINELS_MAX)
+			return *why = "at most 3 redis_sentinel lines", -1;
+		strlcpy_m(c->redis_sentinel[c->redis_nsentinel++], v, sizeof c->redis_sentinel[0]);
 		return 0;
 	case K_NAMESERVER: {
 		struct dns_servers probe;
@@ -335,6 +363,9 @@ conf_parse(const char *buf, size_t len, const char *fname, struct config *c,
 	}
 	if (c->nlisten == 0)
 		strlcpy_m(c->listen[c->nlisten++], LISTEN_DEFAULT, sizeof c->listen[0]);
+	at.lineno = 0;
+	if ((c->redis_nsentinel > 0) != (c->redis_master[0] != '\0'))
+		return conf_fail(&at, "redis_sentinel and redis_master go together");
 	return 0;
 }
 

@@ -38,6 +38,11 @@
 #define BACKOFF_DOUBLINGS 30     /* the failure backoff doubles at most so often */
 #define PROACTIVE_TICK_MIN_MS 1000   /* proactive sweeps at most once a second */
 #define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
+#define REDIS_PENDING     64     /* commands in flight on the Redis connection */
+#define REDIS_IN_MAX      (RESP_BULK_MAX + 32)   /* one largest reply */
+#define REDIS_VALUE_MAX   SHARED_RECORD_MAX
+#define REDIS_OUT_MAX     (2 * SHARED_RECORD_MAX) /* pipelined commands */
+#define REDIS_KEY_MAX     (64 + DOMAIN_MAX + 1)  /* redis_prefix + domain */
 #define CONTROL_CLIENTS   4      /* control connections at once; a new one
                                   * closes the longest-idle */
 #define CONTROL_OUT       16384  /* control output buffer: >= one dump line,
@@ -103,7 +108,8 @@ struct client {
 	struct ns_reader rd;
 	char out[REPLY_MAX];
 };
-enum job_state { JOB_FREE = 0, JOB_TXT, JOB_ADDR, JOB_FETCH, JOB_DONE };
+/* JOB_SHARED: waiting for the shared cache's reply (redis.c) */
+enum job_state { JOB_FREE = 0, JOB_TXT, JOB_SHARED, JOB_ADDR, JOB_FETCH, JOB_DONE };
 struct job_step {
 	const char *name;          /* static: "TXT query", "connect", ... */
 	int64_t ms;                /* how long it took */
@@ -116,6 +122,7 @@ struct job {
 	int qbusy[2];              /* address queries still running */
 	const struct zone *zone;   /* of the request that started it */
 	msec_t started;
+	msec_t shared_asked;       /* JOB_SHARED since */
 	char domain[DOMAIN_MAX + 1];
 	char host[DOMAIN_MAX + 1]; /* mta-sts.<domain> */
 	char id[TXT_ID_MAX + 1];
@@ -142,6 +149,32 @@ struct job {
 	 * compile time there). */
 	struct dns_query q[2];     /* TXT, then A and AAAA */
 	struct tls_fetch fetch;
+};
+/* The shared cache's connection: one, to Redis or (asking) a sentinel */
+struct redis_pending {
+	uint8_t kind;              /* what the reply is for (redis.c) */
+	struct job *job;           /* a GET's lookup, waiting in JOB_SHARED */
+	msec_t sent;
+};
+struct redis {
+	int state;
+	int fd;
+	int asking;                /* connected to a sentinel, not to Redis */
+	int sentinel;              /* which redis_sentinel to ask next */
+	int target_known;          /* master holds what a sentinel named */
+	struct sockaddr_storage master;
+	socklen_t masterlen;
+	msec_t since;              /* connect started */
+	msec_t retry_at;           /* R_WAIT: reconnect then */
+	msec_t backoff;
+	int down_logged, up_logged, set_error_logged;
+	char user[64];
+	char password[256];
+	int phead, plen;
+	struct redis_pending pend[REDIS_PENDING];
+	size_t inlen, outlen, outoff;
+	uint8_t *in, *out, *scratch;   /* allocated once when configured */
+	uint64_t gets, hits, misses, rejected, writes, errors;
 };
 struct listener {
 	int fd;
@@ -194,6 +227,7 @@ struct daemon {
 	msec_t snap_started;       /* when the snapshot writer was forked */
 	struct metrics metrics;    /* counters, see metrics.h */
 	struct httpd httpd;        /* metrics_listen */
+	struct redis redis;        /* the shared cache, if configured */
 };
 
 /* ---- server.c: listeners and clients ------------------------------------ */
@@ -302,6 +336,29 @@ void lookup_proactive(struct daemon *d);
 /* SIGHUP: point each job at the zone of the same name in nc (the default
  * zone when it is gone); call before nc replaces d->conf. */
 void lookup_rezone(struct daemon *d, const struct config *nc);
+/* The shared cache answered job j (in JOB_SHARED): a value v[0..len), a
+ * miss (v NULL, err NULL) or a failure (err says what).  v is only valid
+ * during the call.  Either answers j from the record or starts its fetch. */
+void lookup_shared_result(struct daemon *d, struct job *j, const uint8_t *v, size_t len,
+                          const char *err);
+
+/* ---- redis.c: the shared cache's connection ------------------------------ */
+void redis_init(struct redis *r);
+/* (Re)read the redis settings and the password file, drop any connection
+ * and connect afresh: 0, or -1 after logging why (sharing then stays off). */
+int redis_configure(struct daemon *d);
+/* The fd to poll (-1: none now), its events, and when to call redis_step */
+int redis_poll(const struct daemon *d, short *events, msec_t *deadline);
+/* I/O and timers; call every loop pass (revents 0 when not polled). */
+void redis_step(struct daemon *d, short revents);
+/* Ask for j's domain: 1 when asked (lookup_shared_result follows, maybe
+ * from within a later redis_step), 0 when sharing is not up now. */
+int redis_get(struct daemon *d, struct job *j);
+/* Share a policy just fetched (the body as served); dropped when not up. */
+void redis_put(struct daemon *d, const char *domain, const char *id, int64_t fetched_wall,
+               uint32_t max_age, const uint8_t *body, size_t bodylen);
+/* Close and free; waiting lookups go on to their fetches. */
+void redis_free(struct daemon *d);
 
 /* The decisions of lookup.c, pure given the clock (now: monotonic ms,
  * wall: UNIX seconds), exported for tests/unit_lookup.c. */

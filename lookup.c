@@ -366,16 +366,27 @@ finish_fetch_failed(struct daemon *d, struct job *j, enum fetch_class cls, const
 	job_done(d, j);
 }
 
+/* A valid policy in j->pol, fetched at fetched_wall: by this lookup, or
+ * by another instance when it came from the shared cache (shared). */
 static void
-finish_policy(struct daemon *d, struct job *j)
+finish_policy(struct daemon *d, struct job *j, int64_t fetched_wall, int shared)
 {
 	const struct policy *p = &j->pol;
 	struct cache_entry *e;
+	int64_t left = fetched_wall + (int64_t)p->max_age - wall_now();
 
 	j->have_policy = 1;
-	d->metrics.fetches[FETCH_OK]++;
-	snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
-	    j->id, policy_mode_str(p->mode), p->max_age);
+	if (shared) {
+		snprintf(j->why, sizeof j->why, "policy from the shared cache (id %s, mode %s, "
+		    "max_age %u, fetched %lld s ago)", j->id, policy_mode_str(p->mode), p->max_age,
+		    (long long)(wall_now() - fetched_wall));
+	} else {
+		d->metrics.fetches[FETCH_OK]++;
+		snprintf(j->why, sizeof j->why, "policy fetched (id %s, mode %s, max_age %u)",
+		    j->id, policy_mode_str(p->mode), p->max_age);
+		redis_put(d, j->domain, j->id, fetched_wall, p->max_age, j->fetch.http.body,
+		    j->fetch.http.body_len);
+	}
 	if ((e = cache_find(&d->cache, j->domain)) != NULL)
 		e->why_hash = 0;        /* a later failure is news again */
 	log_info("%s: %s", j->domain, j->why);
@@ -385,8 +396,8 @@ finish_policy(struct daemon *d, struct job *j)
 		job_done(d, j);
 		return;
 	}
-	e = cache_store_policy(&d->cache, j->domain, p, j->id, wall_now(),
-	    d->now + (msec_t)p->max_age * 1000, d->now);
+	e = cache_store_policy(&d->cache, j->domain, p, j->id, fetched_wall,
+	    d->now + (msec_t)left * 1000, d->now);
 	if (e == NULL)
 		log_warnx("%s: policy could not be cached (cache full)", j->domain);
 	else
@@ -394,14 +405,15 @@ finish_policy(struct daemon *d, struct job *j)
 	job_done(d, j);
 }
 
+static void fetch_begin(struct daemon *d, struct job *j);
+
 static void
 txt_done(struct daemon *d, struct job *j)
 {
 	const struct dns_result *r = &j->q[0].result;
 	struct cache_entry *e;
 	struct txt_error te;
-	char qname[DOMAIN_MAX + 2], txtname[DOMAIN_MAX + 12], why[JOB_WHY_MAX];
-	msec_t deadline;
+	char txtname[DOMAIN_MAX + 12], why[JOB_WHY_MAX];
 	int64_t ms = d->now - j->q[0].started;
 
 	snprintf(txtname, sizeof txtname, "_mta-sts.%s", j->domain);
@@ -442,6 +454,22 @@ txt_done(struct daemon *d, struct job *j)
 	case FETCH_NEEDED:
 		break;
 	}
+	/* another instance may have fetched it: ask the shared cache first */
+	if (redis_get(d, j)) {
+		j->state = JOB_SHARED;
+		j->shared_asked = d->now;
+		return;
+	}
+	fetch_begin(d, j);
+}
+
+/* Resolve the policy host, then fetch (addr_done) */
+static void
+fetch_begin(struct daemon *d, struct job *j)
+{
+	char qname[DOMAIN_MAX + 2];
+	msec_t deadline;
+
 	/* the fetch gets a fresh timeout of its own (HTTP-13) */
 	deadline = d->now + (msec_t)j->zone->timeout * 1000;
 	snprintf(qname, sizeof qname, "%s", j->host);
@@ -498,6 +526,64 @@ addr_done(struct daemon *d, struct job *j)
 	j->state = JOB_FETCH;
 	tls_fetch_start(&j->fetch, &d->anchors, j->host, addrs, n, d->now,
 	    d->now + (msec_t)j->zone->timeout * 1000);
+}
+
+/* Is a record from the shared cache as good as a fetch now?  NULL, or
+ * why not.  It must carry the id DNS just gave, and be a policy this
+ * lookup would not fetch again (lookup_need_fetch); a proactive refresh
+ * takes it only when it is newer than what is cached here. */
+static const char *
+shared_usable(struct daemon *d, struct job *j, const struct shared_record *rec)
+{
+	struct cache_entry probe, *e;
+	int64_t wall = wall_now();
+
+	if (strcmp(rec->id, j->id) != 0)
+		return "a record of another policy id";
+	memset(&probe, 0, sizeof probe);
+	probe.kind = CE_POLICY;
+	probe.max_age = j->pol.max_age;
+	probe.fetched_wall = rec->fetched_wall;
+	probe.expires = d->now + (rec->fetched_wall + (int64_t)j->pol.max_age - wall) * 1000;
+	strlcpy_m(probe.id, rec->id, sizeof probe.id);
+	if (lookup_need_fetch(&probe, j->id, 0, d->now, wall) != FETCH_NOT_NEEDED)
+		return "the record is too old to use";
+	e = cache_find(&d->cache, j->domain);
+	if (j->force && e != NULL && e->kind == CE_POLICY && rec->fetched_wall <= e->fetched_wall)
+		return "the record is not newer than the cached policy";
+	return NULL;
+}
+
+void
+lookup_shared_result(struct daemon *d, struct job *j, const uint8_t *v, size_t len,
+    const char *err)
+{
+	struct shared_record rec;
+	struct policy_error pe;
+	const char *why;
+	int64_t ms = d->now - j->shared_asked;
+
+	if (j->state != JOB_SHARED)
+		return;
+	if (v == NULL) {
+		job_step(j, "shared cache", ms, "%s", err != NULL ? err : "no record");
+		fetch_begin(d, j);
+		return;
+	}
+	if (shared_record_parse(v, len, wall_now(), &rec, &why) == 0) {
+		if (policy_parse(rec.body, rec.bodylen, &j->pol, &pe) < 0)
+			why = "its policy is invalid";
+		else if ((why = shared_usable(d, j, &rec)) == NULL) {
+			d->redis.hits++;
+			job_step(j, "shared cache", ms, "policy fetched by another instance");
+			finish_policy(d, j, rec.fetched_wall, 1);
+			return;
+		}
+	}
+	d->redis.rejected++;
+	log_warnx("%s: shared cache record ignored: %s", j->domain, why);
+	job_step(j, "shared cache", ms, "record ignored: %s", why);
+	fetch_begin(d, j);
 }
 
 /* The fetch's steps: connect, TLS handshake, HTTP response */
@@ -558,7 +644,7 @@ fetch_done(struct daemon *d, struct job *j)
 	job_step(j, "parse", us / 1000, "mode %s, %d mx, max_age %u",
 	    policy_mode_str(j->pol.mode), j->pol.nmx, j->pol.max_age);
 	tls_fetch_abort(f);
-	finish_policy(d, j);
+	finish_policy(d, j, wall_now(), 0);
 }
 
 static void

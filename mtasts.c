@@ -126,6 +126,7 @@ engine_init(struct daemon *d, uint32_t cache_entries)
 	char err[256];
 	unsigned char probe[4];
 
+	redis_init(&d->redis);
 	if (rand_fill(probe, sizeof probe) < 0) {
 		log_errx("no randomness (getrandom failed): refusing to run a DNS resolver");
 		return -1;
@@ -334,6 +335,8 @@ reload(struct daemon *d)
 	lookup_rezone(d, &nc);
 	d->conf = nc;
 	resolver_init(d);
+	if (redis_configure(d) < 0)
+		log_errx("reload: the shared cache stays off until the next good reload");
 	if (d->anchors_next.ta != NULL || d->anchors_next.mem != NULL)
 		anchors_free(&d->anchors_next);
 	d->anchors_next = ta;
@@ -399,7 +402,7 @@ drop_privileges(struct daemon *d)
 /* ---- the loop --------------------------------------------------------------- */
 
 enum slot_type { SLOT_SIGNAL, SLOT_LISTEN, SLOT_CLIENT, SLOT_JOB, SLOT_HTTPD_LISTEN,
-	SLOT_HTTPD, SLOT_CONTROL_LISTEN, SLOT_CONTROL };
+	SLOT_HTTPD, SLOT_CONTROL_LISTEN, SLOT_CONTROL, SLOT_REDIS };
 struct slot {
 	uint8_t type;
 	uint8_t which;
@@ -439,6 +442,7 @@ loop_free(struct loop *l)
 static void
 daemon_free(struct daemon *d)
 {
+	redis_free(d);
 	server_free(d);         /* releases the requests' jobs */
 	controld_free(d);
 	lookup_free(d);
@@ -509,6 +513,10 @@ loop_build(struct daemon *d, struct loop *l, int serving)
 				add_deadline(l, dl);
 			}
 		}
+		dl = INT64_MAX;
+		if ((fd = redis_poll(d, &ev, &dl)) >= 0)
+			add_fd(l, fd, ev, SLOT_REDIS, NULL, 0);
+		add_deadline(l, dl);
 		if (d->conf.proactive_fetch && d->proactive_cursor == CACHE_NIL)
 			add_deadline(l, d->proactive_next);
 		/* no wakeup for snapshots while nothing changed */
@@ -608,6 +616,19 @@ loop_job_slice(struct daemon *d, struct loop *l)
 	}
 }
 
+/* Phase 4b: the shared cache's connection, every pass (its timers too) */
+static void
+loop_redis(struct daemon *d, struct loop *l)
+{
+	short re = 0;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->map[i].type == SLOT_REDIS)
+			re = l->pfd[i].revents;
+	redis_step(d, re);
+}
+
 /* Phase 5: deadlines of jobs, then new connections, then deadlines of
  * clients (late answers, idle connections). */
 static void
@@ -680,6 +701,8 @@ loop_once(struct daemon *d, struct loop *l, int serving)
 		return;
 	loop_clients(d, l);
 	loop_job_slice(d, l);
+	if (serving)
+		loop_redis(d, l);
 	loop_expiries(d, l, serving);
 	if (serving)
 		loop_housekeeping(d);
@@ -751,6 +774,8 @@ run_daemon(struct daemon *d)
 	d->proactive_next = d->now;
 	d->snap_next = d->now + (msec_t)d->conf.snapshot_interval * 1000;
 	d->metrics.start_wall = wall_now();
+	if (redis_configure(d) < 0)
+		return 2;
 	log_info("mtasts %s started: %d cache entries, %d clients, %d lookups at once",
 	    MTASTS_VERSION, d->conf.cache_size, d->clients.cap, d->conf.max_lookups);
 	notify_ready();

@@ -12,6 +12,9 @@
  *   snapshot_  snapshot.c   the cache on disk
  *   conf_      conf.c       mta-sts.conf parser (pure over text)
  *   json_      json.c       JSON text writer for query and dump output (pure)
+ *   resp_      resp.c       Redis RESP2 commands and replies (pure)
+ *   shared_    shared.c     the record a policy is shared under in Redis (pure)
+ *   redis_     redis.c      the Redis / Sentinel connection (I/O, daemon.h)
  *   control_   control.c    control socket commands and dump lines (pure),
  *                           and its client (mtasts -d, -p, -r, -S)
  *   server.c, lookup.c, pool.c, mtasts.c: the loop and its jobs (I/O),
@@ -62,6 +65,8 @@
 #define NS_REPLY_MAX      100000 /* Postfix refuses longer reply payloads
                                   * (dict_sockmap.c) */
 #define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
+
+#define REDIS_SENTINELS_MAX 3    /* redis_sentinel lines */
 
 #define DNS_PORT          53
 #define DNS_UDP_SIZE      1232   /* advertised EDNS payload size */
@@ -177,6 +182,57 @@ char *read_file(const char *path, size_t max, size_t *len, char *err, size_t err
 /* UNIX seconds t as RFC 3339 UTC, "2026-12-02T16:00:00Z", into out; the
  * length (20), or 0 (out = "") when t cannot be shown.  Pure. */
 size_t utc_time(int64_t t, char out[UTC_TIME_MAX]);
+
+/* ---- resp.c: Redis RESP2 (pure) ---------------------------------------- */
+#define RESP_LINE_MAX     1024   /* a status, error or length line */
+#define RESP_ARRAY_MAX    64     /* elements in one array (ROLE lists replicas) */
+#define RESP_DEPTH_MAX    3      /* arrays in arrays (ROLE: replica triples) */
+#define RESP_ELEMS_MAX    4      /* top-level array elements resp_parse notes */
+#define SHARED_RECORD_MAX (HTTP_BODY_MAX + 64)   /* header + policy body */
+#define RESP_BULK_MAX     (SHARED_RECORD_MAX + 1) /* GETRANGE 0..MAX gives 1 more */
+enum { RESP_OK = 0, RESP_MORE = -1, RESP_BAD = -2 };
+enum resp_type { RESP_NIL = 0, RESP_STRING = '+', RESP_ERROR = '-', RESP_INT = ':',
+	RESP_BULK = '$', RESP_ARRAY = '*' };
+struct resp_item {
+	int type;                  /* enum resp_type; a nil bulk or array is RESP_NIL */
+	const uint8_t *s;          /* string, error, bulk: into the caller's buffer */
+	size_t len;
+	int64_t n;                 /* integer; array: element count */
+};
+struct resp_reply {
+	struct resp_item top;
+	int nelem;                 /* of an array: the first RESP_ELEMS_MAX elements */
+	struct resp_item elem[RESP_ELEMS_MAX];
+};
+/* One whole reply at the start of buf[0..len): RESP_OK with *used bytes,
+ * RESP_MORE (incomplete), or RESP_BAD (not RESP2, or beyond our bounds:
+ * close the connection).  Pure. */
+int resp_parse(const uint8_t *buf, size_t len, struct resp_reply *r, size_t *used);
+/* A command as an array of argc bulk strings (argl NULL: NUL-terminated);
+ * its length, or 0 when it does not fit cap. */
+size_t resp_command(uint8_t *out, size_t cap, int argc, const char *const *argv,
+                    const size_t *argl);
+/* it is a string, bulk or error whose text is exactly s */
+int resp_is(const struct resp_item *it, const char *s);
+
+/* ---- shared.c: a policy's record in Redis (pure) ------------------------
+ * "mtasts1 FETCHED ID\n" then the policy body as the policy host served
+ * it: FETCHED is the UNIX time of the fetch, ID the TXT id it was fetched
+ * under.  The reader runs the body through policy_parse like any fetch. */
+#define SHARED_MAGIC      "mtasts1 "
+#define SHARED_SKEW_SEC   300    /* fleet clocks may differ this much */
+struct shared_record {
+	int64_t fetched_wall;
+	char id[TXT_ID_MAX + 1];
+	const uint8_t *body;       /* into the value */
+	size_t bodylen;
+};
+/* The header for a record: its length (< cap), or 0. */
+size_t shared_header(char *out, size_t cap, int64_t fetched_wall, const char *id);
+/* A value read from Redis, checked: 0 with *rec, or -1 with a static
+ * reason in *why.  The body is not parsed here. */
+int shared_record_parse(const uint8_t *v, size_t len, int64_t now_wall,
+                        struct shared_record *rec, const char **why);
 
 /* ---- json.c: JSON text into a caller's buffer (pure) ------------------ */
 struct json {
@@ -612,6 +668,15 @@ struct config {
 	char user[64];               /* drop root to this user, "" = stay */
 	char control[LISTEN_SPEC_MAX + 1];   /* control socket "unix:/path", "" = none */
 	char metrics_listen[LISTEN_SPEC_MAX + 1];  /* ADDR:PORT, "" = off */
+	/* the shared cache: redis, or sentinels and a master name */
+	char redis[LISTEN_SPEC_MAX + 1];     /* ADDR:PORT, [ADDR6]:PORT, unix:/path */
+	char redis_prefix[64];               /* of every key written */
+	int redis_db;
+	char redis_password_file[256];       /* "password" or "user password" */
+	int redis_timeout;                   /* seconds per command */
+	int redis_nsentinel;
+	char redis_sentinel[REDIS_SENTINELS_MAX][LISTEN_SPEC_MAX + 1];
+	char redis_master[64];
 	int use_syslog;
 	int nzones;
 	struct zone zone[ZONE_MAX];  /* [0] is the default zone */

@@ -668,6 +668,48 @@ if [ "$SCALE" != 0 ]; then
 	done
 fi
 
+# (k) the shared cache: with Redis configured, instance A fills the N
+# domains (fetching each and writing it to Redis), then a fresh instance B
+# fills them (from Redis: no handshake); then warm hits on B, which never
+# touch Redis.  Compared with mtasts' standalone fill (c) and warm (e).
+if [ "$have_mtasts" = 1 ] && [ "${BENCH_REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
+	say "== (k) shared cache: two instances and Redis, $N domains"
+	$NSX redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
+	    --daemonize no --logfile "$W/redis.log" --dir "$W" &
+	rpid=$!
+	echo "$rpid" >>"$PIDS"
+	i=0
+	until $NSX redis-cli -p 6379 PING 2>/dev/null | grep -q PONG || [ $i -ge 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	write_configs "$((N + HANG))" "$PORT_ref" "$PORT_mtasts"
+	echo "redis = 127.0.0.1:6379" >>"$W/mtasts.conf"
+	for k in a b; do
+		# shellcheck disable=SC2046
+		start mtasts "$PORT_mtasts" $(cmd_of mtasts) || break
+		pid=$PID_mtasts
+		sleep 1
+		hs0=$(wc -l <"$W/handshakes.log")
+		js=$($LOADX -p "$PORT_mtasts" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" \
+		    -e "$EXPECT" -j "shared.fill.$k" || true)
+		note "shared.fill.$k" "$js"
+		note "shared.handshakes.$k" "$(($(wc -l <"$W/handshakes.log") - hs0))"
+		say "   instance $k: fill $(field "$js" elapsed_s) s, $(failed_of "$js") failed $(first_error "$js")"
+		if [ "$k" = b ]; then
+			js=$($LOADX -p "$PORT_mtasts" -c 16 -d "$SECS" -o rand -r "1:$N" -t 10000 \
+			    -P "$pid" -e "$EXPECT" -j shared.c16 || true)
+			note shared.c16 "$js"
+		fi
+		stop mtasts
+	done
+	note shared.redis_keys "$($NSX redis-cli -p 6379 DBSIZE)"
+	note shared.redis_used_bytes "$($NSX redis-cli -p 6379 INFO memory |
+	    sed -n 's/^used_memory:\([0-9]*\).*/\1/p')"
+	kill "$rpid" 2>/dev/null || true
+	wait "$rpid" 2>/dev/null || true
+fi
+
 # (j) stripped static binary
 if [ "$have_mtasts" = 1 ]; then
 	cp "$MTASTS" "$W/mtasts.stripped"

@@ -457,6 +457,7 @@ def main():
         result["targets"]["met"], len(result["targets"]["missed"]), len(impossible)))
     if fl:
         print_floor(fl, raw, ph)
+    print_shared(raw, ph)
     for w in warnings:
         print("WARNING: %s" % w)
 
@@ -497,6 +498,41 @@ def print_floor(fl, raw, ph):
         print("  mtasts: %.0f us per domain = floor + %.0f us (everything else: DNS, "
               "TCP, TLS records, X.509, HTTP, the cache, the kernel)" % (
                   mt["cpu_per_domain_us"], mt["cpu_per_domain_us"] - fl["negotiated_us"]))
+
+
+def print_shared(raw, ph):
+    """(k): the second instance's fill from Redis against a standalone cold
+    fill, and warm hits with Redis configured against warm hits without."""
+    n = raw.get("meta.domains")
+    a, b = raw.get("shared.fill.a"), raw.get("shared.fill.b")
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return
+    cold = get(ph, "mtasts", "fill") or {}
+    print()
+    print("(k) shared cache in Redis, %s domains:" % n)
+    rows = [("standalone cold fill (c)", cold.get("wall_s"), cold.get("cpu_per_domain_us"),
+             None),
+            ("instance A, Redis empty", a.get("elapsed_s"),
+             per(a.get("daemon_cpu_s"), n, 1e6), raw.get("shared.handshakes.a")),
+            ("instance B, from Redis", b.get("elapsed_s"),
+             per(b.get("daemon_cpu_s"), n, 1e6), raw.get("shared.handshakes.b"))]
+    for label, wall, cpu, hs in rows:
+        print("  %-26s wall %s s, CPU %s us/domain, %s handshakes, %s failed" % (
+            label, fmt(wall, "{:.2f}"), fmt(cpu, "{:.0f}"), fmt(hs, "{:.0f}"),
+            fmt((a if "A" in label else b if "B" in label else cold).get("failed"), "{:.0f}")))
+    bw, bc = b.get("elapsed_s"), per(b.get("daemon_cpu_s"), n, 1e6)
+    if bw and cold.get("wall_s") and bc and cold.get("cpu_per_domain_us"):
+        print("  B against the standalone cold fill: %.1fx faster (wall), %.1fx less CPU" % (
+            cold["wall_s"] / bw, cold["cpu_per_domain_us"] / bc))
+    w, c16 = raw.get("shared.c16"), get(ph, "mtasts", "warm_c16") or {}
+    if isinstance(w, dict):
+        print("  warm hits, 16 connections: %s us CPU/lookup with Redis configured, "
+              "%s without (median of (e)); p99 %s us against %s" % (
+                  fmt(w.get("daemon_cpu_per_req_us"), "{:.2f}"),
+                  fmt(c16.get("cpu_per_lookup_us"), "{:.2f}"), fmt(lat(w, "p99"), "{:.0f}"),
+                  fmt(c16.get("p99_us"), "{:.0f}")))
+    print("  Redis: %s keys, used_memory %s bytes" % (
+        raw.get("shared.redis_keys"), raw.get("shared.redis_used_bytes")))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light
 # page lint, shell checks under busybox ash, unit verification, the image
 # build, the converter's YAML reader
 test_pkgs="$test_pkgs mandoc shellcheck busybox systemd podman buildah python3-yaml file"
+# the shared cache (tests/e2e/test_redis.sh, make bench)
+test_pkgs="$test_pkgs redis-server redis-sentinel"
 # cross: Debian's cross compiler, musl and BearSSL for ARCH (foreign
 # packages, after dpkg --add-architecture), and qemu-user-static to run the
 # result.  libbearssl-dev and musl-dev are Multi-Arch: same, so they install

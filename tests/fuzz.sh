@@ -30,6 +30,7 @@ runs_for() {
 	key)       echo 3000000 ;;
 	netstring) echo 1000000 ;;
 	policy)    echo 1500000 ;;
+	resp)      echo 1000000 ;;
 	snapshot)  echo 400000 ;;
 	txt)       echo 1600000 ;;
 	*)         echo 500000 ;;
