@@ -158,6 +158,7 @@ struct redis_pending {
 };
 struct redis {
 	int state;
+	int up;                    /* connected and answering (for the metrics) */
 	int fd;
 	int asking;                /* connected to a sentinel, not to Redis */
 	int sentinel;              /* which redis_sentinel to ask next */
@@ -174,8 +175,11 @@ struct redis {
 	struct redis_pending pend[REDIS_PENDING];
 	size_t inlen, outlen, outoff;
 	uint8_t *in, *out, *scratch;   /* allocated once when configured */
-	uint64_t gets, hits, misses, rejected, writes, errors;
+	/* for the metrics: lookups asked (by outcome), writes, connections lost */
+	uint64_t lookups[4];       /* enum redis_outcome */
+	uint64_t writes, write_errors, disconnects;
 };
+enum redis_outcome { REDIS_HIT = 0, REDIS_MISS, REDIS_IGNORED, REDIS_FAILED };
 struct listener {
 	int fd;
 	char path[108];            /* unix socket path to unlink, or "" */

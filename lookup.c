@@ -566,6 +566,7 @@ lookup_shared_result(struct daemon *d, struct job *j, const uint8_t *v, size_t l
 	if (j->state != JOB_SHARED)
 		return;
 	if (v == NULL) {
+		d->redis.lookups[err != NULL ? REDIS_FAILED : REDIS_MISS]++;
 		job_step(j, "shared cache", ms, "%s", err != NULL ? err : "no record");
 		fetch_begin(d, j);
 		return;
@@ -574,13 +575,13 @@ lookup_shared_result(struct daemon *d, struct job *j, const uint8_t *v, size_t l
 		if (policy_parse(rec.body, rec.bodylen, &j->pol, &pe) < 0)
 			why = "its policy is invalid";
 		else if ((why = shared_usable(d, j, &rec)) == NULL) {
-			d->redis.hits++;
+			d->redis.lookups[REDIS_HIT]++;
 			job_step(j, "shared cache", ms, "policy fetched by another instance");
 			finish_policy(d, j, rec.fetched_wall, 1);
 			return;
 		}
 	}
-	d->redis.rejected++;
+	d->redis.lookups[REDIS_IGNORED]++;
 	log_warnx("%s: shared cache record ignored: %s", j->domain, why);
 	job_step(j, "shared cache", ms, "record ignored: %s", why);
 	fetch_begin(d, j);

@@ -103,6 +103,7 @@ static const char *const answer_label[ANSWER_N] = { "policy", "notfound", "temp"
 /* RFC 8460 4.3.2.2 result types, as http_class_str names them */
 static const char *const fetch_label[4] = { "ok", "sts-policy-fetch-error",
 	"sts-webpki-invalid", "sts-policy-invalid" };
+static const char *const shared_label[4] = { "hit", "miss", "ignored", "failed" };
 static const struct mdef mdefs[] = {
 	{ "start_time_seconds", GAUGE, 1, NULL, NULL, "Start time of the process, UNIX seconds." },
 	{ "resident_memory_bytes", GAUGE, 1, NULL, NULL, "Resident set size of the process." },
@@ -139,8 +140,18 @@ static const struct mdef mdefs[] = {
 	    "Metrics requests answered on metrics_listen." },
 	{ "metrics_rejected_total", COUNTER, 1, NULL, NULL,
 	    "Other requests and timed-out connections on metrics_listen." },
+	{ "shared_cache_up", GAUGE, 1, NULL, NULL,
+	    "1 while the shared cache (redis) is connected, else 0." },
+	{ "shared_cache_lookups_total", COUNTER, 4, "result", shared_label,
+	    "Lookups that asked the shared cache, by what it gave." },
+	{ "shared_cache_writes_total", COUNTER, 1, NULL, NULL,
+	    "Policies written to the shared cache and acknowledged." },
+	{ "shared_cache_write_errors_total", COUNTER, 1, NULL, NULL,
+	    "Writes the shared cache refused." },
+	{ "shared_cache_disconnects_total", COUNTER, 1, NULL, NULL,
+	    "Connections to the shared cache given up (down, slow, hostile)." },
 };
-#define NVALUES 33           /* samples in mdefs[] */
+#define NVALUES 41           /* samples in mdefs[] */
 
 /* Every sample's value, in mdefs[] order; the gauges are counted now */
 static void
@@ -191,6 +202,12 @@ metrics_values(const struct daemon *d, msec_t now, uint64_t rss, uint64_t v[NVAL
 	v[n++] = m->snap_last_usec;
 	v[n++] = m->scrapes;
 	v[n++] = m->http_rejected;
+	v[n++] = (uint64_t)d->redis.up;
+	for (k = 0; k < 4; k++)
+		v[n++] = d->redis.lookups[k];
+	v[n++] = d->redis.writes;
+	v[n++] = d->redis.write_errors;
+	v[n++] = d->redis.disconnects;
 }
 
 size_t

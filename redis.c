@@ -84,7 +84,8 @@ down(struct daemon *d, const char *why)
 	if (!r->down_logged)
 		log_warnx("redis: %s; answering standalone until it is back", why);
 	r->down_logged = 1;
-	r->errors++;
+	r->disconnects++;
+	r->up = 0;
 	r->state = R_WAIT;
 	r->retry_at = d->now + r->backoff;
 	r->backoff = r->backoff * 2 > BACKOFF_LAST_MS ? BACKOFF_LAST_MS : r->backoff * 2;
@@ -253,6 +254,7 @@ reply(struct daemon *d, const struct resp_reply *rep)
 		}
 ready:
 		r->state = R_READY;
+		r->up = 1;
 		r->backoff = BACKOFF_FIRST_MS;
 		r->set_error_logged = 0;
 		if (r->down_logged || !r->up_logged)
@@ -271,7 +273,6 @@ ready:
 			return t->len >= 8 && !memcmp(t->s, "READONLY", 8) ? -1 : 0;
 		}
 		if (t->type == RESP_NIL || (t->type == RESP_BULK && t->len == 0)) {
-			r->misses++;
 			lookup_shared_result(d, p.job, NULL, 0, NULL);
 		} else if (t->type == RESP_BULK) {
 			lookup_shared_result(d, p.job, t->s, t->len, NULL);
@@ -281,7 +282,7 @@ ready:
 		return 0;
 	case P_SET:
 		if (t->type == RESP_ERROR) {
-			r->errors++;
+			r->write_errors++;
 			if (!r->set_error_logged)
 				log_error_reply("write refused", t);
 			r->set_error_logged = 1;
@@ -433,7 +434,6 @@ redis_get(struct daemon *d, struct job *j)
 	argv[0] = "GETRANGE", argv[1] = key, argv[2] = "0", argv[3] = end;
 	if (send_cmd(r, P_GET, j, d->now, 4, argv, NULL) < 0)
 		return 0;
-	r->gets++;
 	return 1;
 }
 
@@ -519,6 +519,7 @@ redis_configure(struct daemon *d)
 	r->inlen = r->outlen = r->outoff = 0;
 	r->target_known = 0;
 	r->state = R_OFF;
+	r->up = 0;
 	if (c->redis[0] == '\0' && c->redis_nsentinel == 0)
 		return 0;
 	if (read_password(r, c->redis_password_file) < 0)

@@ -41,6 +41,14 @@ fill(void)
 	cl[1].q[0].kind = REQ_NEEDJOB;
 	d.clients.cap = 256;
 	d.metrics.start_wall = 1796000000;
+	d.redis.up = 1;
+	d.redis.lookups[REDIS_HIT] = 7;
+	d.redis.lookups[REDIS_MISS] = 6;
+	d.redis.lookups[REDIS_IGNORED] = 5;
+	d.redis.lookups[REDIS_FAILED] = 4;
+	d.redis.writes = 3;
+	d.redis.write_errors = 2;
+	d.redis.disconnects = 1;
 	d.metrics.answers[ANSWER_POLICY] = 11;
 	d.metrics.answers[ANSWER_NOTFOUND] = 12;
 	d.metrics.answers[ANSWER_TEMP] = 0;
@@ -154,7 +162,25 @@ static const char expect[] =
 "mtasts_metrics_scrapes_total 6\n"
 "# HELP mtasts_metrics_rejected_total Other requests and timed-out connections on metrics_listen.\n"
 "# TYPE mtasts_metrics_rejected_total counter\n"
-"mtasts_metrics_rejected_total 4\n";
+"mtasts_metrics_rejected_total 4\n"
+"# HELP mtasts_shared_cache_up 1 while the shared cache (redis) is connected, else 0.\n"
+"# TYPE mtasts_shared_cache_up gauge\n"
+"mtasts_shared_cache_up 1\n"
+"# HELP mtasts_shared_cache_lookups_total Lookups that asked the shared cache, by what it gave.\n"
+"# TYPE mtasts_shared_cache_lookups_total counter\n"
+"mtasts_shared_cache_lookups_total{result=\"hit\"} 7\n"
+"mtasts_shared_cache_lookups_total{result=\"miss\"} 6\n"
+"mtasts_shared_cache_lookups_total{result=\"ignored\"} 5\n"
+"mtasts_shared_cache_lookups_total{result=\"failed\"} 4\n"
+"# HELP mtasts_shared_cache_writes_total Policies written to the shared cache and acknowledged.\n"
+"# TYPE mtasts_shared_cache_writes_total counter\n"
+"mtasts_shared_cache_writes_total 3\n"
+"# HELP mtasts_shared_cache_write_errors_total Writes the shared cache refused.\n"
+"# TYPE mtasts_shared_cache_write_errors_total counter\n"
+"mtasts_shared_cache_write_errors_total 2\n"
+"# HELP mtasts_shared_cache_disconnects_total Connections to the shared cache given up (down, slow, hostile).\n"
+"# TYPE mtasts_shared_cache_disconnects_total counter\n"
+"mtasts_shared_cache_disconnects_total 1\n";
 
 static const char expect_line[] =
 "version=" MTASTS_VERSION " start_time_seconds=1796000000 resident_memory_bytes=4096000"
@@ -166,7 +192,9 @@ static const char expect_line[] =
 " dns_queries=9 dns_timeouts=1 dns_tcp_retries=2 clients=3 clients_max=256"
 " clients_accepted=40 clients_evicted=5 snapshot_writes=2 snapshot_failures=1"
 " snapshot_duration_seconds=3.000001 snapshot_last_duration_seconds=0.000999"
-" metrics_scrapes=6 metrics_rejected=4";
+" metrics_scrapes=6 metrics_rejected=4 shared_cache_up=1 shared_cache_lookups.hit=7"
+" shared_cache_lookups.miss=6 shared_cache_lookups.ignored=5 shared_cache_lookups.failed=4"
+" shared_cache_writes=3 shared_cache_write_errors=2 shared_cache_disconnects=1";
 
 /* The exact text, line by line, so a failure names the line. */
 static void

@@ -89,7 +89,7 @@ record() { printf 'mtasts1 %s %s\nversion: STSv1\nmode: enforce\nmx: %s\nmax_age
 # ---------------------------------------------------------------- one fetch shared
 redis_up 6379
 inst A 8461 "redis = 127.0.0.1:6379"
-inst B 8462 "redis = 127.0.0.1:6379"
+inst B 8462 "redis = 127.0.0.1:6379" "metrics_listen = 127.0.0.1:9462"
 check_true RDS-1 "A connects to Redis" "$(wait_log A 'redis: connected' 5)"
 check_true RDS-1 "B connects to Redis" "$(wait_log B 'redis: connected' 5)"
 check RDS-1 "A answers r1 (fetched)" "$(ok_for r1)" "$(qi A r1.test)"
@@ -105,6 +105,14 @@ check_true RDS-1 "... B says where it came from" \
     "$(grep -q 'r1.test: policy from the shared cache' "$T/B.log" && echo yes || echo no)"
 check RDS-1 "B's own second lookup is a local cache hit" "$(ok_for r1)" "$(qi B r1.test)"
 check RDS-1 "... and Redis was asked once by B" 1 "$(grep -c 'r1.test: step shared cache' "$T/B.log")"
+
+# the metrics say so too (MET-2 text, parsed strictly)
+inns "$PY" "$E2E_DIR/metrics.py" scrape 127.0.0.1 9462 > "$T/b.metrics" 2>&1
+mval() { awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print "none" }' "$T/b.metrics"; }
+check RDS-1 "B's metrics: the shared cache is up" 1 "$(mval mtasts_shared_cache_up)"
+check RDS-1 "B's metrics: one shared-cache hit, no other outcome" "1 0 0 0" \
+    "$(for r in hit miss ignored failed; do mval "mtasts_shared_cache_lookups_total{result=\"$r\"}"; done | paste -sd' ' -)"
+check RDS-1 "B's metrics: no fetch" 0 "$(mval 'mtasts_fetches_total{result="ok"}')"
 
 # ---------------------------------------------------------------- prefixes and databases
 inst C 8463 "redis = 127.0.0.1:6379" "redis_prefix = other:" "redis_db = 3"
