@@ -111,6 +111,11 @@ test_decode_hostile(void)
 			printf("decode \"%s\": %d\n", bad[i], r);
 		CHECK_INT(r, -1);
 	}
+	/* U+10FFFF is the last code point a label can decode to: "en32g"
+	 * would be U+110000 */
+	CHECK_INT(idn_decode_label("dn32g", 5, cp, IDN_LABEL_CPS), 1);
+	CHECK_INT(cp[0], 0x10ffff);
+	CHECK_INT(idn_decode_label("en32g", 5, cp, IDN_LABEL_CPS), -1);
 	/* no digits at all: the basic code points alone, or nothing */
 	CHECK_INT(idn_decode_label("abc-", 4, cp, IDN_LABEL_CPS), 3);
 	CHECK_INT(idn_decode_label("", 0, cp, IDN_LABEL_CPS), 0);
@@ -180,6 +185,12 @@ static const struct acase names[] = {
 	{ "example.b\xc3", IDN_ERR_UTF8, NULL },                  /* cut at the end */
 	{ "\x80.example", IDN_ERR_UTF8, NULL },                   /* lone continuation */
 	{ "b\xc3\xc3\xbc.example", IDN_ERR_UTF8, NULL },
+	{ "\xf8\x90\x80\x80.example", IDN_ERR_UTF8, NULL },      /* no lead byte past F4 */
+	{ "\xfe.example", IDN_ERR_UTF8, NULL },
+	{ "b\xc3" "a.example", IDN_ERR_UTF8, NULL },              /* ASCII after a lead byte */
+	{ "b\xe4\xbe" "a.example", IDN_ERR_UTF8, NULL },
+	{ "\xe0\x83\xa9.example", IDN_ERR_UTF8, NULL },          /* overlong U+00E9, 3 octets */
+	{ "\xf0\x8f\xbf\xbf.example", IDN_ERR_UTF8, NULL },      /* overlong U+FFFF, 4 octets */
 	/* IDN-1: code points IDNA2008 never allows */
 	{ "a\xc2\x85" "b.example", IDN_ERR_LABEL, NULL },         /* C1 control NEL */
 	{ "a\xc2\xa0" "b.example", IDN_ERR_LABEL, NULL },         /* NBSP */
