@@ -251,68 +251,68 @@ idn_to_ascii(const uint8_t *in, size_t len, char *out, size_t cap)
 	uint32_t cp[IDN_LABEL_CPS];
 	char a[LABEL_MAX];
 	size_t i = 0, o = 0, s, n, k;
-	int r;
+	int r, uni, err;
 
 	if (len == 0)
 		return IDN_ERR_SYNTAX;
-	while (i <= len) {
-		int idn = 0;
-
+	for (;;) {
 		/* one label: in[s..i) */
-		for (s = i; i < len && in[i] != '.'; i++)
-			if (in[i] >= 0x80)
-				idn = 1;
-		if (!idn && i - s >= 4 && (in[s] | 0x20) == 'x' && (in[s + 1] | 0x20) == 'n' &&
-		    in[s + 2] == '-' && in[s + 3] == '-')
-			idn = 2;
-		if (idn == 1) {
-			/* a U-label: its code points, lowercased, to Punycode */
-			for (n = 0, k = s; k < i; k += r, n++) {
+		for (uni = 0, s = i; i < len && in[i] != '.'; i++)
+			uni |= in[i] >= 0x80;
+		n = i - s;
+		err = n >= 4 && (in[s] | 0x20) == 'x' && (in[s + 1] | 0x20) == 'n' &&
+		    in[s + 2] == '-' && in[s + 3] == '-' ? IDN_ERR_LABEL : IDN_ERR_SYNTAX;
+		if (uni) {
+			/* a U-label: its code points, lowercased (IDN-2) */
+			for (n = 0, k = s; k < i; k += (size_t)r, n++) {
 				if (n == IDN_LABEL_CPS)
 					return IDN_ERR_LABEL;
 				if ((r = (int)idn_utf8(in + k, i - k, &cp[n])) == 0)
 					return IDN_ERR_UTF8;
 				cp[n] = fold(cp[n]);
 			}
-			if (!label_ok(cp, n) ||
-			    (r = idn_encode_label(cp, n, a, LABEL_MAX - 4)) < 0)
-				return IDN_ERR_LABEL;           /* A-label over 63 octets */
-			if (cap - o < (size_t)r + 5)
-				return IDN_ERR_SYNTAX;          /* the name is too long */
-			memcpy(out + o, "xn--", 4);
-			memcpy(out + o + 4, a, (size_t)r);
-			o += 4 + (size_t)r;
 		} else {
-			/* LDH, lowercased (KEY-3); an "xn--" label round-trips */
-			n = i - s;
+			/* LDH, lowercased (KEY-3) */
 			if (n == 0 || n > LABEL_MAX)
-				return idn ? IDN_ERR_LABEL : IDN_ERR_SYNTAX;
+				return err;
 			if (cap - o < n + 1)
 				return IDN_ERR_SYNTAX;
 			for (k = 0; k < n; k++) {
 				int c = ascii_tolower(in[s + k]);
 
 				if (!ascii_isalnum(c) && c != '-')
-					return idn ? IDN_ERR_LABEL : IDN_ERR_SYNTAX;
+					return err;
 				out[o + k] = (char)c;
 			}
 			if (out[o] == '-' || out[o + n - 1] == '-')
-				return idn ? IDN_ERR_LABEL : IDN_ERR_SYNTAX;
-			if (idn) {
-				int m = idn_decode_label(out + o + 4, n - 4, cp, IDN_LABEL_CPS);
-
-				/* RFC 5891 5.4: an A-label is a U-label's encoding */
-				for (k = 0; m > 0 && k < (size_t)m && cp[k] < 0x80; k++)
-					;
-				if (m <= 0 || k == (size_t)m || !label_ok(cp, (size_t)m) ||
-				    idn_encode_label(cp, (size_t)m, a, sizeof a) != (int)n - 4 ||
-				    memcmp(a, out + o + 4, n - 4) != 0)
-					return IDN_ERR_LABEL;
-			} else if (n >= 4 && out[o + 2] == '-' && out[o + 3] == '-') {
-				return IDN_ERR_SYNTAX;  /* reserved for IDNA (RFC 5891 4.2.3.1) */
+				return err;
+			if (err == IDN_ERR_SYNTAX) {
+				/* "--" there is reserved for IDNA (RFC 5891 4.2.3.1) */
+				if (n >= 4 && out[o + 2] == '-' && out[o + 3] == '-')
+					return err;
+				o += n;
+				goto next;
 			}
-			o += n;
+			/* an "xn--" label: its U-label, checked below */
+			if ((r = idn_decode_label(out + o + 4, n - 4, cp, IDN_LABEL_CPS)) <= 0)
+				return err;
+			k = n - 4;
+			n = (size_t)r;
 		}
+		/* cp[0..n) must be a U-label whose A-label has at most 63
+		 * octets, and an A-label given must be exactly that encoding
+		 * (RFC 5891 5.4: the round trip).  It cannot be all ASCII: an
+		 * xn-- label that decodes so ends in "-" or is empty. */
+		if (!label_ok(cp, n) ||
+		    (r = idn_encode_label(cp, n, a, LABEL_MAX - 4)) < 0 ||
+		    (!uni && ((size_t)r != k || memcmp(a, out + o + 4, k) != 0)))
+			return IDN_ERR_LABEL;
+		if (cap - o < (size_t)r + 5)
+			return IDN_ERR_SYNTAX;          /* the name is too long */
+		memcpy(out + o, "xn--", 4);
+		memcpy(out + o + 4, a, (size_t)r);
+		o += 4 + (size_t)r;
+next:
 		out[o++] = '.';
 		if (i++ == len)
 			break;

@@ -21,10 +21,16 @@ check_ldh(const char *d, size_t n)
 		if (c == '.' || c == '\0') {
 			if (lab == 0 || lab > LABEL_MAX || d[i - 1] == '-' || d[i - lab] == '-')
 				abort();
-			if (lab >= 4 && d[i - lab + 2] == '-' && d[i - lab + 3] == '-' &&
-			    (memcmp(d + i - lab, "xn", 2) != 0 ||
-			    idn_decode_label(d + i - lab + 4, lab - 4, cp, IDN_LABEL_CPS) <= 0))
-				abort();
+			if (lab >= 4 && d[i - lab + 2] == '-' && d[i - lab + 3] == '-') {
+				int k, m = memcmp(d + i - lab, "xn", 2) != 0 ? -1 :
+				    idn_decode_label(d + i - lab + 4, lab - 4, cp, IDN_LABEL_CPS);
+
+				/* an A-label decodes to a U-label: not all ASCII */
+				for (k = 0; k < m && cp[k] < 0x80; k++)
+					;
+				if (m <= 0 || k == m)
+					abort();
+			}
 			lab = 0;
 			continue;
 		}

@@ -282,6 +282,8 @@ test_fold_and_lengths(void)
 	/* "ssBUcher": folded, the sharp s kept */
 	r = idn_to_ascii((const uint8_t *)"\xc3\x9f" "B\xc3\x9c" "cher.example", 17, out, sizeof out);
 	CHECK(r > 0);
+	if (r <= 0)
+		strcpy(out, "xn--.");
 	n = idn_decode_label(out + 4, (size_t)(strchr(out, '.') - out) - 4, cp, IDN_LABEL_CPS);
 	CHECK_INT(n, 7);
 	CHECK_INT(cp[0], 0xdf);
