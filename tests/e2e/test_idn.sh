@@ -12,6 +12,8 @@ U_BUECHER=$'b\xc3\xbccher'                 # "bücher" in UTF-8
 A_BUECHER=xn--bcher-kva
 U_EXAMPLE=$'\xe4\xbe\x8b\xe5\xad\x90'      # "例子" (Chinese "example")
 A_EXAMPLE=xn--fsqu00a
+U_MUENCHEN=$'m\xc3\xbcnchen'              # "münchen"
+A_MUENCHEN=xn--mnchen-3ya
 
 # fixtures of this test only (EXTRA_FIXTURES, see lib.sh): the policy
 # hosts' certificates name the A-label, and the mx patterns are A-labels
@@ -20,12 +22,17 @@ idn_fixtures() {
 	txt $A_BUECHER '"v=STSv1; id=idn1"'
 	host $A_BUECHER $WEB_IP
 	policy $A_BUECHER "version: STSv1" "mode: enforce" "mx: mail.$A_BUECHER.test" \
-	    "mx: *.xn--mnchen-3ya.test" "max_age: 86400"
+	    "mx: *.$A_MUENCHEN.test" "max_age: 86400"
 	vhost $A_BUECHER
 	txt $A_EXAMPLE '"v=STSv1; id=idn2"'
 	host $A_EXAMPLE $WEB_IP
 	std_policy $A_EXAMPLE
 	vhost $A_EXAMPLE
+	# a policy that writes an mx pattern as a U-label: invalid (RFC 8461 3.2)
+	txt $A_MUENCHEN '"v=STSv1; id=idn3"'
+	host $A_MUENCHEN $WEB_IP
+	policy $A_MUENCHEN "version: STSv1" "mode: enforce" "mx: mail.$U_MUENCHEN.test" "max_age: 86400"
+	vhost $A_MUENCHEN
 }
 EXTRA_FIXTURES="idn_fixtures"
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +46,7 @@ cat > "$T/idn.conf" <<-EOF
 	EOF
 start_mtasts "$T/idn.conf" || DAEMON_DOWN="mtasts did not start"
 PORT=$MTASTS_PORT
-E_B="OK secure match=mail.$A_BUECHER.test:.xn--mnchen-3ya.test servername=hostname"
+E_B="OK secure match=mail.$A_BUECHER.test:.$A_MUENCHEN.test servername=hostname"
 nf='9:NOTFOUND ,'
 
 # qdns ID DESC KEY EXPECTED-ANSWER EXPECTED-DNS: one postmap lookup, and the
@@ -73,6 +80,11 @@ qdns KEY-11 "postmap -q $U_EXAMPLE.test: from the cache" "$U_EXAMPLE.test" "$(ok
 # an international name without a policy: looked up as its A-label
 qdns IDN-1 "postmap -q m${U_BUECHER#b}.test (no such domain)" "m${U_BUECHER#b}.test" NOTFOUND \
     "TXT _mta-sts.xn--mcher-kva.test"
+
+# mx patterns are A-labels (RFC 8461 3.2): a U-label pattern makes the policy invalid
+check IDN-1 "postmap -q $U_MUENCHEN.test: its policy has a U-label mx pattern" NOTFOUND \
+    "$(q postfix "$U_MUENCHEN.test")"
+check IDN-1 "... fetched from mta-sts.$A_MUENCHEN.test" 1 "$(gets $A_MUENCHEN)"
 
 # ---------------------------------------------------------------- refused keys
 # raw bytes postmap would not send: one netstring each, then a good request
@@ -123,6 +135,9 @@ check IDN-1 "mtasts -q $U_BUECHER.test: unicode is the U-label" 1 "$(printf '%s\
 check IDN-1 "mtasts -q $U_BUECHER.test: answer" 1 "$(printf '%s\n' "$out" | grep -cxF "answer: $E_B")"
 out=$(inns timeout 30 "$MTASTS" -q "$A_EXAMPLE.test" -c "$T/idn.conf" 2>>"$T/mq.err")
 check IDN-1 "mtasts -q $A_EXAMPLE.test: unicode is $U_EXAMPLE.test" 1 "$(printf '%s\n' "$out" | grep -cx "unicode: $U_EXAMPLE.test")"
+out=$(inns timeout 30 "$MTASTS" -q "$U_MUENCHEN.test" -c "$T/idn.conf" 2>>"$T/mq.err")
+check IDN-1 "mtasts -q $U_MUENCHEN.test: the U-label mx pattern is the reason" 1 \
+    "$(printf '%s\n' "$out" | grep -c "^result: no policy: mx line 3: .* is not a host name")"
 out=$(inns timeout 30 "$MTASTS" -q enforce.test -c "$T/idn.conf" 2>>"$T/mq.err")
 check IDN-1 "mtasts -q enforce.test: no unicode line" 0 "$(printf '%s\n' "$out" | grep -c "^unicode:")"
 out=$(inns timeout 30 "$MTASTS" -q $'b\xffcher.test' -c "$T/idn.conf" 2>>"$T/mq.err")
