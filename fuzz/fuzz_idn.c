@@ -66,6 +66,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(out, again) != 0)
 			abort();
 	}
+	/* any bytes for display, with a short buffer too: never past cap */
+	u = idn_to_unicode((const char *)data, size, uni, 16);
+	if (u >= 16 || (u >= 0 && uni[u] != '\0'))
+		abort();
+	(void)idn_to_unicode((const char *)data, size, uni, sizeof uni);
 	/* Punycode alone: a decoded label encodes back to the input, up to
 	 * the case of its letters (a leading "-" with no basic code points before
 	 * it is the one other spelling, so it is left out) */
