@@ -68,13 +68,14 @@ DEPS_tls    = http.c anchors.c
 DEPS_policy = dns.c http.c
 DEPS_resp   = shared.c
 DEPS_conf   = dns.c
-DEPS_snapshot = cache.c policy.c key.c dns.c
+DEPS_key    = idn.c
+DEPS_snapshot = cache.c policy.c key.c idn.c dns.c
 DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
-DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
-DEPS_control = key.c json.c policy.c snapshot.c cache.c dns.c http.c
-DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
+DEPS_server = lookup.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
+DEPS_control = key.c idn.c json.c policy.c snapshot.c cache.c dns.c http.c
+DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)

@@ -3,7 +3,8 @@
  * The key is Postfix's next-hop: a recipient domain, or a transport or
  * relayhost destination with brackets and a port or service.  Anything
  * that is not plainly a DNS hostname is refused here, before any cache
- * lookup or DNS query (KEY-1..KEY-11).
+ * lookup or DNS query (KEY-1..KEY-11).  International names become
+ * A-labels here (idn.c), so every later step sees one spelling.
  */
 #include <string.h>
 
@@ -26,55 +27,40 @@ looks_ipv6(const char *p, size_t n)
 	return colons >= 2;
 }
 
-/* Validate an LDH host name and copy it lowercase.  One trailing dot is
- * stripped first (KEY-4).  A name made only of numeric labels, as
- * inet_aton would read it (1 to 4 labels), is an IPv4 literal. */
+/* A host name in any mix of LDH labels, A-labels and U-labels -> its
+ * lowercase A-label form (idn.c), after one trailing dot is stripped
+ * (KEY-4).  A name made only of numeric labels, as inet_aton would read
+ * it (1 to 4 labels), is an IPv4 literal. */
 static enum key_status
 key_domain(const char *p, size_t n, char out[DOMAIN_MAX + 1])
 {
-	size_t i, lab = 0, labels = 0;
-	int numeric = 1, allnum = 1;
+	size_t i, labels = 0;
+	int numeric = 1, allnum = 1, r;
 
 	if (n > 0 && p[n - 1] == '.')
 		n--;
-	if (n == 0 || n > DOMAIN_MAX)
-		return KEY_BAD;
-	for (i = 0; i <= n; i++) {
-		unsigned c = i < n ? (unsigned char)p[i] : '.';
-
-		if (c == '.') {
-			if (lab == 0 || p[i - 1] == '-')
-				return KEY_BAD;
-			labels++;
-			if (!numeric)
-				allnum = 0;
-			if (i < n) {
-				lab = 0;
-				numeric = 1;
-			}
-			continue;
-		}
-		if (!ascii_isalnum(c) && !(c == '-' && lab > 0))
-			return KEY_BAD;
-		if (!ascii_isdigit(c))
-			numeric = 0;
-		if (++lab > LABEL_MAX)
-			return KEY_BAD;
+	r = idn_to_ascii((const uint8_t *)p, n, out, DOMAIN_MAX + 1);
+	if (r < 0) {
+		out[0] = '\0';
+		return r == IDN_ERR_UTF8 ? KEY_BAD_UTF8 : r == IDN_ERR_LABEL ? KEY_BAD_IDN : KEY_BAD;
 	}
-	if (allnum)
-		return labels <= 4 ? KEY_IP_LITERAL : KEY_BAD;
-	/* a numeric top-level label is no hostname (and no TLD) */
-	if (numeric)
-		return KEY_BAD;
-	/* [D] single-label names (localhost, intranet hosts) have no policy */
-	if (labels < 2)
-		return KEY_BAD;
-	/* "_mta-sts." + name must fit in 255 wire octets */
-	if (n > POLICY_DOMAIN_MAX)
-		return KEY_BAD;
-	for (i = 0; i < n; i++)
-		out[i] = (char)ascii_tolower((unsigned char)p[i]);
-	out[n] = '\0';
+	for (i = 0; i <= (size_t)r; i++) {
+		if (out[i] == '.' || out[i] == '\0') {
+			labels++;
+			allnum &= numeric;
+			if (i < (size_t)r)
+				numeric = 1;
+		} else if (!ascii_isdigit(out[i])) {
+			numeric = 0;
+		}
+	}
+	/* a numeric top-level label is no hostname (and no TLD); [D]
+	 * single-label names (localhost, intranet hosts) have no policy;
+	 * "_mta-sts." + name must fit in 255 wire octets */
+	if (allnum || numeric || labels < 2 || r > POLICY_DOMAIN_MAX) {
+		out[0] = '\0';
+		return allnum && labels <= 4 ? KEY_IP_LITERAL : KEY_BAD;
+	}
 	return KEY_OK;
 }
 
@@ -117,16 +103,21 @@ enum key_status
 key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1])
 {
 	const char *colon = NULL;
-	size_t i, hn, colons = 0;
+	size_t i, n, hn, colons = 0;
 
 	out[0] = '\0';
 	if (key == NULL || len == 0)
 		return KEY_BAD;
-	/* [D] non-ASCII (U-labels), controls and whitespace: no lookup */
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)key[i];
-		if (c <= 0x20 || c >= 0x7f)
+	/* controls and whitespace: no lookup; non-ASCII must be UTF-8
+	 * (U-labels, KEY-9), and can never be one of the ASCII delimiters
+	 * the rest looks for */
+	for (i = 0; i < len; i += n) {
+		uint32_t cp;
+
+		if ((unsigned char)key[i] <= 0x20 || key[i] == 0x7f)
 			return KEY_BAD;
+		if ((n = idn_utf8((const uint8_t *)key + i, len - i, &cp)) == 0)
+			return KEY_BAD_UTF8;
 	}
 	if (key[0] == '[')
 		return key_bracketed(key, len, out);
@@ -165,6 +156,10 @@ key_status_str(enum key_status s)
 		return "ip-literal";
 	case KEY_BAD:
 		return "bad-key";
+	case KEY_BAD_UTF8:
+		return "bad-utf8";
+	case KEY_BAD_IDN:
+		return "bad-idn";
 	}
 	return "unknown";
 }

@@ -917,9 +917,13 @@ static void
 print_text(const struct job *j, const char *domain, const struct zone *z, const char *answer,
     int steps)
 {
+	char u[DOMAIN_MAX * 4 + 1];
 	int i;
 
 	printf("domain: %s\n", domain);
+	/* an international name: its U-label form too (IDN-1) */
+	if (idn_to_unicode(domain, strlen(domain), u, sizeof u) > 0 && strcmp(u, domain) != 0)
+		printf("unicode: %s\n", u);
 	printf("zone: %s\n", z->name[0] ? z->name : "(default)");
 	if (j->id[0] != '\0')
 		printf("id: %s\n", j->id);

@@ -3,6 +3,7 @@
  * every module's interface.  Modules with one name prefix each:
  *   ns_        netstring.c  netstring framing (pure)
  *   key_       key.c        socketmap key -> policy domain (pure)
+ *   idn_       idn.c        UTF-8 names -> A-labels, Punycode (pure)
  *   dns_       dns.c        DNS message build/parse (pure) + stub resolver engine
  *   http_      http.c       HTTP/1.1 response parser incl. chunked (pure)
  *   policy_    policy.c     TXT record rules, policy parser, Postfix answer (pure)
@@ -305,13 +306,40 @@ enum key_status {
 	KEY_OK = 0,        /* out holds the A-label, lowercase, no trailing dot */
 	KEY_PARENT,        /* ".example.com": parent lookup, never inherited */
 	KEY_IP_LITERAL,
-	KEY_BAD            /* empty, bad syntax, non-ASCII, whitespace, too long */
+	KEY_BAD,           /* empty, bad syntax, whitespace, too long */
+	KEY_BAD_UTF8,      /* not valid UTF-8 (KEY-9) */
+	KEY_BAD_IDN        /* a U-label or xn-- label IDNA2008 refuses (IDN-1) */
 };
 /* Postfix's key (a next-hop, maybe "[host]:port") -> the policy domain in
  * out (NUL-terminated, only written for KEY_OK).  Pure. */
 enum key_status key_normalize(const char *key, size_t len, char out[DOMAIN_MAX + 1]);
-/* A static name for logs: "ok", "parent", "ip-literal", "bad-key". */
+/* A static name for logs: "ok", "parent", "ip-literal", "bad-key",
+ * "bad-utf8", "bad-idn". */
 const char *key_status_str(enum key_status s);
+
+/* ---- idn.c: international names -> A-labels (IDNA2008 lookup, pure) ---- */
+#define IDN_LABEL_CPS     63     /* code points of a label; more never fit 63 octets */
+#define IDN_ERR_SYNTAX    (-1)   /* an empty or non-LDH ASCII label, too long */
+#define IDN_ERR_UTF8      (-2)   /* invalid UTF-8: overlong, surrogate, cut, > U+10FFFF */
+#define IDN_ERR_LABEL     (-3)   /* a U-label or xn-- label IDNA2008 refuses */
+/* One UTF-8 sequence at s[0..n), n >= 1: its length with the code point
+ * in *cp, or 0 when it is not valid UTF-8. */
+size_t idn_utf8(const uint8_t *s, size_t n, uint32_t *cp);
+/* in[0..len), a name without a trailing dot in any mix of LDH labels,
+ * A-labels and U-labels (UTF-8) -> its A-label form, lowercase (IDN-1,
+ * IDN-2), NUL-terminated in out[cap]: the length, or an IDN_ERR_. */
+int idn_to_ascii(const uint8_t *in, size_t len, char *out, size_t cap);
+/* The reverse for display: each xn-- label of in[0..len) (as
+ * idn_to_ascii gives) decoded to UTF-8, other labels copied, into
+ * out[cap], NUL-terminated: the length, or -1 when it does not fit. */
+int idn_to_unicode(const char *in, size_t len, char *out, size_t cap);
+/* Punycode (RFC 3492) alone, no IDNA rules: code points cp[0..n)
+ * (n <= IDN_LABEL_CPS) -> out[cap] without "xn--" and without a NUL;
+ * the length, or -1 when it does not fit. */
+int idn_encode_label(const uint32_t *cp, size_t n, char *out, size_t cap);
+/* Punycode s[0..len) (the part after "xn--") -> code points in cp[cap];
+ * their number, or -1 when it is no Punycode or more than cap. */
+int idn_decode_label(const char *s, size_t len, uint32_t *cp, size_t cap);
 
 /* ---- dns.c ------------------------------------------------------------ */
 #define DNS_T_A     1

@@ -49,7 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(out, 'X', sizeof out);
 	st = key_normalize((const char *)data, size, out);
 	if (st != KEY_OK) {
-		if (st != KEY_PARENT && st != KEY_IP_LITERAL && st != KEY_BAD)
+		if (st != KEY_PARENT && st != KEY_IP_LITERAL && st != KEY_BAD &&
+		    st != KEY_BAD_UTF8 && st != KEY_BAD_IDN)
 			abort();
 		if (out[0] != '\0')
 			abort();

@@ -55,6 +55,7 @@ if [ -x build/mtasts-asan ]; then
 	run asan-test_control env MTASTS=build/mtasts-asan sh tests/e2e/test_control.sh
 	run asan-test_tls_suites env MTASTS=build/mtasts-asan sh tests/e2e/test_tls_suites.sh
 	run asan-test_redis env MTASTS=build/mtasts-asan sh tests/e2e/test_redis.sh
+	run asan-test_idn env MTASTS=build/mtasts-asan sh tests/e2e/test_idn.sh
 fi
 if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
 	rm -f build/valgrind.*.log

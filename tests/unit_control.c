@@ -36,7 +36,10 @@ static const struct {
 	{ "PURGE 10.0.0.1", CTL_BAD, "not a policy domain" },
 	{ "PURGE .example.com", CTL_BAD, "not a policy domain" },
 	{ "REFRESH", CTL_BAD, "missing domain" },
-	{ "REFRESH exa\xc3\xa9mple.com", CTL_BAD, "not a policy domain" },
+	{ "REFRESH exa\xc3\xa9mple.com", CTL_REFRESH, "xn--example-dya.com" },   /* IDN-1 */
+	{ "PURGE B\xc3\x9c" "CHER.example", CTL_PURGE, "xn--bcher-kva.example" },
+	{ "REFRESH exa\xffmple.com", CTL_BAD, "not a policy domain" },
+	{ "PURGE exa\xc2\xa0mple.com", CTL_BAD, "not a policy domain" },
 	{ "REFRESH ALL", CTL_BAD, "not a policy domain" },
 	{ "\r", CTL_BAD, "unknown command" },
 };

@@ -1,4 +1,4 @@
-/* unit_key.c - socketmap key normalisation (KEY-1..KEY-11) */
+/* unit_key.c - socketmap key normalisation (KEY-1..KEY-11, IDN-1, IDN-2) */
 #include "mtasts.h"
 #include "unit.h"
 
@@ -88,9 +88,33 @@ static const struct kcase cases[] = {
 	{ "example.com/", KEY_BAD, NULL },
 	{ "ex@mple.com", KEY_BAD, NULL },
 	{ "..", KEY_PARENT, NULL },
-	/* KEY-9 non-ASCII, KEY-10 empty and whitespace */
-	{ "b\xc3\xbc" "cher.example", KEY_BAD, NULL },
-	{ "example.com\xff", KEY_BAD, NULL },
+	/* KEY-9, IDN-1, IDN-2: U-labels become A-labels; every spelling
+	 * of one name gives one key (KEY-11) */
+	{ "b\xc3\xbc" "cher.example", KEY_OK, "xn--bcher-kva.example" },
+	{ "B\xc3\x9c" "CHER.example", KEY_OK, "xn--bcher-kva.example" },
+	{ "XN--BCHER-KVA.example", KEY_OK, "xn--bcher-kva.example" },
+	{ "b\xc3\xbc" "cher.example.", KEY_OK, "xn--bcher-kva.example" },
+	{ "[b\xc3\xbc" "cher.example]:25", KEY_OK, "xn--bcher-kva.example" },
+	{ "b\xc3\xbc" "cher.example:smtp", KEY_OK, "xn--bcher-kva.example" },
+	{ "mail.b\xc3\xbc" "cher.example", KEY_OK, "mail.xn--bcher-kva.example" },
+	{ ".b\xc3\xbc" "cher.example", KEY_PARENT, NULL },
+	{ "\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b\xe8\xaf\x95", KEY_OK, "xn--fsqu00a.xn--0zwm56d" },
+	{ "b\xc3\xbc" "cher", KEY_BAD, NULL },               /* one label [D] */
+	{ "example.b\xc3\xbc" "cher", KEY_OK, "example.xn--bcher-kva" },
+	{ "example.com\xff", KEY_BAD_UTF8, NULL },
+	{ "b\xff" "cher.example", KEY_BAD_UTF8, NULL },
+	{ "\xc0\xaf.example", KEY_BAD_UTF8, NULL },
+	{ "\xed\xa0\x80.example", KEY_BAD_UTF8, NULL },
+	{ "example.com:\xff", KEY_BAD_UTF8, NULL },
+	{ "[example.com]:\xc3", KEY_BAD_UTF8, NULL },
+	{ "a\xc2\xa0" "b.example", KEY_BAD_IDN, NULL },
+	{ "a\xe2\x80\x8b" "b.example", KEY_BAD_IDN, NULL },
+	{ "xn--bcher-kva9.example", KEY_BAD_IDN, NULL },
+	{ "xn--abc-.example", KEY_BAD_IDN, NULL },
+	{ "b\xc3\xbc-.example", KEY_BAD_IDN, NULL },
+	{ "ab--cd.example", KEY_BAD, NULL },                  /* reserved for IDNA */
+	{ "b\xc3\xbc" "cher .example", KEY_BAD, NULL },
+	/* KEY-10 empty and whitespace */
 	{ "", KEY_BAD, NULL },
 	{ "example .com", KEY_BAD, NULL },
 	{ " example.com", KEY_BAD, NULL },
@@ -204,6 +228,8 @@ test_strings(void)
 	CHECK_STR(key_status_str(KEY_PARENT), "parent");
 	CHECK_STR(key_status_str(KEY_IP_LITERAL), "ip-literal");
 	CHECK_STR(key_status_str(KEY_BAD), "bad-key");
+	CHECK_STR(key_status_str(KEY_BAD_UTF8), "bad-utf8");
+	CHECK_STR(key_status_str(KEY_BAD_IDN), "bad-idn");
 	CHECK_STR(key_status_str((enum key_status)42), "unknown");
 }
 
