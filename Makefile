@@ -68,12 +68,12 @@ DEPS_tls    = http.c anchors.c
 DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
-DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
-DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_server = lookup.c danejob.c dane.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
 DEPS_control = key.c json.c policy.c snapshot.c cache.c dns.c http.c
-DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c
+DEPS_controld = control.c server.c lookup.c danejob.c dane.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)
@@ -99,7 +99,7 @@ FUZZ_SRCS    = $(wildcard fuzz/fuzz_*.c)
 FUZZERS      = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 # fuzz targets link the pure parsers only
-FUZZ_LIB = $(filter-out tls.c server.c lookup.c controld.c, $(SRCS))
+FUZZ_LIB = $(filter-out tls.c server.c lookup.c danejob.c controld.c, $(SRCS))
 $(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(HDRS)
 	@mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -o $@ $< $(FUZZ_LIB) $(BEARSSL_LIB)

@@ -117,6 +117,15 @@ resolver_init(struct daemon *d)
 		log_warnx("no nameserver configured: using 127.0.0.1");
 		dns_servers_add(&d->servers, "127.0.0.1");
 	}
+	/* DANE-2: the AD bit only means something over loopback */
+	d->dane_ok = dane_servers_trusted(&d->servers);
+	for (i = 0; i < d->conf.nzones && !d->dane_ok; i++)
+		if (d->conf.zone[i].dane) {
+			log_warnx("dane = yes, but a nameserver is not on loopback: "
+			    "its AD bit cannot be trusted, so DANE is treated as insecure "
+			    "(MTA-STS decides); run a validating resolver on 127.0.0.1 or ::1");
+			break;
+		}
 	return 0;
 }
 
@@ -890,6 +899,7 @@ print_text(const struct job *j, const char *domain, const struct zone *z, const 
 			printf("mx: %s\n", j->pol.mx[i]);
 		printf("max_age: %u\n", j->pol.max_age);
 	}
+	danejob_print(j);
 	for (i = 0; steps && i < j->nsteps; i++)
 		printf("step: %s: %lld ms: %s\n", j->steps[i].name, (long long)j->steps[i].ms,
 		    j->steps[i].result);
