@@ -260,9 +260,8 @@ check DANE-1 "dane = no zone: the MTA-STS answer for a dane-only domain" \
 check DANE-1 "dane = no zone: a domain without MTA-STS -> NOTFOUND" NOTFOUND "$(q nodane nosts.dane.test)"
 
 # a validator that never answers one TLSA query: cached domains are not held up
-t0=$(ms)
 hangout=$T/hang.answer
-( q postfix hang.dane.test > "$hangout"; ms > "$hangout.t" ) &
+( q postfix hang.dane.test > "$hangout" ) &
 hpid=$!
 sleep 0.5
 t1=$(ms)
@@ -276,7 +275,9 @@ wait $hpid
 got=$(cat "$hangout")
 case $got in *"temporary error: dnssec lookup failed: _25._tcp.mx1.hang.dane.test: "*) got=temp ;; esac
 check DANE-5 "hanging TLSA lookup -> TEMP within the zone timeout" temp "$got"
-check_true DANE-5 "the TEMP came before the 4 s zone timeout" "$(within 4000 "$t0" "$(cat "$hangout.t")")"
+# the daemon's own clock: postmap's start-up is not part of it
+took=$(sed -n 's/.*hang.dane.test: lookup done in \([0-9]*\) ms.*/\1/p' "$T/mtasts.log" | head -n 1)
+check_true DANE-5 "the DANE phase gave up before the 4 s zone timeout" "$(within 4000 0 "${took:-99999}")"
 
 # query mode shows the decision and each host
 out=$(inns "$MTASTS" -c "$T/mtasts.conf" -q some.dane.test 2>/dev/null)
