@@ -164,6 +164,15 @@ snapshot_insert(void *arg, const struct snap_record *r)
 	struct daemon *d = arg;
 	struct cache_entry *e;
 
+	if (r->dane != DANE_UNKNOWN) {  /* a DANE decision (danejob.c) */
+		if ((e = cache_find(&d->cache, r->domain)) == NULL)
+			e = cache_store(&d->cache, r->domain, CE_DANE, NULL, 0, d->now);
+		if (e != NULL) {
+			e->dane = r->dane;
+			e->dane_until = (uint32_t)(d->now / 1000 + (r->dane_until - wall_now()));
+		}
+		return;
+	}
 	/* the lifetime keeps counting from the original fetch */
 	e = cache_store_policy(&d->cache, r->domain, &r->pol, r->id, r->fetched,
 	    d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000, d->now);

@@ -801,6 +801,10 @@ struct snap_record {
 	char id[TXT_ID_MAX + 1];
 	int64_t fetched;             /* UNIX time of the fetch */
 	struct policy pol;
+	/* a "D" record (DANE decision) has dane != DANE_UNKNOWN, and only
+	 * domain, dane and dane_until are set */
+	uint8_t dane;
+	int64_t dane_until;          /* UNIX time the decision expires */
 };
 struct snap_stats {
 	int loaded, expired, bad;

@@ -2,7 +2,9 @@
  * DANE-4), the loopback rule (DANE-2); and dns.c's DNSSEC side: the DO and
  * AD bits in queries, AD and TTL of replies, MX and TLSA records. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../mtasts.h"
 #include "unit.h"
@@ -265,6 +267,99 @@ test_tlsa_records(void)
 	CHECK_INT(R.rcode, 2);
 }
 
+/* ---- snapshot "D" records ---------------------------------------------- */
+
+static struct snap_record got[4];
+static int ngot;
+
+static void
+dsnap_cb(void *arg, const struct snap_record *r)
+{
+	(void)arg;
+	if (ngot < 4)
+		got[ngot++] = *r;
+}
+
+/* "mtasts-snapshot 1", then each body with its CRC, then the end marker */
+static int
+snap_parse(int64_t now, struct snap_stats *st, const char *const *bodies, int n)
+{
+	static char buf[4096];
+	size_t len = (size_t)snprintf(buf, sizeof buf, "mtasts-snapshot 1\n");
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof buf - len, "%08x %s\n",
+		    snapshot_crc32(bodies[i], strlen(bodies[i])), bodies[i]);
+	len += (size_t)snprintf(buf + len, sizeof buf - len, "%08x E 0\n",
+	    snapshot_crc32("E 0", 3));
+	ngot = 0;
+	return snapshot_parse(buf, len, now, dsnap_cb, NULL, st);
+}
+
+static void
+test_snapshot(void)
+{
+	const char *const good[] = { "D all.example 3 1000100", "D some.example 2 1000050" };
+	const char *const bad[] = {
+		"D expired.example 3 999999",           /* expired */
+		"D bad.example 5 1000100",              /* no such state */
+		"D bad.example 0 1000100",              /* unknown is never written */
+		"D far.example 3 1009999",              /* beyond the TTL cap */
+		"D Upper.Example 3 1000100",            /* not in normal form */
+		"D bad.example 3",                      /* a field missing */
+	};
+	struct snap_stats st;
+	struct cache c;
+	struct cache_entry *e;
+	char path[] = "/tmp/unit_dane.XXXXXX", *text;
+	size_t len;
+	int fd;
+
+	CHECK_INT(snap_parse(1000000, &st, good, 2), 0);
+	CHECK_INT(ngot, 2);
+	CHECK_STR(got[0].domain, "all.example");
+	CHECK_INT(got[0].dane, DANE_ALL);
+	CHECK_INT(got[0].dane_until, 1000100);
+	CHECK_INT(got[1].dane, DANE_SOME);
+	CHECK_INT(snap_parse(1000000, &st, bad, 6), 0);
+	CHECK_INT(ngot, 0);
+	CHECK_INT(st.expired, 1);
+	CHECK_INT(st.bad, 5);
+
+	/* written by snapshot_write from the cache, read back */
+	CHECK_INT(cache_init(&c, 16), 0);
+	e = cache_store(&c, "dane.example", CE_DANE, NULL, 0, 5000);
+	CHECK(e != NULL);
+	if (e != NULL) {
+		e->dane = DANE_FAILED;
+		e->dane_until = 5 + 30;                 /* monotonic seconds */
+	}
+	e = cache_store(&c, "old.example", CE_DANE, NULL, 0, 5000);
+	if (e != NULL) {
+		e->dane = DANE_ALL;
+		e->dane_until = 4;                      /* already expired */
+	}
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_INT(snapshot_write(&c, path, 5000, path, 0), 0);   /* no policies */
+	text = read_file(path, 65536, &len, NULL, 0);
+	CHECK(text != NULL);
+	if (text != NULL) {
+		ngot = 0;
+		CHECK_INT(snapshot_parse(text, len, wall_now(), dsnap_cb, NULL, &st), 0);
+		CHECK_INT(ngot, 1);
+		CHECK_STR(got[0].domain, "dane.example");
+		CHECK_INT(got[0].dane, DANE_FAILED);
+		CHECK(got[0].dane_until >= wall_now() + 29 && got[0].dane_until <= wall_now() + 30);
+		CHECK_INT(st.bad, 0);
+		free(text);
+	}
+	unlink(path);
+	cache_free(&c);
+}
+
 int
 main(void)
 {
@@ -274,5 +369,6 @@ main(void)
 	test_query_bits();
 	test_mx();
 	test_tlsa_records();
+	test_snapshot();
 	UNIT_DONE();
 }
