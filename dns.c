@@ -338,6 +338,8 @@ msg_answers(struct msg *m, size_t pos)
 		r->class = get16(m->p + pos + 2);
 		r->rdlen = get16(m->p + pos + 8);
 		r->ttl = (uint32_t)get16(m->p + pos + 4) << 16 | get16(m->p + pos + 6);
+		if (r->ttl > 0x7fffffffu)
+			r->ttl = 0;     /* RFC 2181 8: the top bit set reads as 0 */
 		pos += 10;
 		if (r->rdlen > m->len - pos)
 			return DNS_MALFORMED;

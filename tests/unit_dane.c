@@ -258,6 +258,13 @@ test_tlsa_records(void)
 	CHECK_INT(dane_tlsa_usable(R.txtbuf + R.txt[0].off, R.txt[0].len), 1);
 	CHECK_INT(dane_tlsa_usable(R.txtbuf + R.txt[1].off, R.txt[1].len), 0);
 
+	reply(0x81a0, 2, q, DNS_T_TLSA);
+	tlsa(3, 1, 1, 32);
+	B[N - 35 - 2 - 4] = 0x80;                       /* TTL 0x80000258 */
+	tlsa(3, 1, 1, 32);
+	CHECK_INT(parse(q, DNS_T_TLSA), DNS_DATA);
+	CHECK_INT(R.ttl, 0);                            /* RFC 2181 8: read as 0 */
+
 	reply(0x81a3, 0, q, DNS_T_TLSA);                /* NXDOMAIN, AD */
 	CHECK_INT(parse(q, DNS_T_TLSA), DNS_NONE);
 	CHECK_INT(R.ad, 1);
