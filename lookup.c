@@ -624,9 +624,10 @@ lookup_dane_done(struct daemon *d, struct job *j)
 	const struct cache_entry *e;
 
 	/* a DANE answer, or TEMP for a failure: MTA-STS is not asked
-	 * (other zones that need it look it up themselves, see CE_DANE) */
-	if (j->dane == DANE_SOME || j->dane == DANE_ALL ||
-	    (j->dane == DANE_FAILED && j->zone->dane_failure == 0)) {
+	 * (other zones that need it look it up themselves, see CE_DANE);
+	 * a proactive refresh (force) still refreshes the policy */
+	if (!j->force && (j->dane == DANE_SOME || j->dane == DANE_ALL ||
+	    (j->dane == DANE_FAILED && j->zone->dane_failure == 0))) {
 		job_done(d, j);
 		return;
 	}

@@ -852,6 +852,8 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 	json_member(&w, "answer", answer);
 	json_member(&w, "why", j->why);
 	json_member(&w, "code", j->code);
+	if (j->dane != DANE_UNKNOWN)    /* only with dane = yes: the keys stay */
+		json_member(&w, "dane", dane_state_str((enum dane_state)j->dane));
 	json_raw(&w, ",");
 	json_key(&w, "steps");
 	json_raw(&w, "[");
