@@ -185,6 +185,7 @@ while True:
 	    forward-addr: $BLACKHOLE_IP@53
 	EOF
 	ip netns exec "$NS" unbound -d -c "$D/unbound.conf" >"$D/unbound.out" 2>&1 &
+	UNBOUND_PID=$!
 	PIDS+=($!)
 	for i in $(seq 1 50); do
 		r=$(inns "$PY" "$TOOLS" dnsq $DNS_IP all.dane.test MX 2>/dev/null)
@@ -200,6 +201,7 @@ dane_conf() {
 	listen = 127.0.0.1:$MTASTS_PORT
 	cache_size = 1000
 	cache_grace = 300
+	cache_file = $T/cache.snap
 	dane = yes
 
 	[zone dsts]
@@ -291,11 +293,24 @@ check DANE-3 "-q: MX host in an unsigned zone is insecure" \
     "dane host: mx.insec.test: address insecure" "$(printf '%s\n' "$out" | grep '^dane host: ')"
 
 # DANE-2: a nameserver off loopback means no DANE at all (and a log line)
-sed -i "1a nameserver = 127.0.0.53\nnameserver = 10.9.9.9" "$T/mtasts.conf"
-out=$(inns "$MTASTS" -c "$T/mtasts.conf" -q all.dane.test 2>&1)
+sed "1a nameserver = 127.0.0.53\nnameserver = 10.9.9.9" "$T/mtasts.conf" > "$T/remote.conf"
+out=$(inns "$MTASTS" -c "$T/remote.conf" -q all.dane.test 2>&1)
 check DANE-2 "a non-loopback nameserver: DANE treated as insecure, MTA-STS answers" \
     "answer: $(sts all.dane)" "$(printf '%s\n' "$out" | grep '^answer: ')"
 case $out in *"not on loopback"*) got=yes ;; *) got="no warning in: $out" ;; esac
 check_true DANE-2 "a non-loopback nameserver is logged" "$got"
+
+# the decisions outlive a restart (snapshot "D" records), and answer with
+# the validator gone
+stop_mtasts
+got=$(grep -c ' D nosts.dane.test 3 ' "$T/cache.snap")
+check DANE-5 "the snapshot holds the DANE decision of nosts.dane.test" 1 "$got"
+kill "$UNBOUND_PID"
+wait "$UNBOUND_PID" 2>/dev/null
+start_mtasts || DAEMON_DOWN="mtasts did not restart"
+check DANE-5 "after a restart, with no resolver: the saved decision answers" \
+    "OK dane-only" "$(q postfix nosts.dane.test)"
+check DANE-5 "after a restart, a domain never looked up waits and fails: TEMP" \
+    temp "$(q postfix fresh.dane.test | sed 's/.*temporary error: dnssec lookup failed: .*/temp/')"
 
 finish
