@@ -67,7 +67,8 @@ UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 DEPS_tls    = http.c anchors.c
 DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
-DEPS_dane   = dns.c snapshot.c cache.c key.c policy.c http.c
+DEPS_dane   = danejob.c lookup.c pool.c conf.c dns.c snapshot.c cache.c key.c policy.c http.c \
+              tls.c anchors.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
 DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c
 DEPS_metrics = cache.c http.c json.c

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../mtasts.h"
+#include "../daemon.h"
 #include "unit.h"
 
 #define ID 0x4242
@@ -367,6 +367,108 @@ test_snapshot(void)
 	cache_free(&c);
 }
 
+/* ---- the keys, and what a dane zone answers from the cache -------------- */
+
+static void
+test_conf(void)
+{
+	static const char text[] = "dane = yes\n[zone s]\ndane_failure = sts\n"
+	    "[zone n]\ndane = no\n";
+	struct config c;
+	char err[256];
+
+	conf_defaults(&c);
+	CHECK_INT(conf_parse(text, strlen(text), "t", &c, err, sizeof err), 0);
+	CHECK_INT(c.zone[0].dane, 1);
+	CHECK_INT(c.zone[0].dane_failure, 0);           /* temp by default */
+	CHECK_INT(c.zone[1].dane, 1);                   /* from the default zone */
+	CHECK_INT(c.zone[1].dane_failure, 1);
+	CHECK_INT(c.zone[2].dane, 0);
+	conf_defaults(&c);
+	CHECK_INT(conf_parse("dane_failure = maybe\n", 21, "t", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t:1: dane_failure: bad value \"maybe\": expected temp or sts");
+}
+
+static struct daemon D;
+
+static const char *
+answer(const char *domain, int zone)
+{
+	static char out[256];
+	struct request r;
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	r.kind = REQ_CACHE;
+	r.zone = (uint8_t)zone;
+	strlcpy_m(r.domain, domain, sizeof r.domain);
+	n = danejob_answer(&D, &r, out, sizeof out - 1);
+	out[n] = '\0';
+	return out;
+}
+
+static void
+test_cached(void)
+{
+	static const char text[] = "dane = yes\n[zone s]\ndane_failure = sts\n";
+	struct cache_entry *e;
+	char err[256];
+
+	conf_defaults(&D.conf);
+	conf_parse(text, strlen(text), "t", &D.conf, err, sizeof err);
+	CHECK_INT(cache_init(&D.cache, 16), 0);
+	CHECK_INT(lookup_init(&D), 0);
+	D.now = 1000000;
+	D.dane_ok = 1;
+	CHECK_INT(danejob_cached(&D, NULL, "x.example", &D.conf.zone[0]), 0);
+	e = cache_store(&D.cache, "x.example", CE_DANE, NULL, 0, D.now);
+	CHECK(e != NULL);
+	if (e == NULL)
+		return;
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 0);   /* unknown */
+	CHECK_INT(danejob_wanted(&D, "x.example", &D.conf.zone[0]), 1);
+	e->dane = DANE_ALL;
+	e->dane_until = 1000 + 60;
+	CHECK_INT(danejob_wanted(&D, "x.example", &D.conf.zone[0]), 0);
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 1);
+	CHECK_STR(answer("x.example", 0), "OK dane-only");
+	CHECK_STR(answer("x.example", 1), "OK dane-only");
+	e->dane = DANE_SOME;
+	CHECK_STR(answer("x.example", 0), "OK dane");
+	e->dane = DANE_NONE;                            /* MTA-STS decides */
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), -1);
+	CHECK_STR(answer("x.example", 0), "");
+	e->dane = DANE_FAILED;
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 1);
+	CHECK_STR(answer("x.example", 0), "TEMP dnssec lookup failed");
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[1]), -1);
+	CHECK_STR(answer("x.example", 1), "");          /* dane_failure = sts */
+	D.dane_ok = 0;                                  /* a remote nameserver */
+	e->dane = DANE_ALL;
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), -1);
+	CHECK_INT(danejob_wanted(&D, "x.example", &D.conf.zone[0]), 0);
+	CHECK_STR(answer("x.example", 0), "");
+	D.dane_ok = 1;
+	/* stale: the decision still answers, a refresh starts */
+	e->dane_until = 1000 - 1;
+	CHECK_INT(D.jobs.nactive, 0);
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 1);
+	CHECK_INT(D.jobs.nactive, 1);
+	CHECK_STR(answer("x.example", 0), "OK dane-only");
+	if (D.jobs.nactive == 1) {
+		struct job *j = D.jobs.active[0];
+		CHECK_INT(j->state, JOB_DANE);
+		CHECK_STR(j->domain, "x.example");
+	}
+	/* stale and not deciding, and MTA-STS never looked up: wait */
+	e->dane = DANE_NONE;
+	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 0);
+	/* an MTA-STS entry of CE_DANE kind is no MTA-STS knowledge */
+	CHECK_INT(lookup_cache_use(e, D.now), CACHED_NONE);
+	lookup_free(&D);
+	cache_free(&D.cache);
+}
+
 int
 main(void)
 {
@@ -377,5 +479,7 @@ main(void)
 	test_mx();
 	test_tlsa_records();
 	test_snapshot();
+	test_conf();
+	test_cached();
 	UNIT_DONE();
 }
