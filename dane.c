@@ -30,38 +30,25 @@ dane_tlsa_usable(const uint8_t *rd, size_t len)
 int
 dane_mx_hosts(const struct dns_result *r, char host[][DOMAIN_MAX + 1], int max, int *more)
 {
-	uint16_t pref[DANE_HOSTS_MAX];
 	int n = 0, i, k;
 
 	*more = 0;
 	for (i = 0; i < r->ntxt; i++) {
-		const uint8_t *b = r->txtbuf + r->txt[i].off;
+		const char *h = (const char *)r->txtbuf + r->txt[i].off + 2;
 		size_t len = r->txt[i].len;
-		uint16_t p;
 
 		if (len <= 2 || len - 2 > DOMAIN_MAX)
 			continue;           /* the null MX: no host */
-		p = (uint16_t)(b[0] << 8 | b[1]);
-		for (k = 0; k < n; k++)
-			if (strlen(host[k]) == len - 2 && !memcmp(host[k], b + 2, len - 2))
-				break;
-		if (k < n)
-			continue;
-		/* insertion by preference; past the cap the worst one drops */
-		for (k = n; k > 0 && pref[k - 1] > p; k--)
+		for (k = 0; k < n && (strlen(host[k]) != len - 2 || memcmp(host[k], h, len - 2)); k++)
 			;
-		if (n == max || n == DANE_HOSTS_MAX) {
+		if (k < n)
+			continue;           /* named twice */
+		if (n == max) {
 			*more = 1;
-			if (k == n)
-				continue;
-			n--;
+			break;
 		}
-		memmove(&pref[k + 1], &pref[k], (size_t)(n - k) * sizeof pref[0]);
-		memmove(host[k + 1], host[k], (size_t)(n - k) * sizeof host[0]);
-		pref[k] = p;
-		memcpy(host[k], b + 2, len - 2);
-		host[k][len - 2] = '\0';
-		n++;
+		memcpy(host[n], h, len - 2);
+		host[n++][len - 2] = '\0';
 	}
 	return n;
 }

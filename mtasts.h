@@ -421,9 +421,11 @@ enum dane_host {               /* what one MX host turned out to be */
  * 2 or 3, selector 0 or 1, matching type 0 (some data), 1 (32 bytes) or
  * 2 (64 bytes); else 0.  Pure. */
 int dane_tlsa_usable(const uint8_t *rd, size_t len);
-/* The MX hosts of an MX answer (dns_result, DNS_DATA) into host[], lowest
- * preference first, duplicates and the null MX left out, at most max;
- * *more = 1 when hosts were left out for the cap.  Returns the count.  Pure. */
+/* The MX hosts of an MX answer (dns_result, DNS_DATA) into host[], in
+ * answer order (every host counts the same: preference does not matter to
+ * the decision), duplicates and the null MX left out, at most max (<=
+ * DANE_HOSTS_MAX); *more = 1 when hosts were left out for the cap.
+ * Returns the count.  Pure. */
 int dane_mx_hosts(const struct dns_result *r, char host[][DOMAIN_MAX + 1], int max, int *more);
 /* The decision over n host results (DANE-4); more: hosts beyond the cap,
  * which count as hosts without DANE.  Pure. */

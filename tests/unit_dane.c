@@ -202,7 +202,7 @@ test_mx(void)
 	CHECK_INT(R.ad, 1);
 	CHECK_INT(R.ttl, 600);
 	CHECK_INT(R.ntxt, 3);
-	CHECK_STR(hosts_of(&more), "mx1.example.org mx2.example.org");
+	CHECK_STR(hosts_of(&more), "mx2.example.org mx1.example.org");
 	CHECK_INT(more, 0);
 
 	reply(0x8180, 1, "example.org", DNS_T_MX);      /* AD=0 */
@@ -211,17 +211,26 @@ test_mx(void)
 	CHECK_INT(R.ad, 0);
 	CHECK_STR(hosts_of(&more), "");
 
-	/* 20 hosts, preference falling: the 16 best are kept */
+	/* 20 hosts: the first 16 are examined, the cap is reported */
 	reply(0x81a0, 20, "example.org", DNS_T_MX);
 	for (i = 0; i < 20; i++) {
 		snprintf(nm, sizeof nm, "h%02d.example.org", i);
 		mx((unsigned)(100 - i), nm, 300);
 	}
 	CHECK_INT(parse("example.org", DNS_T_MX), DNS_DATA);
-	CHECK(strncmp(hosts_of(&more), "h19.example.org h18.example.org", 31) == 0);
-	CHECK(strstr(hosts_of(&more), "h04.example.org") != NULL);
-	CHECK(strstr(hosts_of(&more), "h03.example.org") == NULL);
+	CHECK(strncmp(hosts_of(&more), "h00.example.org h01.example.org", 31) == 0);
+	CHECK(strstr(hosts_of(&more), "h15.example.org") != NULL);
+	CHECK(strstr(hosts_of(&more), "h16.example.org") == NULL);
 	CHECK_INT(more, 1);
+	/* exactly 16 hosts, one named twice: nothing left out */
+	reply(0x81a0, 17, "example.org", DNS_T_MX);
+	for (i = 0; i < 17; i++) {
+		snprintf(nm, sizeof nm, "h%02d.example.org", i % 16);
+		mx(10, nm, 300);
+	}
+	CHECK_INT(parse("example.org", DNS_T_MX), DNS_DATA);
+	CHECK(strstr(hosts_of(&more), "h15.example.org") != NULL);
+	CHECK_INT(more, 0);
 
 	/* a broken MX: exchange runs past RDLENGTH */
 	reply(0x81a0, 1, "example.org", DNS_T_MX);
