@@ -280,6 +280,14 @@ danejob_answer(struct daemon *d, const struct request *r, char *out, size_t cap)
 		/* DANE-5; the reason has no control characters (log_safe) */
 		n = snprintf(out, cap, "TEMP dnssec lookup failed%s%s", why[0] ? ": " : "", why);
 		break;
+	case DANE_UNKNOWN:
+		/* joined a lookup that a dane = no zone started: no DANE
+		 * decision yet, so no MTA-STS answer either (DANE-1);
+		 * smtp_tls_security_level applies this once */
+		if (r->kind != REQ_JOB)
+			return 0;
+		n = snprintf(out, cap, "NOTFOUND ");
+		break;
 	default:
 		return 0;
 	}

@@ -469,6 +469,25 @@ test_cached(void)
 		CHECK_INT(j->state, JOB_DANE);
 		CHECK_STR(j->domain, "x.example");
 	}
+	/* a request that joined a job without a DANE phase, for a domain
+	 * whose DANE state is unknown: NOTFOUND, never the MTA-STS answer */
+	{
+		struct request r;
+		char out[64];
+		size_t n;
+
+		memset(&r, 0, sizeof r);
+		r.kind = REQ_JOB;
+		r.job = D.jobs.active[0];
+		strlcpy_m(r.domain, "y.example", sizeof r.domain);
+		r.job->state = JOB_DONE;
+		n = danejob_answer(&D, &r, out, sizeof out - 1);
+		out[n] = '\0';
+		CHECK_STR(out, "NOTFOUND ");
+		r.kind = REQ_CACHE;
+		CHECK_INT(danejob_answer(&D, &r, out, sizeof out), 0);
+		r.job->state = JOB_DANE;
+	}
 	/* stale and not deciding, and MTA-STS never looked up: wait */
 	e->dane = DANE_NONE;
 	CHECK_INT(danejob_cached(&D, e, "x.example", &D.conf.zone[0]), 0);
