@@ -96,7 +96,8 @@ zones() {
 	EOF
 	( cd "$D" && ldns-keygen -a ECDSAP256SHA256 -k dane.test > ksk.name ) 2>"$D/err" ||
 	    setup_fail "ldns-keygen: $(cat "$D/err")"
-	local key=$D/$(cat "$D/ksk.name")
+	local key
+	key=$D/$(cat "$D/ksk.name")
 	ldns-signzone -o dane.test "$z" "$key" 2>"$D/err" || setup_fail "ldns-signzone: $(cat "$D/err")"
 	grep -q "RRSIG" "$z.signed" || setup_fail "ldns-signzone wrote no signatures"
 	# tamper: the signature no longer matches the data
@@ -112,7 +113,7 @@ sites() {
 }
 
 dane_dns_up() {
-	local D=$T/dns i r
+	local D=$T/dns r
 	cat > "$D/nsd.conf" <<-EOF
 	server:
 	    ip-address: $AUTH_IP
@@ -187,7 +188,7 @@ while True:
 	ip netns exec "$NS" unbound -d -c "$D/unbound.conf" >"$D/unbound.out" 2>&1 &
 	UNBOUND_PID=$!
 	PIDS+=($!)
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		r=$(inns "$PY" "$TOOLS" dnsq $DNS_IP all.dane.test MX 2>/dev/null)
 		[ "$r" = "rcode=0 tc=0 an=2" ] && return 0
 		sleep 0.1
