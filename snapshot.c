@@ -147,6 +147,9 @@ parse_dane_record(const char *s, size_t len, int64_t now, struct snap_record *r,
 		return *why = "expired", -1;
 	r->dane = (uint8_t)st;
 	r->dane_until = (int64_t)until;
+	r->id[0] = '\0';               /* no policy in a D record */
+	r->fetched = 0;
+	memset(&r->pol, 0, sizeof r->pol);
 	return 0;
 }
 
