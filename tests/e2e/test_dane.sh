@@ -78,6 +78,10 @@ zones() {
 	_25._tcp.mx1.hang IN TLSA 3 1 1 $H1
 	; a null MX (RFC 7505)
 	nullmx IN MX 0 .
+	; everything with a 5 s TTL: the decision expires soon
+	short 5 IN MX 10 mx1.short
+	mx1.short 5 IN A 127.0.0.9
+	_25._tcp.mx1.short 5 IN TLSA 3 1 1 $H1
 	EOF
 	for n in all some unusable mxout bogus implicit hang nullmx; do sts_rr $n.dane.test; done
 	} > "$z"
@@ -281,6 +285,18 @@ check DANE-5 "hanging TLSA lookup -> TEMP within the zone timeout" temp "$got"
 # the daemon's own clock: postmap's start-up is not part of it
 took=$(sed -n 's/.*hang.dane.test: lookup done in \([0-9]*\) ms.*/\1/p' "$T/mtasts.log" | head -n 1)
 check_true DANE-5 "the DANE phase gave up before the 4 s zone timeout" "$(within 4000 0 "${took:-99999}")"
+
+# an expired decision answers at once while a refresh runs in the background
+check DANE-5 "5 s TTLs: dane-only" "OK dane-only" "$(q postfix short.dane.test)"
+sleep 6
+t1=$(ms)
+got=$(q postfix short.dane.test)
+t2=$(ms)
+check CACHE-3 "expired DANE decision: the last one still answers" "OK dane-only" "$got"
+check_true CACHE-3 "expired DANE decision: answered at once" "$(within 400 "$t1" "$t2")"
+sleep 0.5
+check DANE-5 "expired DANE decision: refreshed in the background (a second lookup)" 2 \
+    "$(grep -c 'short.dane.test: lookup done' "$T/mtasts.log")"
 
 # query mode shows the decision and each host
 out=$(inns "$MTASTS" -c "$T/mtasts.conf" -q some.dane.test 2>/dev/null)
