@@ -59,8 +59,10 @@ dane_finish(struct daemon *d, struct job *j, enum dane_state st)
 	if (e == NULL)
 		e = cache_store(&d->cache, j->domain, CE_DANE, NULL, 0, d->now);
 	if (e != NULL) {
+		/* news only when it changes; most domains have no DANE */
 		if (e->dane != st)
-			log_info("%s: DANE %s%s%s", j->domain, dane_state_str(st),
+			log_msg(st == DANE_NONE ? LOG_LVL_DEBUG : LOG_LVL_INFO, "%s: DANE %s%s%s",
+			    j->domain, dane_state_str(st),
 			    j->dane_why[0] != '\0' ? ": " : "", j->dane_why);
 		e->dane = (uint8_t)st;
 		e->dane_until = mono_sec(d->now) + ttl;
@@ -133,6 +135,8 @@ mx_done(struct daemon *d, struct job *j)
 	}
 	ttl_min(j, r);
 	if (!r->ad) {                  /* an insecure MX RRset: no DANE */
+		snprintf(j->dane_why, sizeof j->dane_why, "%s not authenticated (AD=0)",
+		    r->status == DNS_DATA ? "MX RRset" : "no-MX answer");
 		dane_finish(d, j, DANE_NONE);
 		return;
 	}
@@ -140,6 +144,8 @@ mx_done(struct daemon *d, struct job *j)
 		/* the null MX (RFC 7505) leaves no host: no DANE either */
 		j->nhost = (uint8_t)dane_mx_hosts(r, j->dhost, DANE_HOSTS_MAX, &more);
 		j->hmore = (uint8_t)more;
+		if (j->nhost == 0)
+			snprintf(j->dane_why, sizeof j->dane_why, "null MX: no host");
 	} else {                        /* no MX: the domain is the host */
 		strlcpy_m(j->dhost[0], j->domain, sizeof j->dhost[0]);
 		j->nhost = 1;

@@ -309,6 +309,10 @@ out=$(inns "$MTASTS" -c "$T/mtasts.conf" -q mxout.dane.test 2>/dev/null)
 check DANE-3 "-q: MX host in an unsigned zone is insecure" \
     "dane host: mx.insec.test: address insecure" "$(printf '%s\n' "$out" | grep '^dane host: ')"
 
+out=$(inns "$MTASTS" -c "$T/mtasts.conf" -q plain.insec.test 2>/dev/null)
+check DANE-3 "-q: why DANE does not apply" "dane: none: MX RRset not authenticated (AD=0)" \
+    "$(printf '%s\n' "$out" | grep '^dane: ')"
+
 # DANE-2: a nameserver off loopback means no DANE at all (and a log line)
 sed "1a nameserver = 127.0.0.53\nnameserver = 10.9.9.9" "$T/mtasts.conf" > "$T/remote.conf"
 out=$(inns "$MTASTS" -c "$T/remote.conf" -q all.dane.test 2>&1)
