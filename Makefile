@@ -69,13 +69,15 @@ DEPS_policy = dns.c http.c
 DEPS_resp   = shared.c
 DEPS_conf   = dns.c
 DEPS_key    = idn.c
+DEPS_dane   = danejob.c lookup.c pool.c conf.c dns.c snapshot.c cache.c key.c idn.c policy.c http.c \
+              tls.c anchors.c redis.c resp.c shared.c
 DEPS_snapshot = cache.c policy.c key.c idn.c dns.c
-DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c redis.c resp.c shared.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
-DEPS_server = lookup.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
+DEPS_server = lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
 DEPS_control = key.c idn.c json.c policy.c snapshot.c cache.c dns.c http.c
-DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
+DEPS_controld = control.c server.c lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)
@@ -101,7 +103,7 @@ FUZZ_SRCS    = $(wildcard fuzz/fuzz_*.c)
 FUZZERS      = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 # fuzz targets link the pure parsers only
-FUZZ_LIB = $(filter-out tls.c server.c lookup.c controld.c redis.c, $(SRCS))
+FUZZ_LIB = $(filter-out tls.c server.c lookup.c danejob.c controld.c redis.c, $(SRCS))
 $(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(HDRS)
 	@mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -o $@ $< $(FUZZ_LIB) $(BEARSSL_LIB)

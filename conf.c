@@ -72,7 +72,7 @@ valid_listen(const char *v)
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
 enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_ADDR, K_MODE, K_NAMESERVER,
-	K_LOG, K_CONTROL, K_REDIS, K_SENTINEL };
+	K_LOG, K_CONTROL, K_REDIS, K_SENTINEL, K_DANEFAIL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -87,6 +87,8 @@ struct key {
 #define COUNT(f, lo, hi) K_UINT, C(f), lo, hi, 0, "expected a count, " #lo " to " #hi
 #define YESNO "expected yes or no"
 static const struct key zone_keys[] = {
+	{ "dane", K_BOOL, Z(dane), 0, 0, 0, YESNO },
+	{ "dane_failure", K_DANEFAIL, Z(dane_failure), 0, 0, 0, "expected temp or sts" },
 	{ "require_sni", K_BOOL, Z(require_sni), 0, 0, 0, YESNO },
 	{ "strict_testing", K_BOOL, Z(strict_testing), 0, 0, 0, YESNO },
 	{ "timeout", K_UINT, Z(timeout), 1, 300, 0, "expected seconds, 1 to 300" },
@@ -192,6 +194,11 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
 			return -1;
 		*ip = !strcmp(v, "syslog");
+		return 0;
+	case K_DANEFAIL:
+		if (strcmp(v, "temp") != 0 && strcmp(v, "sts") != 0)
+			return -1;
+		*ip = !strcmp(v, "sts");
 		return 0;
 	case K_LISTEN:
 		if (!valid_listen(v))

@@ -242,6 +242,8 @@ snap_row(void *arg, const struct snap_record *s)
 	struct control_row r;
 	int i;
 
+	if (s->dane != DANE_UNKNOWN)
+		return;                 /* a DANE decision: not a policy row */
 	memset(&r, 0, sizeof r);
 	r.domain = s->domain;
 	r.policy = 1;

@@ -9,6 +9,7 @@
  *   server_  server.c   listeners, client connections, request rings
  *   lookup_  lookup.c   one job per domain: TXT -> A/AAAA -> HTTPS -> cache
  *   controld_ controld.c the control socket: dump, purge, refresh, stats
+ *   danejob_ danejob.c  a job's DANE phase (MX -> A/AAAA -> TLSA) and answers
  *   mtasts.c            main, start-up, signals, the loop (nothing exported)
  * metrics.h adds the counters (d->metrics) and the metrics_listen responder.
  */
@@ -109,7 +110,8 @@ struct client {
 	char out[REPLY_MAX];
 };
 /* JOB_SHARED: waiting for the shared cache's reply (redis.c) */
-enum job_state { JOB_FREE = 0, JOB_TXT, JOB_SHARED, JOB_ADDR, JOB_FETCH, JOB_DONE };
+enum job_state { JOB_FREE = 0, JOB_TXT, JOB_SHARED, JOB_ADDR, JOB_FETCH, JOB_DONE,
+	JOB_DANE };                /* danejob.c: before JOB_TXT, dane zones only */
 struct job_step {
 	const char *name;          /* static: "TXT query", "connect", ... */
 	int64_t ms;                /* how long it took */
@@ -143,6 +145,15 @@ struct job {
 	int nsteps;
 	struct job_step steps[JOB_STEPS_MAX];
 	struct policy pol;
+	/* DANE phase (danejob.c) */
+	uint8_t dane;              /* enum dane_state this job learned, 0: none */
+	uint8_t dphase;            /* MX, addresses or TLSA of host hi */
+	uint8_t nhost, hi, hmore;
+	uint8_t hres[DANE_HOSTS_MAX];   /* enum dane_host per host */
+	uint32_t dttl;             /* smallest TTL so far, seconds */
+	msec_t ddeadline;          /* of the whole DANE phase */
+	char dane_why[JOB_STEP_TEXT];   /* a failure's reason, for the TEMP answer */
+	char dhost[DANE_HOSTS_MAX][DOMAIN_MAX + 1];
 	/* The big buffers last, q before fetch, nothing after: lookup.c hands
 	 * their pages back to the kernel as one range from &q[0] to the end of
 	 * the struct, and the DNS part alone from &q[0] to &fetch (checked at
@@ -232,6 +243,7 @@ struct daemon {
 	struct metrics metrics;    /* counters, see metrics.h */
 	struct httpd httpd;        /* metrics_listen */
 	struct redis redis;        /* the shared cache, if configured */
+	int dane_ok;               /* the nameservers are on loopback (DANE-2) */
 };
 
 /* ---- server.c: listeners and clients ------------------------------------ */
@@ -277,6 +289,26 @@ size_t server_answer(struct daemon *d, const struct request *r, char *out, size_
 int server_client_parse(struct daemon *d, struct client *c);
 void server_client_flush(struct daemon *d, struct client *c);
 
+/* ---- danejob.c: DANE before MTA-STS (DANE-1..6) ---------------------- */
+/* Should a job for domain, started for zone z, run the DANE phase? */
+int danejob_wanted(struct daemon *d, const char *domain, const struct zone *z);
+/* Begin the DANE phase of j (state JOB_DANE); it ends in lookup_dane_done. */
+void danejob_start(struct daemon *d, struct job *j);
+/* lookup_poll and lookup_step for a job in JOB_DANE */
+int danejob_poll(const struct job *j, int which, int *fd, short *events, msec_t *deadline);
+void danejob_step(struct daemon *d, struct job *j, int which, short revents);
+/* lookup_cached for a dane zone: 1 answer now (a DANE decision stands,
+ * refreshed in the background when stale), 0 a lookup is needed, -1 DANE
+ * does not decide: MTA-STS does. */
+int danejob_cached(struct daemon *d, struct cache_entry *e, const char *domain,
+                   const struct zone *z);
+/* server_answer's first word for a dane zone: "OK dane-only", "OK dane"
+ * or "TEMP dnssec lookup failed..." into out, its length; 0 when MTA-STS
+ * answers. */
+size_t danejob_answer(struct daemon *d, const struct request *r, char *out, size_t cap);
+/* -q: the decision and each host, one line each, into f */
+void danejob_print(const struct job *j);
+
 /* ---- controld.c: the control socket ------------------------------------ */
 /* Open the conf.control socket, mode 0600, and its slots (nothing when
  * control is ""): 0, or -1 after logging why.  The caller chowns it to
@@ -321,6 +353,8 @@ enum lookup_start_result {
  * keep a job after it is done. */
 struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z,
                          enum lookup_start_result *res);
+/* The DANE phase of j is over (danejob.c): finish, or go on to MTA-STS. */
+void lookup_dane_done(struct daemon *d, struct job *j);
 /* Drop a reference; the slot is freed when the last goes and it is done. */
 void lookup_release(struct daemon *d, struct job *j);
 /* For the loop: part which (0 or 1) of a running job.  Returns 0 when that

@@ -14,6 +14,7 @@
 #define F_QR     0x8000
 #define F_TC     0x0200
 #define F_RD     0x0100
+#define F_AD     0x0020
 #define R_FORMERR  1
 #define R_NXDOMAIN 3
 #define R_NOTIMP   4
@@ -152,19 +153,21 @@ dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 		return 0;
 	memset(buf, 0, 12);
 	put16(buf, id);
-	put16(buf + 2, F_RD);
+	put16(buf + 2, edns > 1 ? F_RD | F_AD : F_RD);   /* AD=1: RFC 6840 5.7 */
 	put16(buf + 4, 1);
 	put16(buf + 10, edns ? 1 : 0);
 	memcpy(buf + 12, wire, wl);
 	put16(buf + 12 + wl, qtype);
 	put16(buf + 14 + wl, C_IN);
 	if (edns) {
-		/* OPT: root owner, class = UDP payload size, TTL 0 (version 0,
-		 * no DO bit), no options */
+		/* OPT: root owner, class = UDP payload size, TTL: version 0
+		 * and the DO bit when edns > 1 (RFC 3225), no options */
 		uint8_t *o = buf + 16 + wl;
 		memset(o, 0, 11);
 		put16(o + 1, DNS_T_OPT);
 		put16(o + 3, DNS_UDP_SIZE);
+		if (edns > 1)
+			o[7] = 0x80;
 	}
 	return n;
 }
@@ -257,6 +260,7 @@ struct rr {
 	size_t owner;              /* offset of the owner name */
 	size_t rdata;              /* offset of the RDATA */
 	uint16_t type, class, rdlen;
+	uint32_t ttl;
 };
 struct msg {
 	const uint8_t *p;
@@ -333,6 +337,9 @@ msg_answers(struct msg *m, size_t pos)
 		r->type = get16(m->p + pos);
 		r->class = get16(m->p + pos + 2);
 		r->rdlen = get16(m->p + pos + 8);
+		r->ttl = (uint32_t)get16(m->p + pos + 4) << 16 | get16(m->p + pos + 6);
+		if (r->ttl > 0x7fffffffu)
+			r->ttl = 0;     /* RFC 2181 8: the top bit set reads as 0 */
 		pos += 10;
 		if (r->rdlen > m->len - pos)
 			return DNS_MALFORMED;
@@ -417,6 +424,39 @@ txt_add(struct dns_result *out, size_t *used, const uint8_t *rd, size_t rdlen)
 	return 0;
 }
 
+/* Bytes b[0..n) as the next kept record (MX, TLSA: dns_result.txt) */
+static int
+raw_add(struct dns_result *out, size_t *used, const uint8_t *b, size_t n)
+{
+	if (out->ntxt >= DNS_TXT_MAX || n > DNS_TXT_BUF - *used)
+		return -1;
+	out->txt[out->ntxt].off = (uint16_t)*used;
+	out->txt[out->ntxt].len = (uint16_t)n;
+	out->txt[out->ntxt++].too_long = 0;
+	memcpy(out->txtbuf + *used, b, n);
+	*used += n;
+	return 0;
+}
+
+/* MX RDATA at j: preference (2 bytes) and the exchange as text, kept
+ * together; the null MX's root exchange (RFC 7505) is kept as "". */
+static int
+mx_add(const struct msg *m, int j, struct dns_result *out, size_t *used)
+{
+	uint8_t w[DNS_NAME_WIRE_MAX];
+	char t[2 + DOMAIN_MAX + 2];
+	size_t pos = m->rr[j].rdata + 2, wl;
+
+	if (m->rr[j].rdlen < 3 || name_read(m->p, m->len, &pos, w, &wl) < 0 ||
+	    pos != m->rr[j].rdata + m->rr[j].rdlen)
+		return -1;
+	memcpy(t, m->p + m->rr[j].rdata, 2);
+	t[2] = '\0';
+	if (wl > 1 && name_to_text(w, t + 2, sizeof t - 2) < 0)
+		return -1;
+	return raw_add(out, used, (const uint8_t *)t, 2 + strlen(t + 2));
+}
+
 /* The records of type qtype at the name cur into out: DNS_DATA if any,
  * DNS_MALFORMED for a broken one, DNS_PENDING for none. */
 static enum dns_status
@@ -432,7 +472,15 @@ answer_collect(const struct msg *m, uint16_t qtype, const uint8_t *cur, size_t c
 		if (!rr_is(m, j, qtype, cur, cl))
 			continue;
 		found = 1;
-		if (qtype == DNS_T_TXT) {
+		if (m->rr[j].ttl < out->ttl)
+			out->ttl = m->rr[j].ttl;
+		if (qtype == DNS_T_MX) {
+			if (mx_add(m, j, out, &used) < 0)
+				return DNS_MALFORMED;
+		} else if (qtype == DNS_T_TLSA) {
+			if (raw_add(out, &used, rd, m->rr[j].rdlen) < 0)
+				return DNS_MALFORMED;
+		} else if (qtype == DNS_T_TXT) {
 			if (txt_add(out, &used, rd, m->rr[j].rdlen) < 0)
 				return DNS_MALFORMED;
 		} else if (qtype == DNS_T_A || qtype == DNS_T_AAAA) {
@@ -458,10 +506,12 @@ parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 	uint8_t cur[DNS_NAME_WIRE_MAX];
 	enum dns_status st;
 	size_t pos, cl;
-	int hops;
+	int hops, j;
 
 	out->status = DNS_PENDING;
 	out->rcode = 0;
+	out->ad = 0;
+	out->ttl = UINT32_MAX;
 	out->edns_rejected = 0;
 	out->cname[0] = '\0';
 	out->ntxt = 0;
@@ -476,6 +526,10 @@ parse_body(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
 	if (cname_follow(&m, qtype, cur, &cl, &hops) < 0)
 		return DNS_MALFORMED;
 	*hopsp = hops;
+	out->ad = (m.flags & F_AD) != 0;
+	for (j = 0; j < m.an; j++)     /* the CNAMEs that led here count too */
+		if (m.rr[j].type == DNS_T_CNAME && m.rr[j].ttl < out->ttl)
+			out->ttl = m.rr[j].ttl;
 	if (out->rcode == R_NXDOMAIN)
 		return DNS_NONE;
 	if ((st = answer_collect(&m, qtype, cur, cl, out)) != DNS_PENDING)
@@ -653,6 +707,11 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 	switch (st) {
 	case DNS_DATA:
 	case DNS_NONE:
+		/* an answer reached through CNAME queries is only as secure,
+		 * and lasts only as long, as every step of the way */
+		q->result.ad &= q->hop_ad;
+		if (q->hop_ttl < q->result.ttl)
+			q->result.ttl = q->hop_ttl;
 		if (q->hops + hops > DNS_CNAME_MAX)
 			q->fail = DNS_FAIL_CNAME;
 		q_finish(q, q->hops + hops > DNS_CNAME_MAX ? DNS_FAIL : st);
@@ -664,6 +723,9 @@ q_handle(struct dns_query *q, enum dns_status st, int hops, msec_t now)
 			q_finish(q, DNS_FAIL);
 			return;
 		}
+		q->hop_ad &= q->result.ad;
+		if (q->result.ttl < q->hop_ttl)
+			q->hop_ttl = q->result.ttl;
 		memcpy(q->qname, q->result.cname, sizeof q->qname);
 		q->server = 0;
 		q->round = 0;
@@ -810,17 +872,19 @@ q_tcp_read(struct dns_query *q, msec_t now)
 	}
 }
 
-void
-dns_query_start(struct dns_query *q, const struct dns_servers *servers,
-    const char *name, uint16_t qtype, msec_t now, msec_t deadline)
+static void
+q_start(struct dns_query *q, const struct dns_servers *servers,
+    const char *name, uint16_t qtype, msec_t now, msec_t deadline, int edns)
 {
 	q->fd = -1;
+	q->hop_ad = 1;
+	q->hop_ttl = UINT32_MAX;
 	q->state = Q_DONE;
 	q->nsent = q->ntimeout = q->ntcp = 0;
 	q->server = 0;
 	q->round = 0;
 	q->tcp = 0;
-	q->edns = 1;
+	q->edns = edns;
 	q->hops = 0;
 	q->id = 0;
 	q->qtype = qtype;
@@ -836,6 +900,8 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 	q->fail_rcode = 0;
 	q->started = now;
 	q->result.rcode = 0;
+	q->result.ad = 0;
+	q->result.ttl = UINT32_MAX;
 	q->result.edns_rejected = 0;
 	q->result.cname[0] = '\0';
 	q->result.ntxt = 0;
@@ -848,6 +914,20 @@ dns_query_start(struct dns_query *q, const struct dns_servers *servers,
 		return;
 	}
 	q_send(q, now);
+}
+
+void
+dns_query_start(struct dns_query *q, const struct dns_servers *servers,
+    const char *name, uint16_t qtype, msec_t now, msec_t deadline)
+{
+	q_start(q, servers, name, qtype, now, deadline, 1);
+}
+
+void
+dns_query_start_dnssec(struct dns_query *q, const struct dns_servers *servers,
+    const char *name, uint16_t qtype, msec_t now, msec_t deadline)
+{
+	q_start(q, servers, name, qtype, now, deadline, 2);
 }
 
 int

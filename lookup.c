@@ -104,12 +104,23 @@ lookup_release(struct daemon *d, struct job *j)
 		job_free(d, j);
 }
 
+/* The MTA-STS part begins: TXT _mta-sts.<domain> */
+static void
+txt_start(struct daemon *d, struct job *j)
+{
+	char qname[DOMAIN_MAX + 12];   /* too long a name fails the query */
+
+	snprintf(qname, sizeof qname, "_mta-sts.%s", j->domain);
+	j->state = JOB_TXT;
+	dns_query_start(&j->q[0], &d->servers, qname, DNS_T_TXT, d->now,
+	    d->now + (msec_t)j->zone->timeout * 1000);
+}
+
 struct job *
 lookup_start(struct daemon *d, const char *domain, const struct zone *z,
     enum lookup_start_result *res)
 {
 	struct job *j = job_find(d, domain);
-	char qname[DOMAIN_MAX + 2];
 
 	if (j != NULL) {
 		*res = j->state == JOB_DONE ? LOOKUP_JUST_DONE : LOOKUP_JOINED;
@@ -136,16 +147,17 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z,
 	j->fail_wall = 0;
 	j->nsteps = 0;
 	j->pol.nmx = 0;
+	j->dane = DANE_UNKNOWN;
 	strlcpy_m(j->domain, domain, sizeof j->domain);
 	snprintf(j->host, sizeof j->host, "mta-sts.%s", domain);
-	snprintf(qname, sizeof qname, "_mta-sts.%s", domain);
-	j->state = JOB_TXT;
-	dns_query_start(&j->q[0], &d->servers, qname, DNS_T_TXT, d->now,
-	    d->now + (msec_t)z->timeout * 1000);
 	/* An interface, not just a message: with job_done's "lookup done
 	 * in" line it brackets every lookup at -v 3, and the end-to-end
 	 * tests count the pairs to wait until the daemon is idle. */
 	log_debug("%s: lookup started", domain);
+	if (danejob_wanted(d, domain, z))
+		danejob_start(d, j);
+	else
+		txt_start(d, j);
 	return j;
 }
 
@@ -685,6 +697,8 @@ lookup_poll(const struct job *j, int which, int *fd, short *events, msec_t *dead
 			return 0;
 		*fd = tls_fetch_poll(&j->fetch, events, deadline);
 		return 1;
+	case JOB_DANE:
+		return danejob_poll(j, which, fd, events, deadline);
 	default:
 		return 0;
 	}
@@ -722,16 +736,41 @@ lookup_step(struct daemon *d, struct job *j, int which, short revents)
 		if (which == 0 && tls_fetch_step(&j->fetch, revents, d->now))
 			fetch_done(d, j);
 		break;
+	case JOB_DANE:
+		danejob_step(d, j, which, revents);
+		break;
 	default:
 		break;
 	}
 }
 
+void
+lookup_dane_done(struct daemon *d, struct job *j)
+{
+	const struct cache_entry *e;
+
+	/* a DANE answer, or TEMP for a failure: MTA-STS is not asked
+	 * (other zones that need it look it up themselves, see CE_DANE);
+	 * a proactive refresh (force) still refreshes the policy */
+	if (!j->force && (j->dane == DANE_SOME || j->dane == DANE_ALL ||
+	    (j->dane == DANE_FAILED && j->zone->dane_failure == 0))) {
+		job_done(d, j);
+		return;
+	}
+	e = cache_find(&d->cache, j->domain);
+	if (!j->force && lookup_cache_use(e, d->now) == CACHED_FRESH) {
+		snprintf(j->why, sizeof j->why, "cached MTA-STS state still current");
+		job_done(d, j);
+		return;
+	}
+	txt_start(d, j);
+}
+
 enum lookup_cache_use
 lookup_cache_use(const struct cache_entry *e, msec_t now)
 {
-	if (e == NULL)
-		return CACHED_NONE;
+	if (e == NULL || e->kind == CE_DANE)
+		return CACHED_NONE;     /* CE_DANE: MTA-STS never looked up */
 	if (e->kind == CE_POLICY && !cache_usable(e, now))
 		return CACHED_EXPIRED;
 	/* a no-policy entry answers NOTFOUND until its next check too */
@@ -743,9 +782,12 @@ lookup_cached(struct daemon *d, const char *domain, const struct zone *z)
 {
 	struct cache_entry *e = cache_find(&d->cache, domain);
 	enum lookup_start_result res;
+	int n;
 
 	if (e != NULL)                  /* socketmap requests only: in use */
 		e->used_wall = (uint32_t)wall_now();
+	if (z->dane && (n = danejob_cached(d, e, domain, z)) >= 0)
+		return n;               /* DANE decides (DANE-1) */
 	switch (lookup_cache_use(e, d->now)) {
 	case CACHED_NONE:
 		return 0;

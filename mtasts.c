@@ -117,6 +117,15 @@ resolver_init(struct daemon *d)
 		log_warnx("no nameserver configured: using 127.0.0.1");
 		dns_servers_add(&d->servers, "127.0.0.1");
 	}
+	/* DANE-2: the AD bit only means something over loopback */
+	d->dane_ok = dane_servers_trusted(&d->servers);
+	for (i = 0; i < d->conf.nzones && !d->dane_ok; i++)
+		if (d->conf.zone[i].dane) {
+			log_warnx("dane = yes, but a nameserver is not on loopback: "
+			    "its AD bit cannot be trusted, so DANE is treated as insecure "
+			    "(MTA-STS decides); run a validating resolver on 127.0.0.1 or ::1");
+			break;
+		}
 	return 0;
 }
 
@@ -156,6 +165,15 @@ snapshot_insert(void *arg, const struct snap_record *r)
 	struct daemon *d = arg;
 	struct cache_entry *e;
 
+	if (r->dane != DANE_UNKNOWN) {  /* a DANE decision (danejob.c) */
+		if ((e = cache_find(&d->cache, r->domain)) == NULL)
+			e = cache_store(&d->cache, r->domain, CE_DANE, NULL, 0, d->now);
+		if (e != NULL) {
+			e->dane = r->dane;
+			e->dane_until = (uint32_t)(d->now / 1000 + (r->dane_until - wall_now()));
+		}
+		return;
+	}
 	/* the lifetime keeps counting from the original fetch */
 	e = cache_store_policy(&d->cache, r->domain, &r->pol, r->id, r->fetched,
 	    d->now + (r->fetched + (int64_t)r->pol.max_age - wall_now()) * 1000, d->now);
@@ -861,6 +879,8 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 	json_member(&w, "answer", answer);
 	json_member(&w, "why", j->why);
 	json_member(&w, "code", j->code);
+	if (j->dane != DANE_UNKNOWN)    /* only with dane = yes: the keys stay */
+		json_member(&w, "dane", dane_state_str((enum dane_state)j->dane));
 	json_raw(&w, ",");
 	json_key(&w, "failure");        /* RPT-3: the failed fetch, or null */
 	if (j->fail_wall != 0) {
@@ -933,6 +953,7 @@ print_text(const struct job *j, const char *domain, const struct zone *z, const 
 			printf("mx: %s\n", j->pol.mx[i]);
 		printf("max_age: %u\n", j->pol.max_age);
 	}
+	danejob_print(j);
 	for (i = 0; steps && i < j->nsteps; i++)
 		printf("step: %s: %lld ms: %s\n", j->steps[i].name, (long long)j->steps[i].ms,
 		    j->steps[i].result);

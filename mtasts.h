@@ -12,6 +12,7 @@
  *   cache_     cache.c      fixed hash table + byte-bounded store, LRU (pure)
  *   snapshot_  snapshot.c   the cache on disk
  *   conf_      conf.c       mta-sts.conf parser (pure over text)
+ *   dane_      dane.c       DANE: TLSA usability, MX hosts, the decision (pure)
  *   json_      json.c       JSON text writer for query and dump output (pure)
  *   resp_      resp.c       Redis RESP2 commands and replies (pure)
  *   shared_    shared.c     the record a policy is shared under in Redis (pure)
@@ -344,9 +345,11 @@ int idn_decode_label(const char *s, size_t len, uint32_t *cp, size_t cap);
 /* ---- dns.c ------------------------------------------------------------ */
 #define DNS_T_A     1
 #define DNS_T_CNAME 5
+#define DNS_T_MX    15
 #define DNS_T_TXT   16
 #define DNS_T_AAAA  28
 #define DNS_T_OPT   41
+#define DNS_T_TLSA  52
 
 struct dns_servers {
 	int n;
@@ -384,9 +387,15 @@ struct dns_addr {
 	int family;                /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
 };
+/* Records kept in txt[]/txtbuf by type: TXT the joined strings; MX the
+ * preference (2 bytes, network order) then the exchange as text ("" for
+ * the null MX "."); TLSA the RDATA as it is. */
 struct dns_result {
 	enum dns_status status;
 	uint8_t rcode;
+	uint8_t ad;                /* AD bit of the answer (RFC 4035 3.2.3) */
+	uint32_t ttl;              /* smallest TTL of the answer RRs used, or
+	                            * UINT32_MAX when there is none */
 	int edns_rejected;         /* FORMERR/NOTIMP to an EDNS query: retry without OPT */
 	int naddr;
 	struct dns_addr addr[DNS_ADDR_MAX];
@@ -397,7 +406,7 @@ struct dns_result {
 };
 /* Build a query for name (presentation form, no trailing dot) into buf;
  * returns its length, or 0 if it does not fit in cap or the name is bad.
- * Pure. */
+ * edns: 0 none, 1 an OPT record, 2 the same with DO=1 and AD=1.  Pure. */
 size_t dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
                        uint16_t qtype, int edns);
 /* Parse a reply to (id, qname, qtype, IN) into *out and return the same
@@ -431,6 +440,8 @@ struct dns_query {
 	int tcp;
 	int edns;
 	int hops;                  /* CNAME hops followed so far */
+	uint8_t hop_ad;            /* every CNAME step so far had AD=1 */
+	uint32_t hop_ttl;          /* and their smallest TTL */
 	uint16_t id;
 	uint16_t qtype;
 	msec_t deadline;           /* overall */
@@ -454,6 +465,10 @@ struct dns_query {
  * dns_query_poll reports no fd and result.status is DNS_FAIL. */
 void dns_query_start(struct dns_query *q, const struct dns_servers *servers,
                      const char *name, uint16_t qtype, msec_t now, msec_t deadline);
+/* The same with DO=1 and AD=1 (DANE-2): result.ad is then the validator's
+ * word on the answer, and on every CNAME query that led to it. */
+void dns_query_start_dnssec(struct dns_query *q, const struct dns_servers *servers,
+                            const char *name, uint16_t qtype, msec_t now, msec_t deadline);
 /* fd to poll (-1 if none right now), events, and the deadline to wake at */
 int dns_query_poll(const struct dns_query *q, short *events, msec_t *deadline);
 /* Returns 1 when done (result.status is DNS_DATA/DNS_NONE/DNS_FAIL), else 0 */
@@ -464,6 +479,47 @@ void dns_query_abort(struct dns_query *q);
  * 4 s", "DNS server 127.0.0.1 answered SERVFAIL", ...  now is the time of
  * failure.  Returns the length snprintf gives.  Pure. */
 size_t dns_query_explain(const struct dns_query *q, msec_t now, char *out, size_t cap);
+
+/* ---- dane.c: DANE precedence, the pure parts (DANE-1..6) -------------- */
+#define DANE_HOSTS_MAX    16     /* MX hosts examined; more: at most "dane" */
+#define DANE_TTL_MIN      5      /* seconds a DANE decision is kept, at least */
+#define DANE_TTL_MAX      3600   /* and at most */
+#define DANE_NEG_TTL      300    /* a denial (no MX, no TLSA) counts as this */
+#define DANE_FAIL_TTL     30     /* a failed DNSSEC lookup is remembered so long */
+enum dane_state {              /* a domain's DANE decision (cache_entry.dane) */
+	DANE_UNKNOWN = 0,          /* never looked up */
+	DANE_NONE,                 /* no secure TLSA anywhere: MTA-STS decides */
+	DANE_SOME,                 /* some hosts secure TLSA: "OK dane" */
+	DANE_ALL,                  /* every host usable TLSA: "OK dane-only" */
+	DANE_FAILED                /* a DNSSEC lookup failed: dane_failure decides */
+};
+enum dane_host {               /* what one MX host turned out to be */
+	DH_ADDR_INSECURE = 0,      /* A/AAAA not authenticated: no TLSA lookup */
+	DH_NO_ADDR,                /* no address at all */
+	DH_TLSA_INSECURE,          /* TLSA RRset not authenticated */
+	DH_NO_TLSA,                /* authenticated denial of TLSA */
+	DH_UNUSABLE,               /* secure TLSA, none usable */
+	DH_USABLE                  /* secure TLSA, at least one usable */
+};
+/* A TLSA RDATA rd[0..len): 1 when usable for SMTP (RFC 7672 3.1): usage
+ * 2 or 3, selector 0 or 1, matching type 0 (some data), 1 (32 bytes) or
+ * 2 (64 bytes); else 0.  Pure. */
+int dane_tlsa_usable(const uint8_t *rd, size_t len);
+/* The MX hosts of an MX answer (dns_result, DNS_DATA) into host[], in
+ * answer order (every host counts the same: preference does not matter to
+ * the decision), duplicates and the null MX left out, at most max (<=
+ * DANE_HOSTS_MAX); *more = 1 when hosts were left out for the cap.
+ * Returns the count.  Pure. */
+int dane_mx_hosts(const struct dns_result *r, char host[][DOMAIN_MAX + 1], int max, int *more);
+/* The decision over n host results (DANE-4); more: hosts beyond the cap,
+ * which count as hosts without DANE.  Pure. */
+enum dane_state dane_decide(const uint8_t *hosts, int n, int more);
+/* 1 when every server is on loopback (127/8, ::1), where the AD bit of
+ * a validating resolver may be trusted (DANE-2); else 0.  Pure. */
+int dane_servers_trusted(const struct dns_servers *s);
+/* Static names for logs and -q: "none", "dane", ...; "insecure address", ... */
+const char *dane_state_str(enum dane_state s);
+const char *dane_host_str(enum dane_host h);
 
 /* ---- http.c: HTTP/1.1 response parser (pure, incremental) ------------ */
 enum http_status { HTTP_NEED_MORE = 0, HTTP_DONE, HTTP_ERROR };
@@ -667,6 +723,8 @@ struct zone {
 	int strict_testing;          /* answer testing policies like enforce */
 	int timeout;                 /* seconds, bounds DNS and HTTPS of a lookup */
 	int require_sni;             /* append servername=hostname */
+	int dane;                    /* DANE-1: decide DANE before MTA-STS */
+	int dane_failure;            /* a DNSSEC lookup failed: 0 temp, 1 sts */
 };
 struct config {
 	int nlisten;
@@ -723,7 +781,8 @@ const struct zone *conf_zone(const struct config *c, const char *name, size_t le
 
 /* ---- cache.c ---------------------------------------------------------- */
 #define CACHE_NIL 0xffffffffu
-enum cache_kind { CE_FREE = 0, CE_POLICY, CE_NOPOLICY };
+enum cache_kind { CE_FREE = 0, CE_POLICY, CE_NOPOLICY,
+	CE_DANE };                 /* only a DANE decision: MTA-STS not looked up */
 struct cache_entry {
 	uint32_t hash;
 	uint32_t chain;              /* next in bucket / free list */
@@ -749,8 +808,11 @@ struct cache_entry {
 	char failed_id[TXT_ID_MAX + 1];
 	uint16_t why_hash;           /* hash of the last failure logged, 0 = none
 	                              * (in the padding after failed_id) */
+	uint8_t dane;                /* enum dane_state, for any kind (padding) */
 	uint32_t checked_wall;       /* UNIX time of the last TXT check, 0 none
 	                              * (in the tail padding: no growth) */
+	uint32_t dane_until;         /* the DANE decision is current until this
+	                              * monotonic second */
 };
 struct cache {
 	uint32_t nentries, nbuckets, nblocks;
@@ -842,6 +904,10 @@ struct snap_record {
 	char id[TXT_ID_MAX + 1];
 	int64_t fetched;             /* UNIX time of the fetch */
 	struct policy pol;
+	/* a "D" record (DANE decision) has dane != DANE_UNKNOWN, and only
+	 * domain, dane and dane_until are set */
+	uint8_t dane;
+	int64_t dane_until;          /* UNIX time the decision expires */
 };
 struct snap_stats {
 	int loaded, expired, bad;

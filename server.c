@@ -332,6 +332,8 @@ server_answer(struct daemon *d, const struct request *r, char *out, size_t cap)
 	size_t n = 0;
 	int nmx;
 
+	if (z->dane && (n = danejob_answer(d, r, out, cap)) > 0)
+		return n;               /* DANE-1: MTA-STS never overrides DANE */
 	switch (r->kind) {
 	case REQ_FIXED:
 		n = strlcpy_m(out, r->fixed, cap);

@@ -5,6 +5,7 @@
  *
  *   mtasts-snapshot 1
  *   <crc32> P <domain> <id> <mode> <max_age> <fetched_unix> <mx> [<mx> ...]
+ *   <crc32> D <domain> <dane_state> <expires_unix>     (after the P lines)
  *   ...
  *   <crc32> E <records>
  *
@@ -121,6 +122,62 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 	return 0;
 }
 
+/* ---- DANE decisions ("D" records, danejob.c) ------------------------------ */
+
+/* One "D <domain> <state> <expires>" record into r; 0 ok, -1 invalid. */
+static int
+parse_dane_record(const char *s, size_t len, int64_t now, struct snap_record *r,
+    const char **why)
+{
+	const char *f[4];
+	size_t fl[4];
+	uint64_t st, until;
+
+	if (split(s, len, f, fl, 4) != 4 || fl[0] != 1)
+		return *why = "malformed record", -1;
+	if (fl[1] > DOMAIN_MAX || key_normalize(f[1], fl[1], r->domain) != KEY_OK ||
+	    strlen(r->domain) != fl[1] || memcmp(r->domain, f[1], fl[1]) != 0)
+		return *why = "bad domain", -1;
+	if (dec_parse(f[2], fl[2], 1, DANE_FAILED, &st) < 0 || st == DANE_UNKNOWN)
+		return *why = "bad dane state", -1;
+	if (dec_parse(f[3], fl[3], 20, SNAP_TIME_MAX, &until) < 0 ||
+	    (int64_t)until > now + DANE_TTL_MAX + SNAP_CLOCK_SKEW)
+		return *why = "bad dane expiry", -1;
+	if ((int64_t)until <= now)
+		return *why = "expired", -1;
+	r->dane = (uint8_t)st;
+	r->dane_until = (int64_t)until;
+	r->id[0] = '\0';               /* no policy in a D record */
+	r->fetched = 0;
+	memset(&r->pol, 0, sizeof r->pol);
+	return 0;
+}
+
+static int put_line(FILE *f, const char *body, size_t len);
+
+/* Every current DANE decision as a "D" line; *bad set if a write failed. */
+static void
+snap_write_dane(FILE *f, const struct cache *c, msec_t now, int *bad)
+{
+	char line[DOMAIN_MAX + 64], domain[DOMAIN_MAX + 1];
+	int64_t wall = wall_now();
+	uint32_t i;
+
+	for (i = 0; i < c->entry_mark; i++) {
+		const struct cache_entry *e = &c->e[i];
+		int32_t left = (int32_t)(e->dane_until - (uint32_t)(now / 1000));
+		int n;
+
+		if (e->kind == CE_FREE || e->dane == DANE_UNKNOWN || left <= 0)
+			continue;
+		cache_domain(c, e, domain);
+		n = snprintf(line, sizeof line, "D %s %u %lld", domain, e->dane,
+		    (long long)(wall + left));
+		if (n > 0 && (size_t)n < sizeof line)
+			*bad |= put_line(f, line, (size_t)n);
+	}
+}
+
 /* The first line: magic and version.  0 with *pos after it, or -1 with
  * st->why (a foreign file, or a version this daemon cannot read). */
 static int
@@ -208,7 +265,9 @@ snapshot_parse(const char *buf, size_t len, int64_t now, snap_cb cb, void *arg,
 			ended = 1;
 			continue;
 		}
-		if (parse_record(line + 9, n - 9, now, &r, &why) < 0) {
+		r.dane = DANE_UNKNOWN;
+		if ((line[9] == 'D' ? parse_dane_record(line + 9, n - 9, now, &r, &why) :
+		    parse_record(line + 9, n - 9, now, &r, &why)) < 0) {
 			if (!strcmp(why, "expired"))
 				st->expired++;
 			else
@@ -261,6 +320,7 @@ snap_write_records(FILE *f, const struct cache *c, msec_t now, int *bad)
 		*bad |= put_line(f, line, n);
 		records++;
 	}
+	snap_write_dane(f, c, now, bad);
 	snprintf(line, sizeof line, "E %u", records);
 	*bad |= put_line(f, line, strlen(line));
 	return records;

@@ -20,6 +20,12 @@ check(void *arg, const struct snap_record *r)
 	if (key_normalize(r->domain, strlen(r->domain), domain) != KEY_OK ||
 	    strcmp(domain, r->domain) != 0)
 		abort();
+	if (r->dane != DANE_UNKNOWN) {  /* a "D" record: a DANE decision */
+		if (r->dane > DANE_FAILED || r->dane_until <= 1800000000LL ||
+		    r->dane_until > 1800000000LL + DANE_TTL_MAX + SNAP_CLOCK_SKEW)
+			abort();
+		return;
+	}
 	if (r->id[0] == '\0' || strlen(r->id) > TXT_ID_MAX || r->pol.nmx > MX_MAX ||
 	    r->pol.max_age > MAX_AGE_MAX)
 		abort();

@@ -9,6 +9,9 @@ what=${1:-build}
 build_pkgs="make gcc musl-tools libbearssl-dev ca-certificates"
 test_pkgs="$build_pkgs clang libclang-rt-14-dev postfix dnsmasq-base nginx-light libnginx-mod-http-echo openssl
 	iproute2 python3 procps valgrind postfix-mta-sts-resolver"
+# DANE tests (tests/e2e/test_dane.sh): a signed zone (ldns-signzone), served
+# by nsd, validated by unbound on loopback
+test_pkgs="$test_pkgs unbound nsd ldnsutils"
 # packaging tests (tests/e2e/test_packaging.sh, test_container.sh): manual
 # page lint, shell checks under busybox ash, unit verification, the image
 # build, the converter's YAML reader

@@ -131,7 +131,7 @@ def cmd_framing(host, port, bad, good):
 
 
 def dns_query(server, name, qtype, tcp):
-    types = {'A': 1, 'TXT': 16, 'AAAA': 28}
+    types = {'A': 1, 'MX': 15, 'TXT': 16, 'AAAA': 28, 'TLSA': 52}
     qid = random.randrange(65536)
     msg = struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 0)
     for label in name.rstrip('.').split('.'):
