@@ -69,7 +69,7 @@ echo "# $MTASTS (pid $MTASTS_PID), namespace $NS, metrics on 127.0.0.1:$MPORT"
 
 # ---------------------------------------------------------------- the format
 check MET-2 "first scrape parses as Prometheus text" ok "$(scrape "$T/m0")"
-check MET-2 "34 samples" 34 "$(grep -vc '^ERROR' "$T/m0")"
+check MET-2 "42 samples" 42 "$(grep -vc '^ERROR' "$T/m0")"
 check MET-2 "build_info carries the version of mtasts -V" \
     "mtasts $(sed -n 's/.*version="\(.*\)"}.*/\1/p' "$T/m0")" "$("$MTASTS" -V)"
 check MET-2 "start_time_seconds is now (within 120 s)" yes \
