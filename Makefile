@@ -65,9 +65,9 @@ UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
 DEPS_tls    = http.c anchors.c
-DEPS_policy = dns.c http.c
+DEPS_policy = dns.c http.c netstring.c
 DEPS_conf   = dns.c
-DEPS_snapshot = cache.c policy.c key.c dns.c
+DEPS_snapshot = cache.c policy.c key.c dns.c http.c
 DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c

@@ -953,6 +953,286 @@ test_answer(void)
 	}
 }
 
+/* ---- TLSRPT attributes (PFX-4) and Postfix's rules (PFX-6) ------------ */
+
+/* A name Postfix's valid_hostname() takes: LDH labels of 1-63, <= 253 */
+static int
+pf_hostname(const char *s, size_t n)
+{
+	size_t i, lab = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		char c = i < n ? s[i] : '.';
+		if (c == '.') {
+			if (lab == 0 || s[i - 1] == '-')
+				return 0;
+			lab = 0;
+		} else if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && lab > 0)) && ++lab <= 63)
+			continue;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+static int
+val_is(const char *v, size_t n, const char *s)
+{
+	return strlen(s) == n && memcmp(v, s, n) == 0;
+}
+
+/*
+ * Read the data of an "OK" reply the way Postfix's smtp_tls_policy.c
+ * does: the level, then attributes "name=value" or "{ name = value }".
+ * NULL when Postfix would take it, else the rule it breaks.
+ */
+static const char *
+pf_check(const char *reply)
+{
+	static const char *const once[] = { "servername", "policy_type", "policy_domain",
+		"policy_failure" };
+	int seen[4] = { 0, 0, 0, 0 }, tlsrpt = 0, k;
+	const char *p;
+
+	if (strncmp(reply, "OK ", 3) != 0)
+		return "not OK";
+	p = reply + 3;
+	if (strncmp(p, "secure", 6) != 0 || (p[6] != ' ' && p[6] != '\0'))
+		return "level";
+	for (p += 6; *p != '\0';) {
+		const char *name, *val, *e;
+		size_t nn, vn;
+
+		if (*p != ' ')
+			return "separator";
+		p++;
+		if (*p == '{') {
+			if ((e = strchr(p, '}')) == NULL || strncmp(p, "{ ", 2) != 0 || e[-1] != ' ')
+				return "brace";
+			name = p + 2;
+			if ((val = strstr(name, " = ")) == NULL || val > e)
+				return "brace";
+			nn = (size_t)(val - name);
+			val += 3;
+			vn = (size_t)(e - 1 - val);
+			p = e + 1;
+		} else {
+			name = p;
+			for (e = p; *e != '\0' && *e != ' '; e++)
+				;
+			if ((val = memchr(name, '=', (size_t)(e - p))) == NULL)
+				return "no =";
+			nn = (size_t)(val - name);
+			val++;
+			vn = (size_t)(e - val);
+			p = e;
+			if (memchr(val, '{', vn) != NULL || memchr(val, '}', vn) != NULL)
+				return "brace in value";
+		}
+		if (vn == 0)
+			return "empty value";
+		if (memchr(val, '\n', vn) != NULL || memchr(val, '\r', vn) != NULL)
+			return "control character";
+		for (k = 0; k < 4; k++)
+			if (val_is(name, nn, once[k]) && seen[k]++ > 0)
+				return "attribute twice";
+		if (val_is(name, nn, "match")) {
+			if (val[0] == ':' || val[vn - 1] == ':' || strstr(val, "::") != NULL)
+				return "empty match pattern";
+		} else if (val_is(name, nn, "servername")) {
+			if (!pf_hostname(val, vn))
+				return "servername";
+		} else if (val_is(name, nn, "policy_type")) {
+			if (!val_is(val, vn, "sts") && !val_is(val, vn, "no-policy-found"))
+				return "policy_type";
+		} else if (val_is(name, nn, "policy_domain")) {
+			if (!pf_hostname(val, vn))
+				return "policy_domain";
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "policy_failure")) {
+			if (!val_is(val, vn, "sts-policy-fetch-error") &&
+			    !val_is(val, vn, "sts-policy-invalid") &&
+			    !val_is(val, vn, "sts-webpki-invalid") &&
+			    !val_is(val, vn, "validation-failure"))
+				return "policy_failure";
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "mx_host_pattern") ||
+		    val_is(name, nn, "policy_string")) {
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "policy_ttl")) {
+			return "policy_ttl";
+		} else {
+			return "unknown attribute";
+		}
+	}
+	if (tlsrpt && !seen[1])
+		return "TLSRPT attribute without policy_type";
+	return NULL;
+}
+
+static void
+test_tlsrpt(void)
+{
+	static const char want[] = "OK secure match=mail.example.com:.example.net:"
+	    "backupmx.example.com servername=hostname policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=mail.example.com mx_host_pattern=*.example.net "
+	    "mx_host_pattern=backupmx.example.com { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: enforce } { policy_string = mx: mail.example.com } "
+	    "{ policy_string = mx: *.example.net } { policy_string = mx: backupmx.example.com } "
+	    "{ policy_string = max_age: 604800 }";
+	static char out[NS_REPLY_MAX + 1], body[4096], wire[NS_REPLY_MAX + 16];
+	static const char *const bad[] = {
+		"OK secure match=a.example servername=hostname servername=hostname",
+		"OK secure policy_type=sts policy_type=sts policy_domain=a.example",
+		"OK secure policy_type=dane policy_domain=a.example",
+		"OK secure policy_type=sts policy_domain=-a.example",
+		"OK secure servername=a..example",
+		"OK secure policy_type=sts policy_domain=a.example policy_failure=oops",
+		"OK secure match=a.example mx_host_pattern=a.example",
+		"OK secure match=a.example { policy_string = mode: enforce }",
+		"OK secure policy_failure=sts-policy-invalid",
+		"OK secure match=a.example policy_type=sts policy_domain=a.example policy_ttl=5",
+		"OK secure match=",
+		"OK secure match=a.example::b.example",
+		"OK secure match=a.example policy_type=sts policy_domain=a.example "
+		    "{ policy_string = mx: a } b }",
+		"OK may",
+	};
+	static const char *const pats[] = { "mail.example.com", "*.example.net", "a-b.c.d.example",
+		"x.y", "*.m.example.org", "b.example.com" };
+	static const char *const doms[] = { "example.com", "a.b", "xn--bcher-kva.example",
+		"a-1.example.net" };
+	static const enum fetch_class cls[] = { FETCH_ERR_FETCH, FETCH_ERR_WEBPKI,
+		FETCH_ERR_POLICY };
+	static const char *const clsname[] = { "sts-policy-fetch-error", "sts-webpki-invalid",
+		"sts-policy-invalid" };
+	struct policy_reply r;
+	size_t n, w;
+	int i, k, bads = 0, checked = 0;
+
+	/* PFX-4: the RFC 8461 3.2 example, byte for byte, on the wire too */
+	CHECK_INT(parse(rfc_policy), 0);
+	memset(&r, 0, sizeof r);
+	r.mode = pol.mode;
+	r.max_age = pol.max_age;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.domain = "example.com";
+	r.sni = r.tlsrpt = 1;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, want);
+	CHECK_INT(n, 457);
+	w = ns_write(wire, sizeof wire, out, n);
+	CHECK_MEM(wire, w, "457:OK secure match=mail.example.com:.example.net:"
+	    "backupmx.example.com servername=hostname policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=mail.example.com mx_host_pattern=*.example.net "
+	    "mx_host_pattern=backupmx.example.com { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: enforce } { policy_string = mx: mail.example.com } "
+	    "{ policy_string = mx: *.example.net } { policy_string = mx: backupmx.example.com } "
+	    "{ policy_string = max_age: 604800 },");
+	CHECK(pf_check(out) == NULL);
+	CHECK_INT(policy_answer(&r, NULL, 0), 457);
+	/* tlsrpt off: not a byte of it */
+	r.tlsrpt = 0;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, "OK secure match=mail.example.com:.example.net:backupmx.example.com"
+	    " servername=hostname");
+	/* the max_age as applied: capped, without leading zeros */
+	CHECK_INT(parse("version: STSv1\nmode: testing\nmx: a.example\nmax_age: 09999999999\n"), -1);
+	CHECK_INT(parse("version: STSv1\nmode: testing\nmx: a.example\nmax_age: 9999999999\n"), 0);
+	r.mode = pol.mode;
+	r.max_age = pol.max_age;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.tlsrpt = r.strict_testing = 1;
+	r.sni = 0;
+	policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, "OK secure match=a.example policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=a.example { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: testing } { policy_string = mx: a.example } "
+	    "{ policy_string = max_age: 31557600 }");
+	/* policy_domain must be a host name, or there is no answer */
+	r.domain = "exa mple.com";
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.domain = "example.com}";
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.domain = NULL;
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.tlsrpt = 0;               /* not needed without tlsrpt */
+	CHECK(policy_answer(&r, out, sizeof out) > 0);
+
+	/* RPT-4: the fetch_failure=fail answers */
+	for (i = 0; i < 3; i++) {
+		char exp[200];
+		n = policy_failure_answer("example.com", cls[i], out, sizeof out);
+		snprintf(exp, sizeof exp, "OK secure policy_type=sts policy_domain=example.com "
+		    "policy_failure=%s", clsname[i]);
+		CHECK_STR(out, exp);
+		CHECK_INT(n, strlen(exp));
+		CHECK(pf_check(out) == NULL);
+		CHECK_INT(policy_failure_answer("example.com", cls[i], out, strlen(exp)), 0);
+	}
+	CHECK_INT(policy_failure_answer("example.com", FETCH_OK, out, sizeof out), 0);
+	CHECK_INT(policy_failure_answer("a..example", FETCH_ERR_FETCH, out, sizeof out), 0);
+	CHECK_INT(policy_failure_answer("a example", FETCH_ERR_FETCH, out, sizeof out), 0);
+
+	/* the checker can fail: each of these breaks one rule */
+	for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++)
+		bads += pf_check(bad[i]) != NULL;
+	CHECK_INT(bads, (int)(sizeof bad / sizeof bad[0]));
+
+	/* PFX-6 on many generated answers: every mode, setting, domain and
+	 * pattern mix, parsed through policy_parse first */
+	for (i = 0; i < 4000; i++) {
+		size_t o = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: %s\n",
+		    i % 3 == 0 ? "enforce" : i % 3 == 1 ? "testing" : "none");
+		const char *why;
+		for (k = 0; k <= i % 7; k++)
+			o += (size_t)snprintf(body + o, sizeof body - o, "mx: %s\n",
+			    pats[(i / 7 + k * 5) % 6]);
+		o += (size_t)snprintf(body + o, sizeof body - o, "max_age: %d\n", i * 7919);
+		if (parse_n(body, o) < 0) {
+			bads = -1;
+			break;
+		}
+		memset(&r, 0, sizeof r);
+		r.mode = pol.mode;
+		r.max_age = pol.max_age;
+		r.mx = pol.mx;
+		r.mxlen = pol.mxlen;
+		r.domain = doms[i % 4];
+		r.strict_testing = i / 3 % 2;
+		r.sni = i / 6 % 2;
+		r.tlsrpt = i / 12 % 2;
+		n = policy_answer(&r, out, sizeof out);
+		if (n == 0)
+			continue;
+		checked++;
+		why = pf_check(out);
+		if (why != NULL) {
+			printf("FAIL: %s: %s\n", why, out);
+			bads = -1;
+			break;
+		}
+		/* one mx_host_pattern and one policy_string mx per pattern */
+		if (r.tlsrpt) {
+			int hp = 0, ps = 0;
+			const char *q;
+			for (q = out; (q = strstr(q, "mx_host_pattern=")) != NULL; q++)
+				hp++;
+			for (q = out; (q = strstr(q, "policy_string = mx: ")) != NULL; q++)
+				ps++;
+			if (hp != pol.nmx || ps != pol.nmx)
+				bads = -1;
+		}
+	}
+	CHECK(bads >= 0);
+	CHECK(checked > 1500);
+}
+
 static void
 test_strings(void)
 {
@@ -1090,6 +1370,7 @@ main(void)
 	test_mx_count();
 	test_hostile();
 	test_answer();
+	test_tlsrpt();
 	test_strings();
 	UNIT_DONE();
 }
