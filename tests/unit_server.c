@@ -425,7 +425,7 @@ test_big(struct client *c)
 	e->fails = 0;                          /* the last lookup succeeded */
 	answer_for("fail.example", &d.conf.zone[1], body, sizeof body);
 	CHECK_STR(body, "NOTFOUND ");
-	/* a usable policy wins over a failure (CACHE-4) */
+	/* a usable policy wins over a failure (RPT-4) */
 	e = cache_find(&d.cache, "a.example");
 	e->fails = 3;
 	e->fail_class = FETCH_ERR_FETCH;

@@ -2,7 +2,7 @@
 # tests/e2e/test_reply.sh - the answer to Postfix beyond the ordinary case,
 # through real postmap: policies of any mx count up to Postfix's
 # 100000-byte reply (PFX-8, POL-11), over it a log line and NOTFOUND; the
-# TLSRPT attributes of zone key tlsrpt (PFX-4, DANE-6 aside), byte for byte
+# TLSRPT attributes of zone key tlsrpt (PFX-4), byte for byte
 # for the RFC 8461 3.2 example; fetch_failure = fail (RPT-4, RPT-5); and a
 # large policy that survives a restart through the snapshot (CACHE-13).
 #
@@ -166,7 +166,7 @@ check RPT-4 "overmax.test (answer too big), zone both: sts-policy-invalid" \
 check CACHE-6 "notfound.test, default zone: fails open, NOTFOUND" NOTFOUND "$(q postfix notfound.test)"
 check RPT-5 "notxt.test (no TXT), zone fail: NOTFOUND" NOTFOUND "$(q fail notxt.test)"
 check RPT-5 "servfail.test (DNS failure), zone fail: NOTFOUND" NOTFOUND "$(q fail servfail.test)"
-check CACHE-4 "enforce.test, zone fail: the policy" \
+check RPT-4 "enforce.test, zone fail: the policy" \
     "OK secure match=mail.enforce.test:.mx.enforce.test servername=hostname" "$(q fail enforce.test)"
 
 # ---------------------------------------------------------------- CACHE-13: restart
