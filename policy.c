@@ -806,7 +806,7 @@ policy_failure_answer(const char *domain, enum fetch_class cls, char *out, size_
 {
 	struct outbuf o = { out, cap, 0, 0 };
 
-	if (cls == FETCH_OK || !domain_ok(domain) || cap == 0)
+	if (cls == FETCH_OK || !domain_ok(domain) || out == NULL || cap == 0)
 		return 0;
 	puts_(&o, "OK secure policy_type=sts policy_domain=");
 	puts_(&o, domain);
