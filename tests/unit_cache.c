@@ -259,5 +259,29 @@ main(void)
 		CHECK_INT(c.block_mark, bmark);
 	}
 	cache_free(&c);
+	/* PFX-8: the largest valid policy's patterns (MX_DATA_MAX bytes) fit
+	 * one entry's 16-bit datalen with the longest domain */
+	{
+		static char big[MX_DATA_MAX], dom[DOMAIN_MAX + 1];
+		const char *p;
+		size_t o, len;
+		int k = 0;
+
+		memset(dom, 'd', DOMAIN_MAX);
+		for (o = 63; o < DOMAIN_MAX; o += 64)
+			dom[o] = '.';
+		for (o = 0; o + 12 <= sizeof big; o += 12, k++)
+			snprintf(big + o, 12, "m%06d.x.y", k);
+		CHECK_INT(cache_init(&c, 200), 0);        /* 800 blocks */
+		e = cache_store(&c, dom, CE_POLICY, big, o, 0);
+		CHECK(e != NULL);
+		CHECK(e != NULL && e->datalen == DOMAIN_MAX + 1 + o);
+		CHECK(e != NULL && cache_read(&c, e, buf, sizeof buf, &p, &len) == k);
+		CHECK(len == o && memcmp(p, big, o) == 0);
+		CHECK_INT(c.used_blocks, (DOMAIN_MAX + 1 + o + CACHE_BLOCK - 1) / CACHE_BLOCK);
+		/* a cut list (no final NUL) is refused */
+		CHECK(cache_store(&c, "cut.example", CE_POLICY, "a.b.c", 5, 0) == NULL);
+		cache_free(&c);
+	}
 	UNIT_DONE();
 }
