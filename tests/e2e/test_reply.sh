@@ -184,4 +184,5 @@ check_true CACHE-13 "the snapshot loaded whole, no bad line" \
        ! grep -q damaged "$T/mtasts.log" && echo yes || echo "no: $(grep cache_file "$T/mtasts.log")")"
 
 stop_mtasts
+check SEC-12 "no sanitizer report in the daemon log" 0 "$(grep -c -E 'Sanitizer|runtime error' "$T/mtasts.log")"
 finish
