@@ -3,6 +3,10 @@
  * each with a ring of pipelined requests answered strictly in order.
  * Client slots are allocated once; when they run out the longest-idle
  * connection is closed to make room (Postfix reconnects by itself).
+ * A reply too long for a client's REPLY_MAX buffer (a policy of hundreds
+ * of mx, up to NS_REPLY_MAX) goes out through one of BIG_REPLIES buffers
+ * lent until it is sent; while none is free the client's next reply
+ * waits, and so does everything behind it (PFX-8).
  */
 #include <errno.h>
 #include <fcntl.h>
