@@ -65,14 +65,14 @@ UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
 DEPS_tls    = http.c anchors.c
-DEPS_policy = dns.c http.c
+DEPS_policy = dns.c http.c netstring.c
 DEPS_resp   = shared.c
 DEPS_conf   = dns.c
 DEPS_key    = idn.c
 DEPS_dane   = danejob.c lookup.c pool.c conf.c dns.c snapshot.c cache.c key.c idn.c policy.c http.c \
-              tls.c anchors.c redis.c resp.c shared.c
-DEPS_snapshot = cache.c policy.c key.c idn.c dns.c
-DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c redis.c resp.c shared.c
+              tls.c anchors.c redis.c resp.c shared.c netstring.c
+DEPS_snapshot = cache.c policy.c key.c idn.c dns.c http.c netstring.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c redis.c resp.c shared.c netstring.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
 DEPS_server = lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c

@@ -2,7 +2,7 @@
  * cache.c - the policy cache: a fixed table of entries found through a
  * chained hash, and a byte-bounded store of 64-byte blocks for the
  * variable part (domain and mx patterns), so a one-mx domain costs one
- * block and a 32-pattern one a few dozen.  Everything is allocated once
+ * block and the largest valid policy (MX_DATA_MAX) about 520.  Everything is allocated once
  * by cache_init; memory never grows with traffic.  Slots and blocks are
  * handed out from a high-water mark first, so pages never used are never
  * touched (and never counted in RSS).
@@ -224,17 +224,12 @@ evict_one(struct cache *c, int for_policy, msec_t now)
 /* Store data (domain NUL mx NUL mx NUL ...) into fresh blocks. */
 static int
 store_data(struct cache *c, struct cache_entry *e, const char *domain,
-    const char *const *mx, int nmx, int for_policy, msec_t now)
+    const char *mx, size_t mxlen, int for_policy, msec_t now)
 {
-	size_t dlen = strlen(domain), total = dlen + 1, off = 0;
+	size_t dlen = strlen(domain), total = dlen + 1 + mxlen, off = 0;
 	uint32_t need, *link = &e->block;
-	int k, piece = -1;
-	const char *src = domain;
-	size_t srclen = dlen + 1, srcoff = 0;
 
-	for (k = 0; k < nmx; k++)
-		total += strlen(mx[k]) + 1;
-	if (total > CACHE_DATA_MAX)
+	if (total > CACHE_DATA_MAX || (mxlen > 0 && mx[mxlen - 1] != '\0'))
 		return -1;
 	need = (uint32_t)((total + CACHE_BLOCK - 1) / CACHE_BLOCK);
 	if (need > c->nblocks)
@@ -245,35 +240,22 @@ store_data(struct cache *c, struct cache_entry *e, const char *domain,
 	e->block = CACHE_NIL;
 	while (off < total) {
 		uint32_t b = CACHE_NIL;
-		size_t room = CACHE_BLOCK, at = 0;
+		size_t k, n = total - off < CACHE_BLOCK ? total - off : CACHE_BLOCK;
 		(void)block_take(c, &b);   /* cannot fail: room checked above */
 		*link = b;
 		link = &c->block_next[b];
-		while (room > 0 && off < total) {
-			size_t n = srclen - srcoff;
-			if (n > room)
-				n = room;
-			memcpy(c->block[b] + at, src + srcoff, n);
-			at += n;
-			room -= n;
-			off += n;
-			srcoff += n;
-			if (srcoff == srclen && ++piece < nmx) {
-				src = mx[piece];
-				srclen = strlen(src) + 1;
-				srcoff = 0;
-			}
-		}
+		for (k = 0; k < n; k++, off++)   /* the domain, its NUL, then mx */
+			c->block[b][k] = off < dlen ? domain[off] : off == dlen ? '\0' :
+			    mx[off - dlen - 1];
 	}
 	e->datalen = (uint16_t)total;
 	e->domainlen = (uint16_t)dlen;
-	e->nmx = (uint8_t)nmx;
 	return 0;
 }
 
 struct cache_entry *
 cache_store(struct cache *c, const char *domain, enum cache_kind kind,
-    const char *const *mx, int nmx, msec_t now)
+    const char *mx, size_t mxlen, msec_t now)
 {
 	struct cache_entry *e = cache_find(c, domain);
 	uint32_t i;
@@ -286,7 +268,7 @@ cache_store(struct cache *c, const char *domain, enum cache_kind kind,
 		blocks_release(c, e->block);
 		e->block = CACHE_NIL;
 		e->kind = kind;
-		if (store_data(c, e, domain, mx, nmx, kind == CE_POLICY, now) < 0) {
+		if (store_data(c, e, domain, mx, mxlen, kind == CE_POLICY, now) < 0) {
 			lru_push(c, e);     /* data-less entries are dropped below */
 			cache_drop(c, e);
 			return NULL;
@@ -307,7 +289,7 @@ cache_store(struct cache *c, const char *domain, enum cache_kind kind,
 	e->kind = kind;
 	e->block = CACHE_NIL;
 	e->lru_prev = e->lru_next = CACHE_NIL;
-	if (store_data(c, e, domain, mx, nmx, kind == CE_POLICY, now) < 0) {
+	if (store_data(c, e, domain, mx, mxlen, kind == CE_POLICY, now) < 0) {
 		e->kind = CE_FREE;
 		e->chain = c->free_entry;
 		c->free_entry = i;
@@ -325,13 +307,8 @@ struct cache_entry *
 cache_store_policy(struct cache *c, const char *domain, const struct policy *p,
     const char *id, int64_t fetched_wall, msec_t expires, msec_t now)
 {
-	const char *mx[MX_MAX];
-	struct cache_entry *e;
-	int i;
+	struct cache_entry *e = cache_store(c, domain, CE_POLICY, p->mx, p->mxlen, now);
 
-	for (i = 0; i < p->nmx; i++)
-		mx[i] = p->mx[i];
-	e = cache_store(c, domain, CE_POLICY, mx, p->nmx, now);
 	if (e == NULL)
 		return NULL;
 	e->mode = (uint8_t)p->mode;
@@ -371,22 +348,21 @@ cache_domain(const struct cache *c, const struct cache_entry *e, char out[DOMAIN
 
 int
 cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
-    const char **mx)
+    const char **mx, size_t *mxlen)
 {
 	size_t off, p;
 	int n = 0;
 
-	if (e->datalen > cap)
+	if (e->datalen > cap || e->datalen <= e->domainlen)
 		return -1;
 	off = data_copy(c, e, buf, e->datalen);
-	if (off != e->datalen)
+	if (off != e->datalen || buf[off - 1] != '\0')
 		return -1;
 	/* domain first, then the patterns */
-	p = e->domainlen + 1;
-	while (p < off && n < MX_MAX) {
-		mx[n++] = buf + p;
-		p += strlen(buf + p) + 1;
-	}
+	*mx = buf + e->domainlen + 1;
+	*mxlen = off - e->domainlen - 1;
+	for (p = e->domainlen + 1; p < off; p += strlen(buf + p) + 1)
+		n++;
 	return n;
 }
 

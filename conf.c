@@ -72,7 +72,7 @@ valid_listen(const char *v)
 /* Every key: where its value goes and what it may be.  One table, so a new
  * key is one line here, one in mta-sts.conf and one in the README. */
 enum key_type { K_BOOL, K_UINT, K_STR, K_PATH, K_LISTEN, K_ADDR, K_MODE, K_NAMESERVER,
-	K_LOG, K_CONTROL, K_REDIS, K_SENTINEL, K_DANEFAIL };
+	K_LOG, K_CONTROL, K_REDIS, K_SENTINEL, K_DANEFAIL, K_FAIL };
 struct key {
 	const char *name;
 	enum key_type type;
@@ -89,9 +89,11 @@ struct key {
 static const struct key zone_keys[] = {
 	{ "dane", K_BOOL, Z(dane), 0, 0, 0, YESNO },
 	{ "dane_failure", K_DANEFAIL, Z(dane_failure), 0, 0, 0, "expected temp or sts" },
+	{ "fetch_failure", K_FAIL, Z(fetch_failure), 0, 0, 0, "expected open or fail" },
 	{ "require_sni", K_BOOL, Z(require_sni), 0, 0, 0, YESNO },
 	{ "strict_testing", K_BOOL, Z(strict_testing), 0, 0, 0, YESNO },
 	{ "timeout", K_UINT, Z(timeout), 1, 300, 0, "expected seconds, 1 to 300" },
+	{ "tlsrpt", K_BOOL, Z(tlsrpt), 0, 0, 0, YESNO },
 };
 static const struct key global_keys[] = {
 	{ "backoff_max", SECS(backoff_max, 1, 604800) },
@@ -199,6 +201,11 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		if (strcmp(v, "temp") != 0 && strcmp(v, "sts") != 0)
 			return -1;
 		*ip = !strcmp(v, "sts");
+		return 0;
+	case K_FAIL:
+		if (strcmp(v, "fail") != 0 && strcmp(v, "open") != 0)
+			return -1;
+		*ip = !strcmp(v, "fail");
 		return 0;
 	case K_LISTEN:
 		if (!valid_listen(v))

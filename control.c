@@ -124,8 +124,7 @@ static size_t
 row_text(const struct control_row *r, char *out, size_t cap)
 {
 	char t[3][UTC_TIME_MAX], num[24];
-	size_t n = 0;
-	int i;
+	size_t n = 0, i;
 
 	utc_text(r->policy ? r->fetched : 0, t[0]);
 	utc_text(r->policy ? r->expires : 0, t[1]);
@@ -136,12 +135,12 @@ row_text(const struct control_row *r, char *out, size_t cap)
 	put(out, cap, &n, " id=");
 	put(out, cap, &n, r->id != NULL && r->id[0] != '\0' ? r->id : "-");
 	put(out, cap, &n, " mx=");
-	for (i = 0; i < r->nmx; i++) {
+	for (i = 0; i < r->mxlen; i += strlen(r->mx + i) + 1) {
 		if (i > 0)
 			put(out, cap, &n, ",");
-		put(out, cap, &n, r->mx[i]);
+		put(out, cap, &n, r->mx + i);
 	}
-	if (r->nmx == 0)
+	if (r->mxlen == 0)
 		put(out, cap, &n, "-");
 	put(out, cap, &n, " fetched=");
 	put(out, cap, &n, t[0]);
@@ -190,7 +189,7 @@ static size_t
 row_json(const struct control_row *r, char *out, size_t cap)
 {
 	struct json w;
-	int i;
+	size_t i;
 
 	json_init(&w, out, cap);
 	json_raw(&w, "{");
@@ -201,10 +200,10 @@ row_json(const struct control_row *r, char *out, size_t cap)
 	json_raw(&w, ",");
 	json_key(&w, "mx");
 	json_raw(&w, "[");
-	for (i = 0; i < r->nmx; i++) {
+	for (i = 0; i < r->mxlen; i += strlen(r->mx + i) + 1) {
 		if (i > 0)
 			json_raw(&w, ",");
-		json_str(&w, r->mx[i], strlen(r->mx[i]));
+		json_str(&w, r->mx + i, strlen(r->mx + i));
 	}
 	json_raw(&w, "]");
 	json_time(&w, "fetched", r->policy ? r->fetched : 0);
@@ -237,10 +236,8 @@ static void
 snap_row(void *arg, const struct snap_record *s)
 {
 	struct snap_dump *sd = arg;
-	const char *mx[MX_MAX];
 	char line[CONTROL_ROW_MAX];
 	struct control_row r;
-	int i;
 
 	if (s->dane != DANE_UNKNOWN)
 		return;                 /* a DANE decision: not a policy row */
@@ -249,10 +246,8 @@ snap_row(void *arg, const struct snap_record *s)
 	r.policy = 1;
 	r.mode = s->pol.mode;
 	r.id = s->id;
-	for (i = 0; i < s->pol.nmx; i++)
-		mx[i] = s->pol.mx[i];
-	r.mx = mx;
-	r.nmx = s->pol.nmx;
+	r.mx = s->pol.mx;
+	r.mxlen = s->pol.mxlen;
 	r.fetched = s->fetched;
 	r.expires = s->fetched + (int64_t)s->pol.max_age;
 	r.fails = -1;                   /* a snapshot keeps no check history */

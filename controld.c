@@ -130,11 +130,12 @@ reply(struct control_conn *c, const char *fmt, ...)
 
 int
 controld_row(const struct daemon *d, const struct cache_entry *e, char *data,
-    const char **mx, struct control_row *r)
+    struct control_row *r)
 {
-	int nmx = cache_read(&d->cache, e, data, CONTROL_ROW_MAX, mx);
+	const char *mx;
+	size_t mxlen;
 
-	if (nmx < 0)
+	if (cache_read(&d->cache, e, data, CONTROL_ROW_MAX, &mx, &mxlen) < 0)
 		return -1;
 	memset(r, 0, sizeof *r);
 	data[e->domainlen] = '\0';
@@ -142,8 +143,8 @@ controld_row(const struct daemon *d, const struct cache_entry *e, char *data,
 	r->policy = e->kind == CE_POLICY;
 	r->mode = (enum sts_mode)e->mode;
 	r->id = e->id;
-	r->nmx = r->policy ? nmx : 0;
 	r->mx = mx;
+	r->mxlen = r->policy ? mxlen : 0;
 	r->fetched = e->fetched_wall;
 	r->expires = e->fetched_wall + (int64_t)e->max_age;
 	r->checked = e->checked_wall;
@@ -169,8 +170,7 @@ compact(struct control_conn *c)
 static void
 dump_more(struct daemon *d, struct control_conn *c)
 {
-	char data[CONTROL_ROW_MAX];   /* a policy's data: <= 254 + 32 x 256 */
-	const char *mx[MX_MAX];
+	char data[CONTROL_ROW_MAX];
 	struct control_row r;
 	int json = c->dumping == CTL_DUMP_JSON, scanned = 0;
 
@@ -179,10 +179,12 @@ dump_more(struct daemon *d, struct control_conn *c)
 		const struct cache_entry *e = &d->cache.e[c->cursor];
 		size_t n;
 
-		if (sizeof c->out - c->outlen < CONTROL_ROW_MAX + 8)
+		/* room for the row: its patterns take at most 3/2 of their
+		 * size as JSON ("a", per >= 4-byte pattern), plus the fields */
+		if (c->outlen > 0 && sizeof c->out - c->outlen < (size_t)e->datalen * 3 / 2 + 1024)
 			return;                 /* wait for the client to read */
 		c->cursor++;
-		if (e->kind == CE_FREE || controld_row(d, e, data, mx, &r) < 0)
+		if (e->kind == CE_FREE || controld_row(d, e, data, &r) < 0)
 			continue;
 		if (json) {
 			memcpy(c->out + c->outlen, c->count == 0 ? "[\n" : ",\n", 2);

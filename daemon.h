@@ -22,6 +22,9 @@
 /* ---- limits of the daemon --------------------------------------------- */
 #define REQ_QUEUE         16     /* pipelined requests per client connection */
 #define CLIENT_IN_MAX     2048   /* client input buffer, bytes: several requests */
+#define BIG_REPLIES       4      /* buffers for replies over REPLY_MAX (PFX-8),
+                                  * lent to one client each until it is sent */
+#define BIG_REPLY_SIZE    (NS_REPLY_MAX + 8)   /* "100000:" + payload + "," */
 #define LISTEN_BACKLOG    512    /* listen(2) backlog of each listener */
 #define ACCEPT_BATCH      64     /* accept(2) calls per listener per loop pass */
 #define CLIENTS_MIN       16     /* clients kept however low the fd limit is */
@@ -46,8 +49,9 @@
 #define REDIS_KEY_MAX     (64 + DOMAIN_MAX + 1)  /* redis_prefix + domain */
 #define CONTROL_CLIENTS   4      /* control connections at once; a new one
                                   * closes the longest-idle */
-#define CONTROL_OUT       16384  /* control output buffer: >= one dump line,
-                                  * >= METRICS_TEXT_MAX + a status line */
+#define CONTROL_OUT       (CONTROL_ROW_MAX + 1024)  /* control output buffer:
+                                  * >= one dump line, >= METRICS_TEXT_MAX + a
+                                  * status line */
 #define CONTROL_BUFFERS_PER_PASS 4   /* dump buffers filled per loop pass */
 #define CONTROL_SCAN_PER_PASS 65536  /* cache slots a dump walks per pass */
 
@@ -100,8 +104,11 @@ struct client {
 	int fd;
 	int slot;                  /* index in daemon.clients.active */
 	int eof;                   /* peer shut its write side */
+	int big_wait;              /* its next reply waits for a free big buffer */
 	msec_t last_active;
 	int qhead, qlen;           /* request ring */
+	char *big;                 /* a borrowed big reply, sent after out, or NULL */
+	size_t bigoff, biglen;
 	size_t inoff, inlen;
 	size_t outoff, outlen;
 	struct request q[REQ_QUEUE];
@@ -225,6 +232,10 @@ struct daemon {
 	 * touched.  clients.cap can be below conf.max_clients when the open
 	 * file limit is too low for it. */
 	struct pool clients;       /* struct client */
+	char *big_mem;             /* BIG_REPLIES x BIG_REPLY_SIZE, pages untouched
+	                            * until a big reply needs them */
+	char *big_free[BIG_REPLIES];   /* the buffers not lent out */
+	int nbig_free;
 	struct pool jobs;          /* struct job, conf.max_lookups slots */
 	int wake_clients;          /* a job finished: flush waiting clients */
 	int need_job;              /* requests are waiting for a job slot */
@@ -326,10 +337,10 @@ short controld_events(const struct control_conn *c);
 msec_t controld_deadline(const struct daemon *d, const struct control_conn *c);
 /* Its deadline passed: close it when idle or not reading too long. */
 void controld_timers(struct daemon *d, struct control_conn *c);
-/* One cache entry as a dump row; data[CONTROL_ROW_MAX] and mx[] hold
- * its strings.  0, or -1 when it cannot be read. */
+/* One cache entry as a dump row; data[CONTROL_ROW_MAX] holds its
+ * strings.  0, or -1 when it cannot be read. */
 int controld_row(const struct daemon *d, const struct cache_entry *e, char *data,
-                 const char **mx, struct control_row *r);
+                 struct control_row *r);
 
 /* ---- lookup.c: lookup jobs ---------------------------------------------- */
 /* Jobs live in d->jobs; a job pointer stays valid while a request holds a

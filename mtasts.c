@@ -851,9 +851,10 @@ static void
 print_json(const struct job *j, const char *domain, const struct zone *z, const char *answer)
 {
 	/* on the stack: query mode only, and no bss for the daemon */
-	char buf[MX_MAX * (MX_PATTERN_MAX + 8) + JOB_STEPS_MAX * 2 * JOB_STEP_TEXT +
+	char buf[NS_REPLY_MAX + 2 * MX_DATA_MAX + JOB_STEPS_MAX * 2 * JOB_STEP_TEXT +
 	    8 * JOB_WHY_MAX];
 	struct json w;
+	size_t k;
 	int i;
 
 	json_init(&w, buf, sizeof buf);
@@ -865,10 +866,10 @@ print_json(const struct job *j, const char *domain, const struct zone *z, const 
 	json_raw(&w, ",");
 	json_key(&w, "mx");
 	json_raw(&w, "[");
-	for (i = 0; j->have_policy && i < j->pol.nmx; i++) {
-		if (i > 0)
+	for (k = 0; j->have_policy && k < j->pol.mxlen; k += strlen(j->pol.mx + k) + 1) {
+		if (k > 0)
 			json_raw(&w, ",");
-		json_str(&w, j->pol.mx[i], strlen(j->pol.mx[i]));
+		json_str(&w, j->pol.mx + k, strlen(j->pol.mx + k));
 	}
 	json_raw(&w, "],");
 	json_key(&w, "max_age");
@@ -938,6 +939,7 @@ print_text(const struct job *j, const char *domain, const struct zone *z, const 
     int steps)
 {
 	char u[DOMAIN_MAX * 4 + 1];
+	size_t k;
 	int i;
 
 	printf("domain: %s\n", domain);
@@ -949,8 +951,8 @@ print_text(const struct job *j, const char *domain, const struct zone *z, const 
 		printf("id: %s\n", j->id);
 	if (j->have_policy) {
 		printf("mode: %s\n", policy_mode_str(j->pol.mode));
-		for (i = 0; i < j->pol.nmx; i++)
-			printf("mx: %s\n", j->pol.mx[i]);
+		for (k = 0; k < j->pol.mxlen; k += strlen(j->pol.mx + k) + 1)
+			printf("mx: %s\n", j->pol.mx + k);
 		printf("max_age: %u\n", j->pol.max_age);
 	}
 	danejob_print(j);
@@ -973,7 +975,7 @@ static int
 run_query(struct daemon *d, const char *key, const char *zone_name, int json, int steps)
 {
 	const struct zone *z = conf_zone(&d->conf, zone_name, strlen(zone_name));
-	char domain[DOMAIN_MAX + 1], answer[REPLY_MAX];
+	char domain[DOMAIN_MAX + 1], answer[NS_REPLY_MAX + 1];
 	struct request r;
 	enum lookup_start_result res;
 	enum key_status ks;

@@ -55,8 +55,12 @@
 #define LABEL_MAX         63     /* octets of one DNS label (RFC 1035 2.3.4) */
 #define TXT_ID_MAX        32     /* RFC 8461 sts-id: 1*32(ALPHA / DIGIT) */
 #define TXT_EXT_NAME_MAX  32     /* RFC 8461 3.1 sts-ext-name: 1*32 characters */
-#define MX_MAX            32     /* mx patterns per policy; more is invalid */
 #define MX_PATTERN_MAX    (DOMAIN_MAX + 2)   /* "*." + domain */
+/* No cap on the mx count (PFX-8, POL-11): a policy is valid while its
+ * longest answer fits NS_REPLY_MAX.  Each pattern of n bytes costs that
+ * answer at least 3 (n + 1) bytes, so the packed patterns "a\0*.b\0" of a
+ * valid policy never need more than this: */
+#define MX_DATA_MAX       (NS_REPLY_MAX / 3 + 1)
 #define MAX_AGE_MAX       31557600u          /* RFC 8461 3.2 cap, seconds */
 #define MAX_AGE_DIGITS    10     /* RFC 8461 3.2 max_age: 1*10DIGIT */
 #define POLICY_NAME_MAX   32     /* policy field name: ALNUM then 31 more */
@@ -66,7 +70,7 @@
 #define NS_LEN_DIGITS_MAX 5      /* digits of a length (NS_DISCARD_MAX has 5) */
 #define NS_REPLY_MAX      100000 /* Postfix refuses longer reply payloads
                                   * (dict_sockmap.c) */
-#define REPLY_MAX         16384  /* client output buffer: >= one largest reply */
+#define REPLY_MAX         16384  /* client output buffer: ordinary replies */
 
 #define REDIS_SENTINELS_MAX 3    /* redis_sentinel lines */
 
@@ -109,7 +113,7 @@
 #define ZONE_NAME_MAX     63
 
 #define SNAP_FILE_MAX     (64 * 1024 * 1024)  /* a larger cache_file is ignored */
-#define SNAP_LINE_MAX     9000   /* a record line: 32 x 253-character patterns fit */
+#define SNAP_LINE_MAX     (MX_DATA_MAX + 512)  /* a record line: the largest policy fits */
 #define SNAP_CLOCK_SKEW   60     /* seconds a fetch time may lie in the future */
 #define SNAP_TIME_MAX     ((uint64_t)1 << 40)  /* later fetch times are corrupt */
 
@@ -122,7 +126,8 @@
 #define LOG_LINE_MAX      1024   /* longer log lines are cut */
 #define LOG_SAFE_MAX      200    /* remote bytes quoted in one log line */
 #define CONTROL_LINE_MAX  512    /* a control command line, newline excluded */
-#define CONTROL_ROW_MAX   12288  /* one dump line: 32 x 253-character patterns fit */
+#define CONTROL_ROW_MAX   (MX_DATA_MAX * 3 / 2 + 1024)  /* one dump line, JSON or
+                                  * text: the largest policy fits */
 #define UTC_TIME_MAX      24     /* "2026-12-02T16:00:00Z" and its NUL */
 #define CONTROL_CLIENT_TIMEOUT_MS 10000   /* mtasts -d/-p/-r/-S: per send/recv */
 /* the daemon's limits (clients, listeners, jobs, backoff): top of daemon.h */
@@ -569,7 +574,10 @@ struct policy {
 	enum sts_mode mode;
 	uint32_t max_age;          /* already capped at MAX_AGE_MAX */
 	int nmx;
-	char mx[MX_MAX][MX_PATTERN_MAX + 1]; /* lowercase, deduplicated, policy order */
+	size_t mxlen;              /* bytes of mx in use */
+	/* nmx patterns, each NUL-terminated, one after the other: lowercase,
+	 * deduplicated, in policy order ("*.example.net" keeps its "*.") */
+	char mx[MX_DATA_MAX];
 };
 enum txt_status { TXT_FOUND = 0, TXT_NONE };
 /* Why TXT records give no id; n is the detail named below. */
@@ -619,12 +627,30 @@ int policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct poli
  * as \xNN), "policy: no mx line ...".  Returns the length snprintf gives;
  * err->value must still point into the body. */
 size_t policy_error_explain(const struct policy_error *err, char *out, size_t cap);
+/* What an answer is made of.  mx[0..mxlen) holds NUL-terminated patterns
+ * as struct policy keeps them. */
+struct policy_reply {
+	enum sts_mode mode;
+	uint32_t max_age;
+	const char *mx;
+	size_t mxlen;
+	const char *domain;        /* policy_domain= (tlsrpt only) */
+	int strict_testing;        /* answer testing like enforce */
+	int sni;                   /* servername=hostname */
+	int tlsrpt;                /* Postfix 3.10 TLSRPT attributes (PFX-4) */
+};
 /* The Postfix answer for a policy: "OK secure match=a:.b servername=hostname"
- * for enforce (or testing when strict_testing); returns its length, or 0
- * when the answer is NOTFOUND (none, non-strict testing).  Never "OK " with
- * empty data; patterns "*.x" become ".x". */
-size_t policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
-                     int strict_testing, int sni, char *out, size_t cap);
+ * for enforce (or testing when strict_testing), then with tlsrpt
+ * "policy_type=sts policy_domain=D", an mx_host_pattern per pattern and a
+ * "{ policy_string = ... }" per policy line.  Returns its length, or 0 when
+ * the answer is NOTFOUND (none, non-strict testing) or does not fit cap.
+ * Never "OK " with empty data; in match=, "*.x" becomes ".x".  out NULL:
+ * only count the length (whatever cap). */
+size_t policy_answer(const struct policy_reply *r, char *out, size_t cap);
+/* With nothing cached after a failed fetch of class cls, fetch_failure=fail
+ * (RPT-4): "OK secure policy_type=sts policy_domain=D policy_failure=TYPE";
+ * its length, or 0 (cls FETCH_OK, a bad domain, no room). */
+size_t policy_failure_answer(const char *domain, enum fetch_class cls, char *out, size_t cap);
 /* A static name: "none", "testing", "enforce". */
 const char *policy_mode_str(enum sts_mode m);
 
@@ -725,6 +751,8 @@ struct zone {
 	int require_sni;             /* append servername=hostname */
 	int dane;                    /* DANE-1: decide DANE before MTA-STS */
 	int dane_failure;            /* a DNSSEC lookup failed: 0 temp, 1 sts */
+	int tlsrpt;                  /* TLSRPT attributes for Postfix >= 3.10 (PFX-4) */
+	int fetch_failure;           /* 1: "fail", answer policy_failure (RPT-4) */
 };
 struct config {
 	int nlisten;
@@ -788,10 +816,9 @@ struct cache_entry {
 	uint32_t chain;              /* next in bucket / free list */
 	uint32_t lru_prev, lru_next;
 	uint32_t block;              /* first store block of "domain\0mx\0mx\0" */
-	uint16_t datalen, domainlen;
+	uint16_t datalen, domainlen; /* valid policies need < 34 KB (MX_DATA_MAX) */
 	uint8_t kind;                /* enum cache_kind */
 	uint8_t mode;                /* enum sts_mode, CE_POLICY only */
-	uint8_t nmx;
 	uint8_t fail_class;          /* enum fetch_class of the last failure */
 	uint16_t fails;              /* consecutive failed fetches */
 	uint16_t job;                /* lookup job running for it + 1, 0 = none */
@@ -838,7 +865,7 @@ struct cache_entry *cache_find(struct cache *c, const char *domain);
  * policy, never a usable policy for a no-policy entry.  NULL if it cannot
  * be stored (on replace, the old entry is then dropped). */
 struct cache_entry *cache_store(struct cache *c, const char *domain, enum cache_kind kind,
-                                const char *const *mx, int nmx, msec_t now);
+                                const char *mx, size_t mxlen, msec_t now);
 /* cache_store of policy p fetched under TXT id at fetched_wall (UNIX
  * seconds), usable until expires; clears a failure backoff.  The caller
  * sets next_check.  NULL if it cannot be stored. */
@@ -847,9 +874,10 @@ struct cache_entry *cache_store_policy(struct cache *c, const char *domain,
                                        int64_t fetched_wall, msec_t expires, msec_t now);
 /* Remove e and free its blocks; e must not be used afterwards. */
 void cache_drop(struct cache *c, struct cache_entry *e);
-/* Copy an entry's data into buf; mx[] point into buf; returns nmx or -1 */
+/* Copy an entry's data into buf (domain NUL patterns); *mx points to the
+ * patterns in buf, *mxlen is their size.  Returns their count, or -1. */
 int cache_read(const struct cache *c, const struct cache_entry *e, char *buf, size_t cap,
-               const char **mx);
+               const char **mx, size_t *mxlen);
 /* Copy an entry's domain into out; returns its length */
 size_t cache_domain(const struct cache *c, const struct cache_entry *e,
                     char out[DOMAIN_MAX + 1]);
@@ -881,8 +909,8 @@ struct control_row {
 	int policy;                /* 1: mode, fetched and expires apply */
 	enum sts_mode mode;
 	const char *id;
-	int nmx;
-	const char *const *mx;
+	const char *mx;            /* NUL-terminated patterns, mxlen bytes (0: none) */
+	size_t mxlen;
 	int64_t fetched, expires;  /* UNIX seconds */
 	int64_t checked;           /* UNIX seconds of the last TXT check, 0 unknown */
 	int fails;                 /* failures in a row, -1 unknown */

@@ -419,26 +419,40 @@ perr(struct policy_error *err, const char *reason, const char *text)
 	return reason;
 }
 
+/* Too big for Postfix (PFX-8): its longest answer passes NS_REPLY_MAX */
+static const char *
+too_big(struct policy_error *err)
+{
+	return perr(err, "too many mx",
+	    "the answer to Postfix would pass its 100000-byte limit");
+}
+
 /* An mx field: every one is checked, repeated or not, so one bad one
- * spoils all; repeats are dropped.  NULL or the error reason. */
+ * spoils all; repeats are dropped.  Each pattern of n bytes adds at least
+ * 3 (n + 1) + 39 bytes to the longest answer (match=, mx_host_pattern=,
+ * policy_string): past NS_REPLY_MAX on that count alone the policy is
+ * refused at once, which also bounds the repeat search.  NULL or the
+ * error reason. */
 static const char *
 policy_mx(const uint8_t *v, size_t vn, struct policy *out, struct policy_error *err)
 {
 	char pat[MX_PATTERN_MAX + 1];
-	size_t plen = mx_pattern(v, vn, pat);
-	int k;
+	size_t plen = mx_pattern(v, vn, pat), k;
 
 	if (plen == 0) {
 		err->value = v;
 		err->valuelen = vn;
 		return perr(err, "bad mx", mx_why(v, vn));
 	}
-	for (k = 0; k < out->nmx; k++)
-		if (strcmp(out->mx[k], pat) == 0)
+	for (k = 0; k < out->mxlen; k += strlen(out->mx + k) + 1)
+		if (strcmp(out->mx + k, pat) == 0)
 			return NULL;
-	if (out->nmx == MX_MAX)
-		return perr(err, "too many mx", "more than 32 mx patterns");
-	memcpy(out->mx[out->nmx++], pat, plen + 1);
+	if (out->mxlen + plen + 1 > sizeof out->mx ||
+	    3 * (out->mxlen + plen + 1) + 39 * ((size_t)out->nmx + 1) > NS_REPLY_MAX)
+		return too_big(err);
+	memcpy(out->mx + out->mxlen, pat, plen + 1);
+	out->mxlen += plen + 1;
+	out->nmx++;
 	return NULL;
 }
 
@@ -514,6 +528,8 @@ policy_line(const uint8_t *p, size_t n, struct policy *out, int *seen,
 	return policy_field(p, nn, v, vn, out, seen, err);
 }
 
+static size_t policy_answer_max(const struct policy *p);
+
 int
 policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_error *err)
 {
@@ -524,6 +540,7 @@ policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_e
 	out->mode = STS_NONE;
 	out->max_age = 0;
 	out->nmx = 0;
+	out->mxlen = 0;
 	err->line = 0;
 	err->reason = err->text = NULL;
 	err->value = NULL;
@@ -559,10 +576,13 @@ policy_parse(const uint8_t *buf, size_t len, struct policy *out, struct policy_e
 		perr(err, "missing max_age", "no max_age line");
 	else if (out->nmx == 0 && out->mode != STS_NONE)
 		perr(err, "missing mx", "no mx line (mode enforce and testing need one)");
+	else if (policy_answer_max(out) > NS_REPLY_MAX)
+		too_big(err);
 	else
 		return 0;
 bad:
 	out->nmx = 0;
+	out->mxlen = 0;
 	return -1;
 }
 
@@ -655,61 +675,143 @@ put(struct outbuf *o, const char *s, size_t n)
 		o->full = 1;
 		return;
 	}
-	memcpy(o->p + o->n, s, n);
+	if (o->p != NULL)       /* NULL: only counting */
+		memcpy(o->p + o->n, s, n);
 	o->n += n;
+}
+
+static void
+puts_(struct outbuf *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* A policy_domain Postfix accepts (PFX-6): a non-empty LDH name whose
+ * labels are 1-63 octets and do not end in "-" */
+static int
+domain_ok(const char *d)
+{
+	size_t i, lab = 0, n = d != NULL ? strnlen(d, DOMAIN_MAX + 1) : 0;
+
+	if (n == 0 || n > DOMAIN_MAX)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		unsigned c = i < n ? (unsigned char)d[i] : '.';
+		if (c == '.') {
+			if (lab == 0 || d[i - 1] == '-')
+				return 0;
+			lab = 0;
+		} else if ((ascii_isalnum(c) || (c == '-' && lab > 0)) && ++lab <= LABEL_MAX)
+			continue;
+		else
+			return 0;
+	}
+	return 1;
 }
 
 /*
  * Each pattern is checked again here, so that nothing but a validated
- * name can reach a reply (SEC-8) whatever the caller passes: the pattern
- * must be what mx_pattern would store for it.  The reply is
- * NUL-terminated; its length must be below cap.
+ * name can reach a reply (SEC-8) whatever the caller passes: it must be
+ * what mx_pattern would store for it.  Repeats were dropped by the parser
+ * (PFX-3).  The policy_string lines come from the parsed policy, never
+ * from the body, so no brace or control byte of a server's reaches
+ * Postfix; they are version, mode, the mx lines in published order, then
+ * max_age as applied (capped at MAX_AGE_MAX), as RFC 8461 3.2 writes
+ * them.  The reply is NUL-terminated; its length must be below cap.
  */
 size_t
-policy_answer(enum sts_mode mode, int nmx, const char *const *mx,
-              int strict_testing, int sni, char *out, size_t cap)
+policy_answer(const struct policy_reply *r, char *out, size_t cap)
 {
-	static const char head[] = "OK secure match=";
-	static const char tail[] = " servername=hostname";
-	char pat[MX_PATTERN_MAX + 1];
+	char pat[MX_PATTERN_MAX + 1], num[16];
 	struct outbuf o;
-	int i, j, used = 0;
+	const char *m, *end;
+	size_t n;
 
-	if (mode != STS_ENFORCE && !(mode == STS_TESTING && strict_testing))
+	if (r->mode != STS_ENFORCE && !(r->mode == STS_TESTING && r->strict_testing))
 		return 0;
-	if (nmx <= 0 || nmx > MX_MAX || mx == NULL || out == NULL || cap == 0)
+	if (r->mx == NULL || r->mxlen == 0 || r->mx[r->mxlen - 1] != '\0' ||
+	    (r->tlsrpt && !domain_ok(r->domain)) || (out != NULL && cap == 0))
 		return 0;
+	end = r->mx + r->mxlen;
+	for (m = r->mx; m < end; m += n + 1) {
+		n = strlen(m);
+		if (n == 0 || n > MX_PATTERN_MAX ||
+		    mx_pattern((const uint8_t *)m, n, pat) != n || memcmp(pat, m, n) != 0)
+			return 0;
+	}
 	o.p = out;
-	o.cap = cap;
+	o.cap = out != NULL ? cap : SIZE_MAX;
 	o.n = 0;
 	o.full = 0;
-	put(&o, head, sizeof head - 1);
-	for (i = 0; i < nmx; i++) {
-		const char *m = mx[i];
-		size_t n;
-
-		if (m == NULL)
-			return 0;
-		n = strnlen(m, MX_PATTERN_MAX + 1);
-		if (n == 0 || n > MX_PATTERN_MAX ||
-		    mx_pattern((const uint8_t *)m, n, pat) != n ||
-		    memcmp(pat, m, n) != 0)
-			return 0;
-		for (j = 0; j < i; j++)
-			if (strcmp(mx[j], m) == 0)
-				break;
-		if (j < i)
-			continue;       /* duplicate */
-		if (used++ > 0)
+	puts_(&o, "OK secure match=");
+	for (m = r->mx; m < end; m += strlen(m) + 1) {
+		if (m > r->mx)
 			put(&o, ":", 1);
 		/* "*.example.net" -> ".example.net": Postfix's "any subdomain" */
-		if (m[0] == '*')
-			put(&o, m + 1, n - 1);
-		else
-			put(&o, m, n);
+		puts_(&o, m[0] == '*' ? m + 1 : m);
 	}
-	if (sni)
-		put(&o, tail, sizeof tail - 1);
+	if (r->sni)
+		puts_(&o, " servername=hostname");
+	if (r->tlsrpt) {
+		puts_(&o, " policy_type=sts policy_domain=");
+		puts_(&o, r->domain);
+		for (m = r->mx; m < end; m += strlen(m) + 1) {
+			puts_(&o, " mx_host_pattern=");
+			puts_(&o, m);
+		}
+		puts_(&o, " { policy_string = version: STSv1 } { policy_string = mode: ");
+		puts_(&o, policy_mode_str(r->mode));
+		for (m = r->mx; m < end; m += strlen(m) + 1) {
+			puts_(&o, " } { policy_string = mx: ");
+			puts_(&o, m);
+		}
+		snprintf(num, sizeof num, "%u", (unsigned)r->max_age);
+		puts_(&o, " } { policy_string = max_age: ");
+		puts_(&o, num);
+		puts_(&o, " }");
+	}
+	if (out == NULL)
+		return o.n;
+	if (o.full || o.n >= cap)
+		return 0;
+	out[o.n] = '\0';
+	return o.n;
+}
+
+/* The longest answer p could give, whatever its mode (the limit does not
+ * depend on it): servername and the TLSRPT attributes on, a 7-letter
+ * mode, a policy domain of DOMAIN_MAX characters, an 8-digit max_age. */
+static size_t
+policy_answer_max(const struct policy *p)
+{
+	char dom[DOMAIN_MAX + 1];
+	struct policy_reply r;
+	size_t i;
+
+	for (i = 0; i < DOMAIN_MAX; i++)
+		dom[i] = i % 64 == 63 ? '.' : 'a';
+	dom[DOMAIN_MAX] = '\0';
+	memset(&r, 0, sizeof r);
+	r.mode = STS_TESTING;
+	r.max_age = MAX_AGE_MAX;
+	r.mx = p->mx;
+	r.mxlen = p->mxlen;
+	r.domain = dom;
+	r.strict_testing = r.sni = r.tlsrpt = 1;
+	return policy_answer(&r, NULL, 0);
+}
+
+size_t
+policy_failure_answer(const char *domain, enum fetch_class cls, char *out, size_t cap)
+{
+	struct outbuf o = { out, cap, 0, 0 };
+
+	if (cls == FETCH_OK || !domain_ok(domain) || out == NULL || cap == 0)
+		return 0;
+	puts_(&o, "OK secure policy_type=sts policy_domain=");
+	puts_(&o, domain);
+	puts_(&o, " policy_failure=");
+	puts_(&o, http_class_str(cls));
 	if (o.full || o.n >= cap)
 		return 0;
 	out[o.n] = '\0';

@@ -3,6 +3,10 @@
  * each with a ring of pipelined requests answered strictly in order.
  * Client slots are allocated once; when they run out the longest-idle
  * connection is closed to make room (Postfix reconnects by itself).
+ * A reply too long for a client's REPLY_MAX buffer (a policy of hundreds
+ * of mx, up to NS_REPLY_MAX) goes out through one of BIG_REPLIES buffers
+ * lent until it is sent; while none is free the client's next reply
+ * waits, and so does everything behind it (PFX-8).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +80,14 @@ server_close_listeners(struct daemon *d)
 int
 server_init(struct daemon *d, int max_clients)
 {
+	int i;
+
+	/* malloc, not calloc: the pages stay untouched until a big reply */
+	if ((d->big_mem = malloc((size_t)BIG_REPLIES * BIG_REPLY_SIZE)) == NULL)
+		return -1;
+	for (i = 0; i < BIG_REPLIES; i++)
+		d->big_free[i] = d->big_mem + (size_t)i * BIG_REPLY_SIZE;
+	d->nbig_free = BIG_REPLIES;
 	return pool_init(&d->clients, max_clients, sizeof (struct client),
 	    offsetof(struct client, slot));
 }
@@ -86,6 +98,21 @@ server_free(struct daemon *d)
 	while (d->clients.nactive > 0)
 		server_client_close(d, d->clients.active[d->clients.nactive - 1], NULL);
 	pool_free(&d->clients);
+	free(d->big_mem);
+	d->big_mem = NULL;
+	d->nbig_free = 0;
+}
+
+/* A client is done with its big buffer: others may wait for one. */
+static void
+big_return(struct daemon *d, struct client *c)
+{
+	if (c->big == NULL)
+		return;
+	d->big_free[d->nbig_free++] = c->big;
+	c->big = NULL;
+	c->bigoff = c->biglen = 0;
+	d->wake_clients = 1;
 }
 
 /* ---- accepting ------------------------------------------------------ */
@@ -156,7 +183,9 @@ server_accept(struct daemon *d, int lfd)
 		}
 		d->metrics.clients_accepted++;
 		c->fd = fd;
-		c->eof = 0;
+		c->eof = c->big_wait = 0;
+		c->big = NULL;
+		c->bigoff = c->biglen = 0;
 		c->last_active = d->now;
 		c->qhead = c->qlen = 0;
 		c->inoff = c->inlen = c->outoff = c->outlen = 0;
@@ -187,6 +216,7 @@ server_client_close(struct daemon *d, struct client *c, const char *why)
 		c->qhead = (c->qhead + 1) % REQ_QUEUE;
 		c->qlen--;
 	}
+	big_return(d, c);
 	close(c->fd);
 	c->fd = -1;
 	pool_put(&d->clients, c);
@@ -288,6 +318,7 @@ server_wake(struct daemon *d)
 	d->wake_clients = 0;
 	for (k = d->clients.nactive - 1; k >= 0; k--) {
 		struct client *c = d->clients.active[k];
+		c->big_wait = 0;        /* a big buffer may be free again */
 		if (c->qlen > 0)
 			server_client_io(d, c, 0);
 	}
@@ -302,7 +333,7 @@ server_close_idle(struct daemon *d)
 
 	for (k = d->clients.nactive - 1; k >= 0; k--) {
 		struct client *c = d->clients.active[k];
-		if (c->qlen == 0 && c->outlen == c->outoff)
+		if (c->qlen == 0 && c->outlen == c->outoff && c->big == NULL)
 			server_client_close(d, c, NULL);
 	}
 }
@@ -327,37 +358,48 @@ server_answer(struct daemon *d, const struct request *r, char *out, size_t cap)
 {
 	const struct zone *z = &d->conf.zone[r->zone];
 	struct cache_entry *e;
-	const char *mx[MX_MAX];
+	struct policy_reply pr;
 	static char data[CACHE_DATA_MAX + 1];
 	size_t n = 0;
-	int nmx;
 
 	if (z->dane && (n = danejob_answer(d, r, out, cap)) > 0)
 		return n;               /* DANE-1: MTA-STS never overrides DANE */
+	memset(&pr, 0, sizeof pr);
+	pr.domain = r->domain;
+	pr.strict_testing = z->strict_testing;
+	pr.sni = z->require_sni;
+	pr.tlsrpt = z->tlsrpt;
 	switch (r->kind) {
 	case REQ_FIXED:
 		n = strlcpy_m(out, r->fixed, cap);
 		return n < cap ? n : 0;
 	case REQ_JOB:
 		if (r->job->state == JOB_DONE && r->job->have_policy) {
-			const struct policy *p = &r->job->pol;
-			int i;
-			for (i = 0; i < p->nmx; i++)
-				mx[i] = p->mx[i];
-			n = policy_answer(p->mode, p->nmx, mx, z->strict_testing,
-			    z->require_sni, out, cap);
+			pr.mode = r->job->pol.mode;
+			pr.max_age = r->job->pol.max_age;
+			pr.mx = r->job->pol.mx;
+			pr.mxlen = r->job->pol.mxlen;
+			n = policy_answer(&pr, out, cap);
 			break;
 		}
 		/* the job left its result (or kept a policy) in the cache */
 		/* FALLTHROUGH */
 	case REQ_CACHE:
 		e = cache_find(&d->cache, r->domain);
-		if (e == NULL || !cache_usable(e, d->now))
+		if (e == NULL)
 			break;
-		nmx = cache_read(&d->cache, e, data, sizeof data, mx);
-		if (nmx > 0)
-			n = policy_answer((enum sts_mode)e->mode, nmx, mx,
-			    z->strict_testing, z->require_sni, out, cap);
+		if (!cache_usable(e, d->now)) {
+			/* RPT-4: the last fetch failed, nothing to apply */
+			if (z->fetch_failure && e->fails > 0)
+				n = policy_failure_answer(r->domain,
+				    (enum fetch_class)e->fail_class, out, cap);
+			break;
+		}
+		if (cache_read(&d->cache, e, data, sizeof data, &pr.mx, &pr.mxlen) > 0) {
+			pr.mode = (enum sts_mode)e->mode;
+			pr.max_age = e->max_age;
+			n = policy_answer(&pr, out, cap);
+		}
 		break;
 	default:
 		break;
@@ -382,14 +424,48 @@ request_ready(const struct daemon *d, const struct request *r)
 	return 1;
 }
 
+/* Put answer[0..n) framed into the client's output, or else into a big
+ * buffer when it cannot fit REPLY_MAX: 1 done, 0 wait (for the client to
+ * read, or for a big buffer; none is free: the request waits, in order). */
+static int
+reply_put(struct daemon *d, struct client *c, const char *answer, size_t n)
+{
+	size_t w;
+
+	if (c->outoff > 0 && c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
+	if (w == 0 && c->outoff > 0) {  /* make room and retry once */
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+		w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
+	}
+	if (w > 0) {
+		c->outlen += w;
+		return 1;
+	}
+	if (n + 16 <= sizeof c->out)
+		return 0;               /* fits once the client has read */
+	if (d->nbig_free == 0) {
+		c->big_wait = 1;        /* server_wake tries again */
+		return 0;
+	}
+	c->big = d->big_free[--d->nbig_free];
+	c->bigoff = 0;
+	c->biglen = ns_write(c->big, BIG_REPLY_SIZE, answer, n);
+	return 1;
+}
+
 void
 server_client_flush(struct daemon *d, struct client *c)
 {
-	char answer[REPLY_MAX - 16];   /* room left for "<len>:" and "," */
+	/* one request at a time: an answer is copied out before the next */
+	static char answer[NS_REPLY_MAX + 1];
 
-	while (c->qlen > 0) {
+	while (c->qlen > 0 && c->big == NULL && !c->big_wait) {
 		struct request *r = &c->q[c->qhead];
-		size_t n, w;
+		size_t n;
 
 		if (!request_ready(d, r))
 			break;
@@ -405,21 +481,9 @@ server_client_flush(struct daemon *d, struct client *c)
 			r->kind = REQ_FIXED;
 			r->fixed = NOTFOUND;
 		}
-		if (c->outoff > 0 && c->outoff == c->outlen)
-			c->outoff = c->outlen = 0;
 		n = server_answer(d, r, answer, sizeof answer);
-		w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
-		if (w == 0) {
-			if (c->outoff > 0) {    /* make room and retry once */
-				memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
-				c->outlen -= c->outoff;
-				c->outoff = 0;
-				w = ns_write(c->out + c->outlen, sizeof c->out - c->outlen, answer, n);
-			}
-			if (w == 0)
-				break;          /* wait for the client to read */
-		}
-		c->outlen += w;
+		if (!reply_put(d, c, answer, n))
+			break;
 		/* OK, NOTFOUND, TEMP, PERM: the first letter tells */
 		d->metrics.answers[answer[0] == 'O' ? ANSWER_POLICY : answer[0] == 'N' ?
 		    ANSWER_NOTFOUND : answer[0] == 'T' ? ANSWER_TEMP : ANSWER_PERM]++;
@@ -450,11 +514,15 @@ server_client_parse(struct daemon *d, struct client *c)
 	return 0;
 }
 
+/* Send out, then the big reply behind it; 0, or -1 on a socket error. */
 static int
 client_write(struct daemon *d, struct client *c)
 {
-	while (c->outoff < c->outlen) {
-		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+	while (c->outoff < c->outlen || (c->big != NULL && c->bigoff < c->biglen)) {
+		int big = c->outoff == c->outlen;
+		const char *p = big ? c->big + c->bigoff : c->out + c->outoff;
+		size_t len = big ? c->biglen - c->bigoff : c->outlen - c->outoff;
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -462,10 +530,11 @@ client_write(struct daemon *d, struct client *c)
 				return 0;
 			return -1;
 		}
-		c->outoff += (size_t)n;
+		*(big ? &c->bigoff : &c->outoff) += (size_t)n;
 		c->last_active = d->now;
 	}
 	c->outoff = c->outlen = 0;
+	big_return(d, c);
 	return 0;
 }
 
@@ -476,7 +545,8 @@ client_can_progress(const struct daemon *d, const struct client *c)
 {
 	if (c->inoff < c->inlen && c->qlen < REQ_QUEUE)
 		return 1;
-	return c->qlen > 0 && c->outlen == c->outoff && request_ready(d, &c->q[c->qhead]);
+	return c->qlen > 0 && c->outlen == c->outoff && c->big == NULL && !c->big_wait &&
+	    request_ready(d, &c->q[c->qhead]);
 }
 
 void
@@ -516,7 +586,7 @@ server_client_io(struct daemon *d, struct client *c, short revents)
 		if (!client_can_progress(d, c))
 			break;
 	}
-	if (c->eof && c->qlen == 0 && c->outlen == 0)
+	if (c->eof && c->qlen == 0 && c->outlen == 0 && c->big == NULL)
 		server_client_close(d, c, NULL);
 }
 
@@ -527,7 +597,7 @@ server_client_events(const struct client *c)
 
 	if (!c->eof && c->qlen < REQ_QUEUE && c->inlen < sizeof c->in)
 		ev |= POLLIN;
-	if (c->outlen > c->outoff)
+	if (c->outlen > c->outoff || c->big != NULL)
 		ev |= POLLOUT;
 	return ev;
 }
@@ -541,7 +611,7 @@ server_client_deadline(const struct daemon *d, const struct client *c)
 	if (client_can_progress(d, c))
 		return d->now;
 	/* idle, or stuck writing to a client that stopped reading (SEC-6) */
-	if (c->qlen == 0 || c->outlen > c->outoff)
+	if (c->qlen == 0 || c->outlen > c->outoff || c->big != NULL)
 		return idle;
 	dl = INT64_MAX;
 	for (i = 0; i < c->qlen; i++) {
@@ -558,7 +628,7 @@ void
 server_client_timers(struct daemon *d, struct client *c)
 {
 	if (d->now >= c->last_active + (msec_t)d->conf.idle_timeout * 1000) {
-		if (c->outlen > c->outoff) {
+		if (c->outlen > c->outoff || c->big != NULL) {
 			log_info("client fd %d: not reading its answers for %d s, closing",
 			    c->fd, d->conf.idle_timeout);
 			server_client_close(d, c, NULL);

@@ -47,26 +47,29 @@ snapshot_crc32(const void *buf, size_t len)
 
 /* ---- load (pure) -------------------------------------------------------- */
 
-/* Split a record line into space-separated fields (no empty fields). */
+/* Split a record line into space-separated fields (no empty fields): the
+ * first max at most; *rest is the offset of what follows them (len if
+ * nothing).  The count, or -1. */
 static int
-split(const char *s, size_t len, const char **f, size_t *flen, int max)
+split(const char *s, size_t len, const char **f, size_t *flen, int max, size_t *rest)
 {
 	int n = 0;
 	size_t i = 0;
 
-	while (i < len) {
+	if (len > 0 && s[len - 1] == ' ')
+		return -1;
+	while (i < len && n < max) {
 		size_t start = i;
 		while (i < len && s[i] != ' ')
 			i++;
-		if (i == start || n == max)
+		if (i == start)
 			return -1;
 		f[n] = s + start;
 		flen[n++] = i - start;
 		if (i < len)
 			i++;            /* the single space */
-		if (i == len && s[len - 1] == ' ')
-			return -1;
 	}
+	*rest = i;
 	return n;
 }
 
@@ -74,15 +77,17 @@ split(const char *s, size_t len, const char **f, size_t *flen, int max)
 static int
 parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, const char **why)
 {
-	const char *f[7 + MX_MAX];
-	size_t fl[7 + MX_MAX];
-	char text[SNAP_LINE_MAX + 64], domain[DOMAIN_MAX + 1];
+	const char *f[6];
+	size_t fl[6], rest, k, e;
+	/* each mx field "x.yz " becomes "mx: x.yz\n": less than twice as long */
+	char text[2 * SNAP_LINE_MAX];
+	char domain[DOMAIN_MAX + 1];
 	struct policy_error pe;
 	uint64_t max_age, fetched;
 	size_t n = 0;
-	int nf, i;
+	int nf, nmx = 0;
 
-	nf = split(s, len, f, fl, 7 + MX_MAX);
+	nf = split(s, len, f, fl, 6, &rest);
 	if (nf < 6 || fl[0] != 1 || f[0][0] != 'P')
 		return *why = "malformed record", -1;
 	/* the domain must already be in normal form */
@@ -108,14 +113,21 @@ parse_record(const char *s, size_t len, int64_t now, struct snap_record *r, cons
 	/* the policy goes through the network parser again */
 	n = (size_t)snprintf(text, sizeof text, "version: STSv1\nmode: %.*s\nmax_age: %u\n",
 	    (int)fl[3], f[3], (unsigned)max_age);
-	for (i = 6; i < nf; i++) {
-		if (n + fl[i] + 6 > sizeof text)
+	for (k = rest; k < len; k = e + 1, nmx++) {
+		for (e = k; e < len && s[e] != ' '; e++)
+			;
+		if (e == k)
+			return *why = "malformed record", -1;
+		if (n + (e - k) + 6 > sizeof text)
 			return *why = "record too long", -1;
-		n += (size_t)snprintf(text + n, sizeof text - n, "mx: %.*s\n", (int)fl[i], f[i]);
+		memcpy(text + n, "mx: ", 4);
+		memcpy(text + n + 4, s + k, e - k);
+		n += e - k + 5;
+		text[n - 1] = '\n';
 	}
 	if (policy_parse((const uint8_t *)text, n, &r->pol, &pe) < 0)
 		return *why = pe.reason, -1;
-	if (r->pol.max_age != max_age || r->pol.nmx != nf - 6)
+	if (r->pol.max_age != max_age || r->pol.nmx != nmx)
 		return *why = "bad mx list", -1;
 	memcpy(r->domain, domain, fl[1] + 1);
 	r->fetched = (int64_t)fetched;
@@ -130,10 +142,10 @@ parse_dane_record(const char *s, size_t len, int64_t now, struct snap_record *r,
     const char **why)
 {
 	const char *f[4];
-	size_t fl[4];
+	size_t fl[4], rest;
 	uint64_t st, until;
 
-	if (split(s, len, f, fl, 4) != 4 || fl[0] != 1)
+	if (split(s, len, f, fl, 4, &rest) != 4 || rest != len || fl[0] != 1)
 		return *why = "malformed record", -1;
 	if (fl[1] > DOMAIN_MAX || key_normalize(f[1], fl[1], r->domain) != KEY_OK ||
 	    strlen(r->domain) != fl[1] || memcmp(r->domain, f[1], fl[1]) != 0)
@@ -149,7 +161,10 @@ parse_dane_record(const char *s, size_t len, int64_t now, struct snap_record *r,
 	r->dane_until = (int64_t)until;
 	r->id[0] = '\0';               /* no policy in a D record */
 	r->fetched = 0;
-	memset(&r->pol, 0, sizeof r->pol);
+	r->pol.mode = STS_NONE;
+	r->pol.max_age = 0;
+	r->pol.mxlen = 0;
+	r->pol.nmx = 0;
 	return 0;
 }
 
@@ -297,25 +312,21 @@ static uint32_t
 snap_write_records(FILE *f, const struct cache *c, msec_t now, int *bad)
 {
 	char line[SNAP_LINE_MAX + 64], data[65536];  /* an entry's data: 16-bit length */
-	const char *mx[MX_MAX];
 	uint32_t i, records = 0;
-	int k;
 
 	for (i = 0; i < c->entry_mark; i++) {
 		const struct cache_entry *e = &c->e[i];
-		size_t n;
-		int nmx;
+		const char *mx;
+		size_t n, k, mxlen;
 
-		if (e->kind != CE_POLICY || e->expires <= now)
-			continue;
-		nmx = cache_read(c, e, data, sizeof data, mx);
-		if (nmx < 0)
+		if (e->kind != CE_POLICY || e->expires <= now ||
+		    cache_read(c, e, data, sizeof data, &mx, &mxlen) < 0)
 			continue;
 		n = (size_t)snprintf(line, sizeof line, "P %s %s %s %u %lld", data, e->id,
 		    policy_mode_str((enum sts_mode)e->mode), e->max_age, (long long)e->fetched_wall);
-		for (k = 0; k < nmx && n < sizeof line; k++)
-			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx[k]);
-		if (n >= sizeof line)
+		for (k = 0; k < mxlen && n < sizeof line; k += strlen(mx + k) + 1)
+			n += (size_t)snprintf(line + n, sizeof line - n, " %s", mx + k);
+		if (n >= sizeof line || n > SNAP_LINE_MAX - 9)
 			continue;
 		*bad |= put_line(f, line, n);
 		records++;

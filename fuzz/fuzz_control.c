@@ -18,7 +18,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct control_request r, again;
 	char line[CONTROL_LINE_MAX + 16], domain[DOMAIN_MAX + 1];
-	const char *mx[1];
 	struct control_row row;
 	int rc;
 
@@ -48,9 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* and an entry of that domain formats into a row that fits */
 	memset(&row, 0, sizeof row);
 	row.domain = r.domain[0] ? r.domain : "example.com";
-	mx[0] = row.domain;
-	row.mx = mx;
-	row.nmx = 1;
+	row.mx = row.domain;
+	row.mxlen = strlen(row.domain) + 1;
 	row.policy = 1;
 	row.fetched = (int64_t)size * 1000003;
 	row.expires = row.fetched + MAX_AGE_MAX;

@@ -12,9 +12,8 @@ static void
 check(void *arg, const struct snap_record *r)
 {
 	char domain[DOMAIN_MAX + 1];
-	const char *mx[MX_MAX];
-	char answer[16384];
-	int i;
+	static char answer[NS_REPLY_MAX + 1];
+	struct policy_reply pr;
 
 	(void)arg;
 	if (key_normalize(r->domain, strlen(r->domain), domain) != KEY_OK ||
@@ -26,15 +25,19 @@ check(void *arg, const struct snap_record *r)
 			abort();
 		return;
 	}
-	if (r->id[0] == '\0' || strlen(r->id) > TXT_ID_MAX || r->pol.nmx > MX_MAX ||
+	if (r->id[0] == '\0' || strlen(r->id) > TXT_ID_MAX || r->pol.mxlen > sizeof r->pol.mx ||
 	    r->pol.max_age > MAX_AGE_MAX)
 		abort();
-	for (i = 0; i < r->pol.nmx; i++)
-		mx[i] = r->pol.mx[i];
-	if (r->pol.mode == STS_ENFORCE &&
-	    policy_answer(r->pol.mode, r->pol.nmx, mx, 0, 1, answer, sizeof answer) == 0)
+	memset(&pr, 0, sizeof pr);
+	pr.mode = r->pol.mode;
+	pr.max_age = r->pol.max_age;
+	pr.mx = r->pol.mx;
+	pr.mxlen = r->pol.mxlen;
+	pr.domain = r->domain;
+	pr.sni = pr.tlsrpt = 1;
+	if (r->pol.mode == STS_ENFORCE && policy_answer(&pr, answer, sizeof answer) == 0)
 		abort();        /* a loaded enforce policy must produce an answer */
-	(void)cache_store(&cache, r->domain, CE_POLICY, mx, r->pol.nmx, 0);
+	(void)cache_store(&cache, r->domain, CE_POLICY, r->pol.mx, r->pol.mxlen, 0);
 }
 
 int

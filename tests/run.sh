@@ -53,6 +53,7 @@ if [ -x build/mtasts-asan ]; then
 	run asan-test_hostile env MTASTS=build/mtasts-asan sh tests/e2e/test_hostile.sh
 	run asan-test_metrics env MTASTS=build/mtasts-asan sh tests/e2e/test_metrics.sh
 	run asan-test_control env MTASTS=build/mtasts-asan sh tests/e2e/test_control.sh
+	run asan-test_reply env MTASTS=build/mtasts-asan sh tests/e2e/test_reply.sh
 	run asan-test_tls_suites env MTASTS=build/mtasts-asan sh tests/e2e/test_tls_suites.sh
 	run asan-test_redis env MTASTS=build/mtasts-asan sh tests/e2e/test_redis.sh
 	run asan-test_idn env MTASTS=build/mtasts-asan sh tests/e2e/test_idn.sh

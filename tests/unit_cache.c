@@ -3,21 +3,48 @@
 #include "mtasts.h"
 #include "unit.h"
 
+#define NMX 32
 static char buf[65536];
 
+/* the patterns of domain's entry into mx[]: their count, -2 no entry */
 static int
 read_mx(struct cache *c, const char *domain, const char **mx)
 {
 	struct cache_entry *e = cache_find(c, domain);
+	const char *p;
+	size_t len, k;
+	int n, i = 0;
 
-	return e == NULL ? -2 : cache_read(c, e, buf, sizeof buf, mx);
+	if (e == NULL)
+		return -2;
+	n = cache_read(c, e, buf, sizeof buf, &p, &len);
+	for (k = 0; n > 0 && k < len && i < NMX; k += strlen(p + k) + 1)
+		mx[i++] = p + k;
+	CHECK(n < 0 || i == n);
+	return n;
+}
+
+/* cache_store of mx[0..n) packed as struct policy keeps them */
+static struct cache_entry *
+store_arr(struct cache *c, const char *domain, enum cache_kind kind, const char *const *mx,
+    int n, msec_t now)
+{
+	static char packed[CACHE_DATA_MAX];
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(packed + len, mx[i], strlen(mx[i]) + 1);
+		len += strlen(mx[i]) + 1;
+	}
+	return cache_store(c, domain, kind, packed, len, now);
 }
 
 static struct cache_entry *
 put_policy(struct cache *c, const char *domain, const char *mx0, msec_t now, msec_t expires)
 {
 	const char *mx[1] = { mx0 };
-	struct cache_entry *e = cache_store(c, domain, CE_POLICY, mx, 1, now);
+	struct cache_entry *e = store_arr(c, domain, CE_POLICY, mx, 1, now);
 
 	if (e != NULL) {
 		e->mode = STS_ENFORCE;
@@ -31,13 +58,13 @@ put_policy(struct cache *c, const char *domain, const char *mx0, msec_t now, mse
 static struct cache_entry *
 put_blocks(struct cache *c, const char *domain, int nblk, msec_t expires)
 {
-	static char pat[MX_MAX][128];
-	const char *mx[MX_MAX];
+	static char pat[NMX][128];
+	const char *mx[NMX];
 	size_t left = (size_t)nblk * CACHE_BLOCK - strlen(domain) - 1;
 	struct cache_entry *e;
 	int n = 0;
 
-	while (left > 0 && n < MX_MAX) {
+	while (left > 0 && n < NMX) {
 		size_t take = left > 201 ? 101 : left > 101 ? left - 101 : left;
 		memset(pat[n], 'a' + n % 26, take - 1);
 		pat[n][take - 1] = '\0';
@@ -45,7 +72,7 @@ put_blocks(struct cache *c, const char *domain, int nblk, msec_t expires)
 		n++;
 		left -= take;
 	}
-	e = cache_store(c, domain, CE_POLICY, mx, n, 0);
+	e = store_arr(c, domain, CE_POLICY, mx, n, 0);
 	if (e != NULL) {
 		e->mode = STS_ENFORCE;
 		e->expires = expires;
@@ -58,9 +85,9 @@ main(void)
 {
 	struct cache c;
 	struct cache_entry *e;
-	const char *mx[MX_MAX];
-	static char names[MX_MAX][MX_PATTERN_MAX + 1];
-	const char *many[MX_MAX];
+	const char *mx[NMX];
+	static char names[NMX][MX_PATTERN_MAX + 1];
+	const char *many[NMX];
 	char d[64];
 	int i, n;
 
@@ -85,7 +112,7 @@ main(void)
 	strcpy(e->id, "abc");
 	{
 		const char *two[2] = { "*.example.net", "mx2.example.com" };
-		struct cache_entry *e2 = cache_store(&c, "example.com", CE_POLICY, two, 2, 0);
+		struct cache_entry *e2 = store_arr(&c, "example.com", CE_POLICY, two, 2, 0);
 		CHECK(e2 == e);
 		CHECK_STR(e2->id, "abc");
 		CHECK_INT(c.count, 1);
@@ -96,26 +123,26 @@ main(void)
 	}
 
 	/* a no-policy entry has no patterns */
-	e = cache_store(&c, "nopolicy.example", CE_NOPOLICY, NULL, 0, 0);
+	e = store_arr(&c, "nopolicy.example", CE_NOPOLICY, NULL, 0, 0);
 	CHECK(e != NULL);
 	CHECK_INT(read_mx(&c, "nopolicy.example", mx), 0);
 	CHECK(!cache_usable(e, 0));
 
 	/* a policy that spans many blocks (32 x 252-char patterns) */
-	for (i = 0; i < MX_MAX; i++) {
+	for (i = 0; i < NMX; i++) {
 		memset(names[i], 'a' + (i % 26), 250);
 		snprintf(names[i] + 250, 4, ".%c", 'a' + i % 26);
 		many[i] = names[i];
 	}
 	cache_free(&c);
 	CHECK_INT(cache_init(&c, 100), 0);
-	e = cache_store(&c, "big.example", CE_POLICY, many, MX_MAX, 0);
+	e = store_arr(&c, "big.example", CE_POLICY, many, NMX, 0);
 	CHECK(e != NULL);
 	CHECK(c.used_blocks > 100);
 	n = read_mx(&c, "big.example", mx);
-	CHECK_INT(n, MX_MAX);
-	CHECK(n == MX_MAX && strcmp(mx[31], names[31]) == 0);
-	CHECK(n == MX_MAX && strcmp(mx[0], names[0]) == 0);
+	CHECK_INT(n, NMX);
+	CHECK(n == NMX && strcmp(mx[31], names[31]) == 0);
+	CHECK(n == NMX && strcmp(mx[0], names[0]) == 0);
 	cache_drop(&c, e);
 	CHECK_INT(c.used_blocks, 0);
 	CHECK_INT(c.count, 0);
@@ -126,7 +153,7 @@ main(void)
 	CHECK_INT(cache_init(&c, 3), 0);
 	put_policy(&c, "a.example", "mx.a.example", 0, 100000);
 	put_policy(&c, "b.example", "mx.b.example", 0, 100000);
-	cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0);
+	store_arr(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0);
 	put_policy(&c, "c.example", "mx.c.example", 0, 100000);   /* table full */
 	CHECK(cache_find(&c, "neg.example") == NULL);
 	CHECK(cache_find(&c, "a.example") != NULL);   /* also makes a recent */
@@ -134,7 +161,7 @@ main(void)
 	CHECK(cache_find(&c, "c.example") != NULL);
 	CHECK_INT(c.evicted_usable, 0);
 	/* a no-policy entry never pushes out a usable policy */
-	CHECK(cache_store(&c, "neg2.example", CE_NOPOLICY, NULL, 0, 0) == NULL);
+	CHECK(store_arr(&c, "neg2.example", CE_NOPOLICY, NULL, 0, 0) == NULL);
 	CHECK_INT(c.count, 3);
 	/* a new policy pushes out the least recently used one (a, touched first) */
 	put_policy(&c, "d.example", "mx.d.example", 0, 100000);
@@ -142,7 +169,7 @@ main(void)
 	CHECK_INT(c.evicted_usable, 1);
 	CHECK(cache_find(&c, "d.example") != NULL);
 	/* once expired, a policy can make room for a no-policy entry */
-	CHECK(cache_store(&c, "neg3.example", CE_NOPOLICY, NULL, 0, 200000) != NULL);
+	CHECK(store_arr(&c, "neg3.example", CE_NOPOLICY, NULL, 0, 200000) != NULL);
 	CHECK_INT(c.count, 3);
 	cache_free(&c);
 
@@ -158,7 +185,7 @@ main(void)
 	CHECK_INT(c.evictions, 1);
 	CHECK_INT(c.evicted_usable, 1);
 	CHECK(cache_find(&c, "small.example") == NULL);
-	CHECK(e != NULL && read_mx(&c, "big.example", mx) == e->nmx);
+	CHECK(e != NULL && read_mx(&c, "big.example", mx) > 0);
 	/* and nothing can make room for a 9-block entry */
 	CHECK(put_blocks(&c, "huge.example", 9, 100000) == NULL);
 	CHECK(cache_find(&c, "big.example") != NULL);
@@ -171,7 +198,7 @@ main(void)
 	CHECK_INT(cache_init(&c, 8), 0);
 	CHECK_INT(c.nblocks, 32);
 	put_blocks(&c, "p1.example", 10, 100000);
-	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0) != NULL);
+	CHECK(store_arr(&c, "neg.example", CE_NOPOLICY, NULL, 0, 0) != NULL);
 	put_blocks(&c, "p2.example", 10, 100000);
 	put_blocks(&c, "p3.example", 10, 100000);
 	CHECK_INT(c.used_blocks, 31);
@@ -196,10 +223,10 @@ main(void)
 	put_blocks(&c, "q3.example", 10, 100000);
 	put_blocks(&c, "q4.example", 2, 100000);
 	CHECK_INT(c.used_blocks, 32);
-	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 10) == NULL);
+	CHECK(store_arr(&c, "neg.example", CE_NOPOLICY, NULL, 0, 10) == NULL);
 	CHECK_INT(c.count, 4);
 	CHECK_INT(c.evictions, 0);
-	CHECK(cache_store(&c, "neg.example", CE_NOPOLICY, NULL, 0, 100) != NULL);
+	CHECK(store_arr(&c, "neg.example", CE_NOPOLICY, NULL, 0, 100) != NULL);
 	CHECK_INT(c.evicted_usable, 0);
 	CHECK(cache_find(&c, "old.example") == NULL);
 	CHECK(cache_find(&c, "q2.example") != NULL);
@@ -232,5 +259,29 @@ main(void)
 		CHECK_INT(c.block_mark, bmark);
 	}
 	cache_free(&c);
+	/* PFX-8: the largest valid policy's patterns (MX_DATA_MAX bytes) fit
+	 * one entry's 16-bit datalen with the longest domain */
+	{
+		static char big[MX_DATA_MAX], dom[DOMAIN_MAX + 1];
+		const char *p;
+		size_t o, len;
+		int k = 0;
+
+		memset(dom, 'd', DOMAIN_MAX);
+		for (o = 63; o < DOMAIN_MAX; o += 64)
+			dom[o] = '.';
+		for (o = 0; o + 12 <= sizeof big; o += 12, k++)
+			snprintf(big + o, 12, "m%06d.x.y", k);
+		CHECK_INT(cache_init(&c, 200), 0);        /* 800 blocks */
+		e = cache_store(&c, dom, CE_POLICY, big, o, 0);
+		CHECK(e != NULL);
+		CHECK(e != NULL && e->datalen == DOMAIN_MAX + 1 + o);
+		CHECK(e != NULL && cache_read(&c, e, buf, sizeof buf, &p, &len) == k);
+		CHECK(len == o && memcmp(p, big, o) == 0);
+		CHECK_INT(c.used_blocks, (DOMAIN_MAX + 1 + o + CACHE_BLOCK - 1) / CACHE_BLOCK);
+		/* a cut list (no final NUL) is refused */
+		CHECK(cache_store(&c, "cut.example", CE_POLICY, "a.b.c", 5, 0) == NULL);
+		cache_free(&c);
+	}
 	UNIT_DONE();
 }

@@ -31,6 +31,8 @@ main(void)
 	CHECK_INT(c.zone[0].timeout, 4);
 	CHECK_INT(c.zone[0].strict_testing, 0);
 	CHECK_INT(c.zone[0].require_sni, 1);
+	CHECK_INT(c.zone[0].tlsrpt, 0);             /* PFX-4: off by default */
+	CHECK_INT(c.zone[0].fetch_failure, 0);      /* RPT-4: open by default */
 
 	/* every key, comments, spacing, CRLF */
 	CHECK_INT(parse(
@@ -51,11 +53,15 @@ main(void)
 	    "strict_testing = yes\n"
 	    "timeout = 7\n"
 	    "require_sni = no\n"
+	    "tlsrpt = yes\n"
 	    "\n"
 	    "[zone strict]\n"
 	    "timeout = 2\n"
+	    "fetch_failure = fail\n"
 	    "[zone  other ]\n"
-	    "strict_testing = no\n", &c, err, sizeof err), 0);
+	    "strict_testing = no\n"
+	    "tlsrpt = no\n"
+	    "fetch_failure = open\n", &c, err, sizeof err), 0);
 	CHECK_STR(err, "");
 	CHECK_INT(c.nlisten, 3);
 	CHECK_STR(c.listen[1], "[::1]:9000");
@@ -77,9 +83,14 @@ main(void)
 	CHECK_INT(z->timeout, 2);
 	CHECK_INT(z->strict_testing, 1);
 	CHECK_INT(z->require_sni, 0);
+	CHECK_INT(z->tlsrpt, 1);
+	CHECK_INT(z->fetch_failure, 1);
+	CHECK_INT(c.zone[0].fetch_failure, 0);
 	z = conf_zone(&c, "other", 5);
 	CHECK_INT(z->strict_testing, 0);
 	CHECK_INT(z->timeout, 7);
+	CHECK_INT(z->tlsrpt, 0);
+	CHECK_INT(z->fetch_failure, 0);
 	/* unknown names use the default zone */
 	z = conf_zone(&c, "postfix", 7);
 	CHECK(z == &c.zone[0]);
@@ -136,6 +147,9 @@ main(void)
 	CHECK_STR(err, "t.conf:1: timeout: bad value \"0\": expected seconds, 1 to 300");
 	CHECK_INT(parse("strict_testing = maybe\n", &c, err, sizeof err), -1);
 	CHECK_STR(err, "t.conf:1: strict_testing: bad value \"maybe\": expected yes or no");
+	CHECK_INT(parse("fetch_failure = closed\n", &c, err, sizeof err), -1);
+	CHECK_STR(err, "t.conf:1: fetch_failure: bad value \"closed\": expected open or fail");
+	CHECK_INT(parse("tlsrpt = 3.10\n", &c, err, sizeof err), -1);
 	CHECK_INT(parse("[zone a]\n[zone a]\n", &c, err, sizeof err), -1);
 	CHECK_STR(err, "t.conf:2: duplicate zone \"a\"");
 	CHECK_INT(parse("[zone a]\ncache_size = 5\n", &c, err, sizeof err), -1);

@@ -95,9 +95,9 @@ test_parse_hostile(void)
 static void
 test_format(void)
 {
-	const char *mx[] = { "mx1.example.com", "*.example.net" };
+	static const char mx[] = "mx1.example.com\0*.example.net";
 	struct control_row r;
-	char out[CONTROL_ROW_MAX];
+	static char out[CONTROL_ROW_MAX];
 	size_t n;
 
 	memset(&r, 0, sizeof r);
@@ -105,8 +105,8 @@ test_format(void)
 	r.policy = 1;
 	r.mode = STS_ENFORCE;
 	r.id = "20261202";
-	r.nmx = 2;
 	r.mx = mx;
+	r.mxlen = sizeof mx;
 	r.fetched = 1796227200;     /* 2026-12-02T16:00:00Z */
 	r.expires = 1796227200 + 86400;
 	r.checked = 1796227260;
@@ -148,30 +148,35 @@ test_format(void)
 	CHECK(strstr(out, "\"checked\":null,\"fails\":null,\"failure\":null}") != NULL);
 }
 
-/* the largest entry fits CONTROL_ROW_MAX; a small buffer gives 0 */
+/* the largest entries fit CONTROL_ROW_MAX (MX_DATA_MAX of patterns, the
+ * shortest ones costing most as JSON); a small buffer gives 0 */
 static void
 test_format_bounds(void)
 {
-	static char pat[MX_MAX][MX_PATTERN_MAX + 1];
-	const char *mx[MX_MAX];
-	char dom[DOMAIN_MAX + 1], out[CONTROL_ROW_MAX];
+	static char mx[MX_DATA_MAX], dom[DOMAIN_MAX + 1], out[CONTROL_ROW_MAX];
 	struct control_row r;
 	size_t n, cap;
-	int i;
 
 	memset(dom, 'd', DOMAIN_MAX);
 	dom[DOMAIN_MAX] = '\0';
-	for (i = 0; i < MX_MAX; i++) {
-		memset(pat[i], 'm', MX_PATTERN_MAX);
-		pat[i][MX_PATTERN_MAX] = '\0';
-		mx[i] = pat[i];
-	}
+	for (n = 0; n + 4 <= sizeof mx; n += 4)
+		memcpy(mx + n, "m.b", 4);
 	memset(&r, 0, sizeof r);
 	r.domain = dom;
 	r.policy = 1;
 	r.id = "12345678901234567890123456789012";
 	r.mx = mx;
-	r.nmx = MX_MAX;
+	r.mxlen = n;
+	r.fetched = r.expires = r.checked = 4102444800;  /* 2100 */
+	r.fails = 65535;
+	r.failure = "sts-policy-fetch-error";
+	CHECK(control_format_row(&r, 1, out, sizeof out) > 0);
+	CHECK(control_format_row(&r, 0, out, sizeof out) > 0);
+	for (n = 0; n + MX_PATTERN_MAX + 1 <= sizeof mx; n += MX_PATTERN_MAX + 1) {
+		memset(mx + n, 'm', MX_PATTERN_MAX);
+		mx[n + MX_PATTERN_MAX] = '\0';
+	}
+	r.mxlen = n;
 	r.fetched = r.expires = r.checked = 4102444800;  /* 2100 */
 	r.fails = 65535;
 	r.failure = "sts-policy-fetch-error";

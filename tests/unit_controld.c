@@ -70,8 +70,8 @@ ask(int fd, const char *line)
 static struct cache_entry *
 store(const char *domain, int policy)
 {
-	static const char *const mx[] = { "mail.example.com", "*.example.net" };
-	struct policy p;
+	static const char mx[] = "mail.example.com\0*.example.net";
+	static struct policy p;
 	struct cache_entry *e;
 
 	if (!policy)
@@ -80,8 +80,8 @@ store(const char *domain, int policy)
 	p.mode = STS_ENFORCE;
 	p.max_age = 86400;
 	p.nmx = 2;
-	strcpy(p.mx[0], mx[0]);
-	strcpy(p.mx[1], mx[1]);
+	p.mxlen = sizeof mx;
+	memcpy(p.mx, mx, sizeof mx);
 	e = cache_store_policy(&d.cache, domain, &p, "id1", 1796227200, d.now + 86400000, d.now);
 	return e;
 }
@@ -89,14 +89,13 @@ store(const char *domain, int policy)
 static void
 test_rows(void)
 {
-	char data[CONTROL_ROW_MAX], out[CONTROL_ROW_MAX];
-	const char *mx[MX_MAX];
+	static char data[CONTROL_ROW_MAX], out[CONTROL_ROW_MAX];
 	struct control_row r;
 	struct cache_entry *e;
 
 	e = store("policy.example", 1);
 	e->checked_wall = 1796227260;
-	CHECK_INT(controld_row(&d, e, data, mx, &r), 0);
+	CHECK_INT(controld_row(&d, e, data, &r), 0);
 	control_format_row(&r, 0, out, sizeof out);
 	CHECK_STR(out, "policy.example mode=enforce id=id1 mx=mail.example.com,*.example.net "
 	    "fetched=2026-12-02T16:00:00Z expires=2026-12-03T16:00:00Z "
@@ -105,7 +104,7 @@ test_rows(void)
 	e = store("dnsfail.example", 0);
 	e->fails = 2;
 	e->fail_class = FETCH_OK;
-	CHECK_INT(controld_row(&d, e, data, mx, &r), 0);
+	CHECK_INT(controld_row(&d, e, data, &r), 0);
 	control_format_row(&r, 0, out, sizeof out);
 	CHECK_STR(out, "dnsfail.example mode=- id=- mx=- fetched=- expires=- checked=- "
 	    "fails=2 failure=dns-error\n");
@@ -113,9 +112,9 @@ test_rows(void)
 	e = store("webpki.example", 0);
 	e->fails = 1;
 	e->fail_class = FETCH_ERR_WEBPKI;
-	CHECK_INT(controld_row(&d, e, data, mx, &r), 0);
+	CHECK_INT(controld_row(&d, e, data, &r), 0);
 	CHECK_STR(r.failure, "sts-webpki-invalid");
-	CHECK_INT(r.nmx, 0);
+	CHECK_INT(r.mxlen, 0);
 }
 
 static int

@@ -16,21 +16,21 @@ fill(void)
 {
 	static const char *const names[] = { "a.example", "b.example", "c.example",
 		"d.example", "e.example" };
-	const char *mx[1] = { "mx.example" };
-	struct policy p;
+	static struct policy p;
 	int i;
 
 	memset(&p, 0, sizeof p);
 	p.mode = STS_ENFORCE;
 	p.max_age = 86400;
 	p.nmx = 1;
-	strcpy(p.mx[0], "mx.example");
+	p.mxlen = sizeof "mx.example";
+	memcpy(p.mx, "mx.example", p.mxlen);
 	cache_init(&d.cache, 8);
 	for (i = 0; i < 3; i++)
 		cache_store_policy(&d.cache, names[i], &p, "id1", 1700000000,
 		    i == 2 ? 500 : 5000, 0);
 	for (i = 3; i < 5; i++)
-		cache_store(&d.cache, names[i], CE_NOPOLICY, mx, 0, 0);
+		cache_store(&d.cache, names[i], CE_NOPOLICY, NULL, 0, 0);
 	d.cache.evictions = 7;
 	/* three connections, one with a request waiting for a lookup slot */
 	d.clients.active = active;

@@ -244,6 +244,17 @@ parse_n(const void *s, size_t n)
 	return policy_parse(guarded(s, n), n, &pol, &perr);
 }
 
+/* pattern i of pol, or "" */
+static const char *
+mxat(int i)
+{
+	size_t k = 0;
+
+	for (; i > 0 && k < pol.mxlen; i--)
+		k += strlen(pol.mx + k) + 1;
+	return k < pol.mxlen ? pol.mx + k : "";
+}
+
 static int
 parse(const char *s)
 {
@@ -265,9 +276,9 @@ check_rfc(int rc)
 	CHECK_INT(pol.mode, STS_ENFORCE);
 	CHECK_INT(pol.max_age, 604800);
 	CHECK_INT(pol.nmx, 3);
-	CHECK_STR(pol.mx[0], "mail.example.com");
-	CHECK_STR(pol.mx[1], "*.example.net");
-	CHECK_STR(pol.mx[2], "backupmx.example.com");
+	CHECK_STR(mxat(0), "mail.example.com");
+	CHECK_STR(mxat(1), "*.example.net");
+	CHECK_STR(mxat(2), "backupmx.example.com");
 }
 
 static void
@@ -331,7 +342,7 @@ test_policy_lines(void)
 	CHECK_INT(parse("version:STSv1\nmode:\t enforce \t\nmx:a.example.com  \nmax_age:  7\t\n"), 0);
 	CHECK_INT(pol.mode, STS_ENFORCE);
 	CHECK_INT(pol.max_age, 7);
-	CHECK_STR(pol.mx[0], "a.example.com");
+	CHECK_STR(mxat(0), "a.example.com");
 	/* POL-3: blank lines skipped, whitespace-only lines too */
 	CHECK_INT(parse("\n\nversion: STSv1\n\n\r\nmode: none\n  \n\t\nmax_age: 1\n\n"), 0);
 	/* POL-4: extensions ignored, UTF-8 allowed and checked */
@@ -503,7 +514,7 @@ test_mx(void)
 		if (m->out != NULL) {
 			CHECK_INT(rc, 0);
 			CHECK_INT(pol.nmx, 1);
-			CHECK_STR(pol.mx[0], m->out);
+			CHECK_STR(mxat(0), m->out);
 		} else {
 			CHECK_INT(rc, -1);
 			/* "mx:" with an empty value is "bad mx" too */
@@ -520,7 +531,7 @@ test_mx(void)
 	snprintf(buf, sizeof buf, "version: STSv1\nmode: enforce\nmax_age: 5\nmx: *.%s.%s.%s.%.59s.x.\n",
 	    lab63, lab63, lab63, lab63);
 	CHECK_INT(parse(buf), 0);
-	CHECK_INT(strlen(pol.mx[0]), MX_PATTERN_MAX);
+	CHECK_INT(strlen(mxat(0)), MX_PATTERN_MAX);
 	snprintf(buf, sizeof buf, "version: STSv1\nmode: enforce\nmax_age: 5\nmx: *.%s.%s.%s.%.60s.x\n",
 	    lab63, lab63, lab63, lab63);
 	BAD(buf, "bad mx", 4);
@@ -532,58 +543,158 @@ test_mx(void)
 	CHECK_INT(parse("version: STSv1\nmode: enforce\nmx: B.example.com\nmx: a.example.com\n"
 	    "mx: b.EXAMPLE.com.\nmx: *.example.com\nmx: A.Example.Com\nmx: example.com\nmax_age: 5\n"), 0);
 	CHECK_INT(pol.nmx, 4);
-	CHECK_STR(pol.mx[0], "b.example.com");
-	CHECK_STR(pol.mx[1], "a.example.com");
-	CHECK_STR(pol.mx[2], "*.example.com");
-	CHECK_STR(pol.mx[3], "example.com");
+	CHECK_STR(mxat(0), "b.example.com");
+	CHECK_STR(mxat(1), "a.example.com");
+	CHECK_STR(mxat(2), "*.example.com");
+	CHECK_STR(mxat(3), "example.com");
+}
+
+/* A policy of n distinct mx lines "mx: m<i>.<suffix>" into buf */
+static size_t
+many_mx(char *buf, size_t cap, int n, const char *suffix)
+{
+	size_t o = (size_t)snprintf(buf, cap, "version: STSv1\nmode: enforce\nmax_age: 604800\n");
+	int i;
+
+	for (i = 0; i < n && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "mx: m%d.%s\n", i, suffix);
+	return o;
+}
+
+/* The longest answer for pol (what the parser bounds, PFX-8) */
+static size_t
+longest(void)
+{
+	static char dom[DOMAIN_MAX + 1];
+	struct policy_reply r;
+	size_t i;
+
+	for (i = 0; i < DOMAIN_MAX; i++)
+		dom[i] = i % 64 == 63 ? '.' : 'a';
+	memset(&r, 0, sizeof r);
+	r.mode = STS_ENFORCE;
+	r.max_age = MAX_AGE_MAX;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.domain = dom;
+	r.sni = r.tlsrpt = 1;
+	return policy_answer(&r, NULL, 0);
 }
 
 static void
 test_mx_count(void)
 {
-	static char buf[20000];
+	static char buf[HTTP_BODY_MAX + 1], out[NS_REPLY_MAX + 1];
 	const char *lab63 =
 	    "abcdefghij" "abcdefghij" "abcdefghij" "abcdefghij"
 	    "abcdefghij" "abcdefghij" "abc";
-	size_t o;
-	int i;
+	struct policy_reply r;
+	size_t o, n;
+	int i, lo, hi;
 
-	/* 32 distinct: valid; a 33rd: invalid, on its line */
-	o = (size_t)snprintf(buf, sizeof buf, "version: STSv1\nmode: enforce\nmax_age: 5\n");
-	for (i = 0; i < MX_MAX; i++)
-		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: mx%d.example.com\n", i);
+	/* PFX-8, POL-11: no fixed cap; 100 and 1000 mx are valid */
+	many_mx(buf, sizeof buf, 100, "example.com");
 	CHECK_INT(parse(buf), 0);
-	CHECK_INT(pol.nmx, MX_MAX);
-	CHECK_STR(pol.mx[31], "mx31.example.com");
-	/* repeats of known ones still fit */
-	for (i = 0; i < 100; i++)
-		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: MX%d.example.com.\n", i % MX_MAX);
+	CHECK_INT(pol.nmx, 100);
+	CHECK_STR(mxat(99), "m99.example.com");
+	/* repeats are dropped and cost nothing */
+	o = many_mx(buf, sizeof buf, 100, "example.com");
+	for (i = 0; i < 3000; i++)
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: M%d.example.com.\n", i % 100);
 	CHECK_INT(parse(buf), 0);
-	CHECK_INT(pol.nmx, MX_MAX);
-	o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: mx32.example.com\n");
-	BAD(buf, "too many mx", 3 + MX_MAX + 100 + 1);
+	CHECK_INT(pol.nmx, 100);
+	many_mx(buf, sizeof buf, 1000, "ex.org");
+	CHECK_INT(parse(buf), 0);
+	CHECK_INT(pol.nmx, 1000);
+	CHECK_STR(mxat(999), "m999.ex.org");
+	CHECK(longest() <= NS_REPLY_MAX);
+	/* the 1000-mx enforce answer, without and with TLSRPT, fits Postfix */
+	memset(&r, 0, sizeof r);
+	r.mode = STS_ENFORCE;
+	r.max_age = pol.max_age;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.domain = "example.org";
+	r.sni = 1;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK(n > 0 && n < REPLY_MAX);
+	CHECK_INT(n, strlen(out));
+	CHECK(strstr(out, ":m999.ex.org servername=hostname") != NULL);
+	r.tlsrpt = 1;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK(n > REPLY_MAX && n <= NS_REPLY_MAX);
+	CHECK(strstr(out, " { policy_string = mx: m999.ex.org } { policy_string = max_age: 604800 }")
+	    != NULL);
+	CHECK_INT(policy_answer(&r, NULL, 0), n);
+	CHECK_INT(policy_answer(&r, out, n), 0);       /* and its NUL */
+	CHECK_INT(policy_answer(&r, out, n + 1), n);
+
+	/* the largest count that fits, found by bisection: every count up to
+	 * it is valid, one more is invalid with a reason (PFX-8) */
+	lo = 1000;
+	hi = 8000;
+	while (hi - lo > 1) {
+		int mid = (lo + hi) / 2;
+		many_mx(buf, sizeof buf, mid, "ex.org");
+		if (parse(buf) == 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	many_mx(buf, sizeof buf, lo, "ex.org");
+	CHECK_INT(parse(buf), 0);
+	CHECK_INT(pol.nmx, lo);
+	CHECK(lo > 1250 && lo < 1400);   /* 79 bytes per "m1234.ex.org" */
+	n = longest();
+	CHECK(n <= NS_REPLY_MAX && n > NS_REPLY_MAX - 60);
+	many_mx(buf, sizeof buf, lo + 1, "ex.org");
+	CHECK_INT(parse(buf), -1);
+	CHECK_STR(perr.reason, "too many mx");
+	CHECK_INT(pol.nmx, 0);
+	{
+		char why[200];
+		policy_error_explain(&perr, why, sizeof why);
+		CHECK(strstr(why, "100000-byte") != NULL);
+	}
+	/* a body of short mx lines up to the 64 KiB limit: refused early,
+	 * on the line that crossed */
+	o = many_mx(buf, sizeof buf, 0, "");
+	for (i = 0; o + 16 < HTTP_BODY_MAX; i++)
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx:%c%c.%c%c\n", 'a' + i % 26,
+		    'a' + i / 26 % 26, 'a' + i / 676 % 26, 'a' + i / 17576 % 26);
+	CHECK_INT(parse_n(buf, o), -1);
+	CHECK_STR(perr.reason, "too many mx");
+	CHECK(perr.line > 3 && perr.line < 3000);
+
+	/* the bound holds whatever the mode (it may come last) */
+	o = (size_t)snprintf(buf, sizeof buf, "version: STSv1\nmode: none\nmax_age: 5\n");
+	for (i = 0; i < 2500; i++)
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: m%d.ex.org\n", i);
+	CHECK_INT(parse(buf), -1);
+	CHECK_STR(perr.reason, "too many mx");
 
 	/* 32 mx of 253 characters each */
 	o = (size_t)snprintf(buf, sizeof buf, "version: STSv1\nmode: enforce\nmax_age: 5\n");
-	for (i = 0; i < MX_MAX; i++)
+	for (i = 0; i < 32; i++)
 		o += (size_t)snprintf(buf + o, sizeof buf - o, "mx: %s.%s.%s.%.57s%02d.x\n",
 		    lab63, lab63, lab63, lab63, i);
 	CHECK_INT(parse(buf), 0);
-	CHECK_INT(pol.nmx, MX_MAX);
-	CHECK_INT(strlen(pol.mx[0]), DOMAIN_MAX);
-	CHECK_INT(strlen(pol.mx[31]), DOMAIN_MAX);
+	CHECK_INT(pol.nmx, 32);
+	CHECK_INT(strlen(mxat(0)), DOMAIN_MAX);
+	CHECK_INT(strlen(mxat(31)), DOMAIN_MAX);
 	{
-		static char out[REPLY_MAX];
-		const char *mx[MX_MAX];
-		size_t n, want = 16 + MX_MAX * DOMAIN_MAX + (MX_MAX - 1) + 20;
+		size_t want = 16 + 32 * DOMAIN_MAX + 31 + 20;
 
-		for (i = 0; i < MX_MAX; i++)
-			mx[i] = pol.mx[i];
-		n = policy_answer(STS_ENFORCE, MX_MAX, mx, 0, 1, out, sizeof out);
+		memset(&r, 0, sizeof r);
+		r.mode = STS_ENFORCE;
+		r.mx = pol.mx;
+		r.mxlen = pol.mxlen;
+		r.sni = 1;
+		n = policy_answer(&r, out, sizeof out);
 		CHECK_INT(n, want);
 		CHECK_INT(strlen(out), want);
-		CHECK_INT(policy_answer(STS_ENFORCE, MX_MAX, mx, 0, 1, out, want + 1), want);
-		CHECK_INT(policy_answer(STS_ENFORCE, MX_MAX, mx, 0, 1, out, want), 0);
+		CHECK_INT(policy_answer(&r, out, want + 1), want);
+		CHECK_INT(policy_answer(&r, out, want), 0);
 	}
 }
 
@@ -710,8 +821,8 @@ test_hostile(void)
 		if (parse_n(buf, len) != 0)
 			continue;
 		for (j = 0; j < pol.nmx; j++)
-			if (strpbrk(pol.mx[j], " \t,:={}\r\nABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL ||
-			    strlen(pol.mx[j]) < 3)
+			if (strpbrk(mxat(j), " \t,:={}\r\nABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL ||
+			    strlen(mxat(j)) < 3)
 				bad++;
 	}
 	CHECK_INT(bad, 0);
@@ -722,24 +833,35 @@ test_hostile(void)
 static size_t
 answer(enum sts_mode mode, int strict, int sni, const char *a, const char *b, char *out, size_t cap)
 {
-	const char *mx[2];
-	int n = 0;
+	char packed[1024];
+	struct policy_reply r;
+	size_t n = 0;
 
-	if (a != NULL)
-		mx[n++] = a;
-	if (b != NULL)
-		mx[n++] = b;
-	return policy_answer(mode, n, mx, strict, sni, out, cap);
+	memset(&r, 0, sizeof r);
+	if (a != NULL) {
+		memcpy(packed, a, strlen(a) + 1);
+		n += strlen(a) + 1;
+	}
+	if (b != NULL) {
+		memcpy(packed + n, b, strlen(b) + 1);
+		n += strlen(b) + 1;
+	}
+	r.mode = mode;
+	r.max_age = 86400;
+	r.mx = packed;
+	r.mxlen = n;
+	r.strict_testing = strict;
+	r.sni = sni;
+	return policy_answer(&r, out, cap);
 }
 
 static void
 test_answer(void)
 {
 	char out[512];
-	const char *mx[MX_MAX + 1];
+	struct policy_reply r;
 	const char *pfx1 = "OK secure match=mail.example.com:.example.net servername=hostname";
 	size_t n;
-	int i;
 
 	/* PFX-1 exact string (65 bytes, "65:...," on the wire) */
 	n = answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", out, sizeof out);
@@ -766,8 +888,12 @@ test_answer(void)
 	CHECK_STR(out, "untouched");
 	/* SM-4, PFX-3: never OK with empty data, never an empty match= */
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, NULL, NULL, out, sizeof out), 0);
-	CHECK_INT(policy_answer(STS_ENFORCE, 1, NULL, 0, 1, out, sizeof out), 0);
-	CHECK_INT(policy_answer(STS_ENFORCE, -1, mx, 0, 1, out, sizeof out), 0);
+	memset(&r, 0, sizeof r);
+	r.mode = STS_ENFORCE;
+	r.mxlen = 5;
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);      /* mx NULL */
+	r.mx = "a.b.c";                 /* not NUL-terminated within mxlen */
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "", NULL, out, sizeof out), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 0, "", NULL, out, sizeof out), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "a.example.com", "", out, sizeof out), 0);
@@ -786,34 +912,32 @@ test_answer(void)
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "192.0.2.1", NULL, out, sizeof out), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "a.example.com\n", NULL, out, sizeof out), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "a.example.com", "b\xc3\xbc.example", out, sizeof out), 0);
-	/* PFX-2 mapping and PFX-3 dedupe */
+	/* PFX-2 mapping; PFX-3 repeats are dropped by the parser */
 	answer(STS_ENFORCE, 0, 0, "*.example.net", "example.net", out, sizeof out);
 	CHECK_STR(out, "OK secure match=.example.net:example.net");
-	answer(STS_ENFORCE, 0, 0, "a.example.net", "a.example.net", out, sizeof out);
+	CHECK_INT(parse("version: STSv1\nmode: enforce\nmx: a.example.net\nmx: A.example.net.\n"
+	    "max_age: 5\n"), 0);
+	memset(&r, 0, sizeof r);
+	r.mode = pol.mode;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	policy_answer(&r, out, sizeof out);
 	CHECK_STR(out, "OK secure match=a.example.net");
 	/* cap: the reply and its NUL must fit */
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", out, 66), 65);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", out, 65), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", out, 10), 0);
 	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", out, 0), 0);
-	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", NULL, 100), 0);
-	/* MX_MAX patterns fit, one more is refused */
-	{
-		static char names[MX_MAX + 1][32];
-		static char big[4096];
-		for (i = 0; i <= MX_MAX; i++) {
-			snprintf(names[i], sizeof names[i], "mx%d.example.com", i);
-			mx[i] = names[i];
-		}
-		CHECK(policy_answer(STS_ENFORCE, MX_MAX, mx, 0, 1, big, sizeof big) > 0);
-		CHECK_INT(policy_answer(STS_ENFORCE, MX_MAX + 1, mx, 0, 1, big, sizeof big), 0);
-	}
-
+	/* out NULL: the length alone */
+	CHECK_INT(answer(STS_ENFORCE, 0, 1, "mail.example.com", "*.example.net", NULL, 0), 65);
 	/* RFC example end to end, and the PFX-6 rules on the result */
 	CHECK_INT(parse(rfc_policy), 0);
-	for (i = 0; i < pol.nmx; i++)
-		mx[i] = pol.mx[i];
-	n = policy_answer(pol.mode, pol.nmx, mx, 0, 1, out, sizeof out);
+	memset(&r, 0, sizeof r);
+	r.mode = pol.mode;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.sni = 1;
+	n = policy_answer(&r, out, sizeof out);
 	CHECK_STR(out, "OK secure match=mail.example.com:.example.net:backupmx.example.com"
 	    " servername=hostname");
 	CHECK_INT(n, strlen(out));
@@ -827,6 +951,286 @@ test_answer(void)
 			spaces += *p == ' ';
 		CHECK_INT(spaces, 3);
 	}
+}
+
+/* ---- TLSRPT attributes (PFX-4) and Postfix's rules (PFX-6) ------------ */
+
+/* A name Postfix's valid_hostname() takes: LDH labels of 1-63, <= 253 */
+static int
+pf_hostname(const char *s, size_t n)
+{
+	size_t i, lab = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		char c = i < n ? s[i] : '.';
+		if (c == '.') {
+			if (lab == 0 || s[i - 1] == '-')
+				return 0;
+			lab = 0;
+		} else if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && lab > 0)) && ++lab <= 63)
+			continue;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+static int
+val_is(const char *v, size_t n, const char *s)
+{
+	return strlen(s) == n && memcmp(v, s, n) == 0;
+}
+
+/*
+ * Read the data of an "OK" reply the way Postfix's smtp_tls_policy.c
+ * does: the level, then attributes "name=value" or "{ name = value }".
+ * NULL when Postfix would take it, else the rule it breaks.
+ */
+static const char *
+pf_check(const char *reply)
+{
+	static const char *const once[] = { "servername", "policy_type", "policy_domain",
+		"policy_failure" };
+	int seen[4] = { 0, 0, 0, 0 }, tlsrpt = 0, k;
+	const char *p;
+
+	if (strncmp(reply, "OK ", 3) != 0)
+		return "not OK";
+	p = reply + 3;
+	if (strncmp(p, "secure", 6) != 0 || (p[6] != ' ' && p[6] != '\0'))
+		return "level";
+	for (p += 6; *p != '\0';) {
+		const char *name, *val, *e;
+		size_t nn, vn;
+
+		if (*p != ' ')
+			return "separator";
+		p++;
+		if (*p == '{') {
+			if ((e = strchr(p, '}')) == NULL || strncmp(p, "{ ", 2) != 0 || e[-1] != ' ')
+				return "brace";
+			name = p + 2;
+			if ((val = strstr(name, " = ")) == NULL || val > e)
+				return "brace";
+			nn = (size_t)(val - name);
+			val += 3;
+			vn = (size_t)(e - 1 - val);
+			p = e + 1;
+		} else {
+			name = p;
+			for (e = p; *e != '\0' && *e != ' '; e++)
+				;
+			if ((val = memchr(name, '=', (size_t)(e - p))) == NULL)
+				return "no =";
+			nn = (size_t)(val - name);
+			val++;
+			vn = (size_t)(e - val);
+			p = e;
+			if (memchr(val, '{', vn) != NULL || memchr(val, '}', vn) != NULL)
+				return "brace in value";
+		}
+		if (vn == 0)
+			return "empty value";
+		if (memchr(val, '\n', vn) != NULL || memchr(val, '\r', vn) != NULL)
+			return "control character";
+		for (k = 0; k < 4; k++)
+			if (val_is(name, nn, once[k]) && seen[k]++ > 0)
+				return "attribute twice";
+		if (val_is(name, nn, "match")) {
+			if (val[0] == ':' || val[vn - 1] == ':' || strstr(val, "::") != NULL)
+				return "empty match pattern";
+		} else if (val_is(name, nn, "servername")) {
+			if (!pf_hostname(val, vn))
+				return "servername";
+		} else if (val_is(name, nn, "policy_type")) {
+			if (!val_is(val, vn, "sts") && !val_is(val, vn, "no-policy-found"))
+				return "policy_type";
+		} else if (val_is(name, nn, "policy_domain")) {
+			if (!pf_hostname(val, vn))
+				return "policy_domain";
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "policy_failure")) {
+			if (!val_is(val, vn, "sts-policy-fetch-error") &&
+			    !val_is(val, vn, "sts-policy-invalid") &&
+			    !val_is(val, vn, "sts-webpki-invalid") &&
+			    !val_is(val, vn, "validation-failure"))
+				return "policy_failure";
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "mx_host_pattern") ||
+		    val_is(name, nn, "policy_string")) {
+			tlsrpt = 1;
+		} else if (val_is(name, nn, "policy_ttl")) {
+			return "policy_ttl";
+		} else {
+			return "unknown attribute";
+		}
+	}
+	if (tlsrpt && !seen[1])
+		return "TLSRPT attribute without policy_type";
+	return NULL;
+}
+
+static void
+test_tlsrpt(void)
+{
+	static const char want[] = "OK secure match=mail.example.com:.example.net:"
+	    "backupmx.example.com servername=hostname policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=mail.example.com mx_host_pattern=*.example.net "
+	    "mx_host_pattern=backupmx.example.com { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: enforce } { policy_string = mx: mail.example.com } "
+	    "{ policy_string = mx: *.example.net } { policy_string = mx: backupmx.example.com } "
+	    "{ policy_string = max_age: 604800 }";
+	static char out[NS_REPLY_MAX + 1], body[4096], wire[NS_REPLY_MAX + 16];
+	static const char *const bad[] = {
+		"OK secure match=a.example servername=hostname servername=hostname",
+		"OK secure policy_type=sts policy_type=sts policy_domain=a.example",
+		"OK secure policy_type=dane policy_domain=a.example",
+		"OK secure policy_type=sts policy_domain=-a.example",
+		"OK secure servername=a..example",
+		"OK secure policy_type=sts policy_domain=a.example policy_failure=oops",
+		"OK secure match=a.example mx_host_pattern=a.example",
+		"OK secure match=a.example { policy_string = mode: enforce }",
+		"OK secure policy_failure=sts-policy-invalid",
+		"OK secure match=a.example policy_type=sts policy_domain=a.example policy_ttl=5",
+		"OK secure match=",
+		"OK secure match=a.example::b.example",
+		"OK secure match=a.example policy_type=sts policy_domain=a.example "
+		    "{ policy_string = mx: a } b }",
+		"OK may",
+	};
+	static const char *const pats[] = { "mail.example.com", "*.example.net", "a-b.c.d.example",
+		"x.y", "*.m.example.org", "b.example.com" };
+	static const char *const doms[] = { "example.com", "a.b", "xn--bcher-kva.example",
+		"a-1.example.net" };
+	static const enum fetch_class cls[] = { FETCH_ERR_FETCH, FETCH_ERR_WEBPKI,
+		FETCH_ERR_POLICY };
+	static const char *const clsname[] = { "sts-policy-fetch-error", "sts-webpki-invalid",
+		"sts-policy-invalid" };
+	struct policy_reply r;
+	size_t n, w;
+	int i, k, bads = 0, checked = 0;
+
+	/* PFX-4: the RFC 8461 3.2 example, byte for byte, on the wire too */
+	CHECK_INT(parse(rfc_policy), 0);
+	memset(&r, 0, sizeof r);
+	r.mode = pol.mode;
+	r.max_age = pol.max_age;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.domain = "example.com";
+	r.sni = r.tlsrpt = 1;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, want);
+	CHECK_INT(n, 457);
+	w = ns_write(wire, sizeof wire, out, n);
+	CHECK_MEM(wire, w, "457:OK secure match=mail.example.com:.example.net:"
+	    "backupmx.example.com servername=hostname policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=mail.example.com mx_host_pattern=*.example.net "
+	    "mx_host_pattern=backupmx.example.com { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: enforce } { policy_string = mx: mail.example.com } "
+	    "{ policy_string = mx: *.example.net } { policy_string = mx: backupmx.example.com } "
+	    "{ policy_string = max_age: 604800 },");
+	CHECK(pf_check(out) == NULL);
+	CHECK_INT(policy_answer(&r, NULL, 0), 457);
+	/* tlsrpt off: not a byte of it */
+	r.tlsrpt = 0;
+	n = policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, "OK secure match=mail.example.com:.example.net:backupmx.example.com"
+	    " servername=hostname");
+	/* the max_age as applied: capped, without leading zeros */
+	CHECK_INT(parse("version: STSv1\nmode: testing\nmx: a.example\nmax_age: 09999999999\n"), -1);
+	CHECK_INT(parse("version: STSv1\nmode: testing\nmx: a.example\nmax_age: 9999999999\n"), 0);
+	r.mode = pol.mode;
+	r.max_age = pol.max_age;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.tlsrpt = r.strict_testing = 1;
+	r.sni = 0;
+	policy_answer(&r, out, sizeof out);
+	CHECK_STR(out, "OK secure match=a.example policy_type=sts policy_domain=example.com "
+	    "mx_host_pattern=a.example { policy_string = version: STSv1 } "
+	    "{ policy_string = mode: testing } { policy_string = mx: a.example } "
+	    "{ policy_string = max_age: 31557600 }");
+	/* policy_domain must be a host name, or there is no answer */
+	r.domain = "exa mple.com";
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.domain = "example.com}";
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.domain = NULL;
+	CHECK_INT(policy_answer(&r, out, sizeof out), 0);
+	r.tlsrpt = 0;               /* not needed without tlsrpt */
+	CHECK(policy_answer(&r, out, sizeof out) > 0);
+
+	/* RPT-4: the fetch_failure=fail answers */
+	for (i = 0; i < 3; i++) {
+		char exp[200];
+		n = policy_failure_answer("example.com", cls[i], out, sizeof out);
+		snprintf(exp, sizeof exp, "OK secure policy_type=sts policy_domain=example.com "
+		    "policy_failure=%s", clsname[i]);
+		CHECK_STR(out, exp);
+		CHECK_INT(n, strlen(exp));
+		CHECK(pf_check(out) == NULL);
+		CHECK_INT(policy_failure_answer("example.com", cls[i], out, strlen(exp)), 0);
+	}
+	CHECK_INT(policy_failure_answer("example.com", FETCH_OK, out, sizeof out), 0);
+	CHECK_INT(policy_failure_answer("a..example", FETCH_ERR_FETCH, out, sizeof out), 0);
+	CHECK_INT(policy_failure_answer("a example", FETCH_ERR_FETCH, out, sizeof out), 0);
+
+	/* the checker can fail: each of these breaks one rule */
+	for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++)
+		bads += pf_check(bad[i]) != NULL;
+	CHECK_INT(bads, (int)(sizeof bad / sizeof bad[0]));
+
+	/* PFX-6 on many generated answers: every mode, setting, domain and
+	 * pattern mix, parsed through policy_parse first */
+	for (i = 0; i < 4000; i++) {
+		size_t o = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: %s\n",
+		    i % 3 == 0 ? "enforce" : i % 3 == 1 ? "testing" : "none");
+		const char *why;
+		for (k = 0; k <= i % 7; k++)
+			o += (size_t)snprintf(body + o, sizeof body - o, "mx: %s\n",
+			    pats[(i / 7 + k * 5) % 6]);
+		o += (size_t)snprintf(body + o, sizeof body - o, "max_age: %d\n", i * 7919);
+		if (parse_n(body, o) < 0) {
+			bads = -1;
+			break;
+		}
+		memset(&r, 0, sizeof r);
+		r.mode = pol.mode;
+		r.max_age = pol.max_age;
+		r.mx = pol.mx;
+		r.mxlen = pol.mxlen;
+		r.domain = doms[i % 4];
+		r.strict_testing = i / 3 % 2;
+		r.sni = i / 6 % 2;
+		r.tlsrpt = i / 12 % 2;
+		n = policy_answer(&r, out, sizeof out);
+		if (n == 0)
+			continue;
+		checked++;
+		why = pf_check(out);
+		if (why != NULL) {
+			printf("FAIL: %s: %s\n", why, out);
+			bads = -1;
+			break;
+		}
+		/* one mx_host_pattern and one policy_string mx per pattern */
+		if (r.tlsrpt) {
+			int hp = 0, ps = 0;
+			const char *q;
+			for (q = out; (q = strstr(q, "mx_host_pattern=")) != NULL; q++)
+				hp++;
+			for (q = out; (q = strstr(q, "policy_string = mx: ")) != NULL; q++)
+				ps++;
+			if (hp != pol.nmx || ps != pol.nmx)
+				bads = -1;
+		}
+	}
+	CHECK(bads >= 0);
+	CHECK(checked > 1500);
 }
 
 static void
@@ -966,6 +1370,7 @@ main(void)
 	test_mx_count();
 	test_hostile();
 	test_answer();
+	test_tlsrpt();
 	test_strings();
 	UNIT_DONE();
 }

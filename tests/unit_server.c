@@ -4,6 +4,8 @@
  * restarts at q[0] when it empties; a request waiting for a job slot
  * holds back the ones behind it until its deadline. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include "daemon.h"
 #include "unit.h"
 
@@ -56,7 +58,7 @@ static void
 setup(void)
 {
 	struct cache_entry *e;
-	const char *mx[1];
+	struct policy_reply r;
 
 	conf_defaults(&d.conf);
 	d.conf.max_lookups = 1;
@@ -72,14 +74,19 @@ setup(void)
 	pol.mode = STS_ENFORCE;
 	pol.max_age = 86400;
 	pol.nmx = 1;
-	strcpy(pol.mx[0], "mx.a.example");
+	pol.mxlen = sizeof "mx.a.example";
+	memcpy(pol.mx, "mx.a.example", pol.mxlen);
 	e = cache_store_policy(&d.cache, "a.example", &pol, "id1", 1700000000,
 	    d.now + 86400000, d.now);
 	CHECK(e != NULL);
 	if (e != NULL)
 		e->next_check = d.now + 86400000;
-	mx[0] = pol.mx[0];
-	CHECK(policy_answer(STS_ENFORCE, 1, mx, 0, d.conf.zone[0].require_sni, answer_a, sizeof answer_a) > 0);
+	memset(&r, 0, sizeof r);
+	r.mode = STS_ENFORCE;
+	r.mx = pol.mx;
+	r.mxlen = pol.mxlen;
+	r.sni = d.conf.zone[0].require_sni;
+	CHECK(policy_answer(&r, answer_a, sizeof answer_a) > 0);
 }
 
 static struct client *
@@ -299,6 +306,135 @@ test_pool(void)
 	pool_free(&p);
 }
 
+/* Everything the peer of sv can read now, NUL-terminated, into buf */
+static size_t
+drain(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t k;
+
+	while (n + 1 < cap && (k = recv(fd, buf + n, cap - 1 - n, MSG_DONTWAIT)) > 0)
+		n += (size_t)k;
+	buf[n] = '\0';
+	return n;
+}
+
+static size_t
+answer_for(const char *domain, const struct zone *z, char *out, size_t cap)
+{
+	struct request r;
+
+	memset(&r, 0, sizeof r);
+	r.kind = REQ_CACHE;
+	r.zone = (uint8_t)(z - d.conf.zone);
+	strcpy(r.domain, domain);
+	return server_answer(&d, &r, out, cap);
+}
+
+/* PFX-8: a reply over REPLY_MAX goes out through a borrowed big buffer,
+ * in order, and waits (never cut) while none is free; PFX-4 tlsrpt and
+ * RPT-4 fetch_failure through server_answer */
+static void
+test_big(struct client *c)
+{
+	static struct policy bp;
+	static char body[32768], bigans[NS_REPLY_MAX + 1], wire[2 * NS_REPLY_MAX], exp[2 * NS_REPLY_MAX];
+	struct policy_error pe;
+	struct cache_entry *e;
+	size_t o, n, w;
+	int i, sv[2];
+
+	o = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 600\n");
+	for (i = 0; i < 1000; i++)
+		o += (size_t)snprintf(body + o, sizeof body - o, "mx: m%d.ex.org\n", i);
+	CHECK_INT(policy_parse((const uint8_t *)body, o, &bp, &pe), 0);
+	cache_free(&d.cache);
+	CHECK_INT(cache_init(&d.cache, 256), 0);
+	e = cache_store_policy(&d.cache, "a.example", &pol, "id1", 1700000000,
+	    d.now + 86400000, d.now);
+	e = cache_store_policy(&d.cache, "big.example", &bp, "id2", 1700000000,
+	    d.now + 600000, d.now);
+	CHECK(e != NULL);
+	if (e != NULL)
+		e->next_check = d.now + 600000;
+	d.conf.zone[2].tlsrpt = 1;
+	n = answer_for("big.example", &d.conf.zone[2], bigans, sizeof bigans);
+	CHECK(n > REPLY_MAX && n < NS_REPLY_MAX);
+	CHECK(strncmp(bigans, "OK secure match=m0.ex.org:m1.ex.org:", 36) == 0);
+	CHECK(strstr(bigans, " policy_type=sts policy_domain=big.example mx_host_pattern=m0.ex.org ")
+	    != NULL);
+	CHECK(strstr(bigans, "{ policy_string = mx: m999.ex.org } { policy_string = max_age: 600 }")
+	    != NULL);
+	/* without tlsrpt it fits the client's own buffer */
+	o = answer_for("big.example", &d.conf.zone[1], body, sizeof body);
+	CHECK(o > 10000 && o < REPLY_MAX && strstr(body, "policy_") == NULL);
+
+	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	c->fd = sv[0];
+	/* big, then a small one behind it: both, in order */
+	feed(c, "two big.example");
+	feed(c, "x a.example");
+	server_client_io(&d, c, 0);
+	w = ns_write(exp, sizeof exp, bigans, n);
+	w += ns_write(exp + w, sizeof exp - w, answer_a, strlen(answer_a));
+	exp[w] = '\0';
+	CHECK_INT(drain(sv[1], wire, sizeof wire), w);
+	CHECK(strcmp(wire, exp) == 0);
+	CHECK_INT(d.nbig_free, BIG_REPLIES);
+	CHECK(c->big == NULL);
+	CHECK_INT(c->qlen, 0);
+	/* no big buffer free: the request waits, nothing is sent ... */
+	d.nbig_free = 0;
+	feed(c, "two big.example");
+	server_client_io(&d, c, 0);
+	CHECK_INT(drain(sv[1], wire, sizeof wire), 0);
+	CHECK_INT(c->qlen, 1);
+	CHECK_INT(c->big_wait, 1);
+	CHECK(server_client_deadline(&d, c) > d.now);   /* no busy loop */
+	/* ... until one is given back */
+	d.nbig_free = BIG_REPLIES;
+	server_wake(&d);
+	w = ns_write(exp, sizeof exp, bigans, n);
+	exp[w] = '\0';
+	CHECK_INT(drain(sv[1], wire, sizeof wire), w);
+	CHECK(strcmp(wire, exp) == 0);
+	CHECK_INT(c->qlen, 0);
+	CHECK_INT(d.nbig_free, BIG_REPLIES);
+	close(sv[0]);
+	close(sv[1]);
+	c->fd = -1;
+
+	/* RPT-4: fetch_failure = fail, nothing usable cached */
+	e = cache_store(&d.cache, "fail.example", CE_NOPOLICY, NULL, 0, d.now);
+	e->fails = 1;
+	e->fail_class = FETCH_ERR_WEBPKI;
+	answer_for("fail.example", &d.conf.zone[0], body, sizeof body);
+	CHECK_STR(body, "NOTFOUND ");          /* the default: fail open */
+	d.conf.zone[1].fetch_failure = 1;
+	answer_for("fail.example", &d.conf.zone[1], body, sizeof body);
+	CHECK_STR(body, "OK secure policy_type=sts policy_domain=fail.example "
+	    "policy_failure=sts-webpki-invalid");
+	e->fail_class = FETCH_ERR_POLICY;
+	answer_for("fail.example", &d.conf.zone[1], body, sizeof body);
+	CHECK_STR(body, "OK secure policy_type=sts policy_domain=fail.example "
+	    "policy_failure=sts-policy-invalid");
+	e->fail_class = FETCH_OK;              /* DNS failure (RPT-5) */
+	answer_for("fail.example", &d.conf.zone[1], body, sizeof body);
+	CHECK_STR(body, "NOTFOUND ");
+	e->fail_class = FETCH_ERR_FETCH;
+	e->fails = 0;                          /* the last lookup succeeded */
+	answer_for("fail.example", &d.conf.zone[1], body, sizeof body);
+	CHECK_STR(body, "NOTFOUND ");
+	/* a usable policy wins over a failure (RPT-4) */
+	e = cache_find(&d.cache, "a.example");
+	e->fails = 3;
+	e->fail_class = FETCH_ERR_FETCH;
+	answer_for("a.example", &d.conf.zone[1], body, sizeof body);
+	CHECK_STR(body, answer_a);
+	d.conf.zone[1].fetch_failure = 0;
+	d.conf.zone[2].tlsrpt = 0;
+}
+
 int
 main(void)
 {
@@ -309,10 +445,12 @@ main(void)
 	test_in_order(c);
 	test_ring_full(c);
 	test_wait_for_slot(c);
+	test_big(c);
 	test_bad_netstring(c);
 	test_pool();
 	lookup_free(&d);
 	pool_free(&d.clients);
+	free(d.big_mem);
 	cache_free(&d.cache);
 	UNIT_DONE();
 }

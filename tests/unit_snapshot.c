@@ -42,6 +42,58 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* PFX-8: the largest policies survive a restart (SNAP_LINE_MAX) */
+static void
+test_big(void)
+{
+	static char body[HTTP_BODY_MAX], err[256];
+	static struct policy pol;
+	char path[] = "/tmp/mtasts-snap-XXXXXX";
+	struct policy_error pe;
+	struct snap_stats st;
+	struct cache c;
+	struct cache_entry *e;
+	size_t o, len;
+	int n, fd;
+
+	/* the most "m<i>.ex.org" patterns a valid policy may have */
+	for (n = 1200; n < 1400; n++) {
+		int i;
+		o = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 9\n");
+		for (i = 0; i <= n; i++)
+			o += (size_t)snprintf(body + o, sizeof body - o, "mx: m%d.ex.org\n", i);
+		if (policy_parse((const uint8_t *)body, o, &pol, &pe) < 0)
+			break;
+	}
+	CHECK(n > 1200 && n < 1400);
+	o = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+	{
+		int i;
+		for (i = 0; i < n; i++)
+			o += (size_t)snprintf(body + o, sizeof body - o, "mx: m%d.ex.org\n", i);
+	}
+	CHECK_INT(policy_parse((const uint8_t *)body, o, &pol, &pe), 0);
+	CHECK_INT(pol.nmx, n);
+	CHECK_INT(cache_init(&c, 128), 0);   /* 512 blocks: room for ~32 KB */
+	e = cache_store_policy(&c, "big.example", &pol, "id9", NOW - 5, 1000 + 86400000, 1000);
+	CHECK(e != NULL);
+	fd = mkstemp(path);
+	close(fd);
+	CHECK_INT(snapshot_write(&c, path, 1000, err, sizeof err), 1);
+	{
+		char *buf = slurp(path, &len);
+		CHECK(len > 15000 && len < SNAP_LINE_MAX);
+		CHECK_INT(parse(buf, len, &st), 0);
+		CHECK_INT(st.loaded, 1);
+		CHECK_INT(st.bad, 0);
+		CHECK_INT(got[0].pol.nmx, n);
+		CHECK_INT(got[0].pol.mxlen, pol.mxlen);
+		CHECK(memcmp(got[0].pol.mx, pol.mx, pol.mxlen) == 0);
+	}
+	unlink(path);
+	cache_free(&c);
+}
+
 int
 main(void)
 {
@@ -49,7 +101,7 @@ main(void)
 	struct cache c;
 	struct cache_entry *e;
 	char text[8192], err[256], path[] = "/tmp/mtasts-snap-XXXXXX";
-	const char *mx2[2] = { "mail.example.com", "*.example.net" };
+	static const char mx2[] = "mail.example.com\0*.example.net";
 	size_t len;
 	int fd;
 
@@ -58,14 +110,14 @@ main(void)
 
 	/* round trip through a real file */
 	CHECK_INT(cache_init(&c, 8), 0);
-	e = cache_store(&c, "example.com", CE_POLICY, mx2, 2, 1000);
+	e = cache_store(&c, "example.com", CE_POLICY, mx2, sizeof mx2, 1000);
 	e->mode = STS_ENFORCE; e->max_age = 86400; e->fetched_wall = NOW - 100;
 	e->expires = 1000 + 86400000; strcpy(e->id, "20240101");
 	e = cache_store(&c, "none.example", CE_POLICY, NULL, 0, 1000);
 	e->mode = STS_NONE; e->max_age = 600; e->fetched_wall = NOW - 10;
 	e->expires = 1000 + 600000; strcpy(e->id, "n1");
 	cache_store(&c, "negative.example", CE_NOPOLICY, NULL, 0, 1000);
-	e = cache_store(&c, "expired.example", CE_POLICY, mx2, 1, 1000);
+	e = cache_store(&c, "expired.example", CE_POLICY, mx2, sizeof "mail.example.com", 1000);
 	e->mode = STS_ENFORCE; e->expires = 500;   /* already expired: not written */
 	fd = mkstemp(path);
 	close(fd);
@@ -82,7 +134,7 @@ main(void)
 		CHECK_INT(got[0].pol.mode, STS_ENFORCE);
 		CHECK_INT(got[0].pol.max_age, 86400);
 		CHECK_INT(got[0].pol.nmx, 2);
-		CHECK_STR(got[0].pol.mx[1], "*.example.net");
+		CHECK_STR(got[0].pol.mx + sizeof "mail.example.com", "*.example.net");
 		CHECK_STR(got[1].domain, "none.example");
 		CHECK_INT(got[1].pol.mode, STS_NONE);
 		CHECK_INT(got[1].pol.nmx, 0);
@@ -183,5 +235,6 @@ main(void)
 		CHECK_INT(parse(junk, sizeof junk, &st), 0);
 		CHECK_INT(st.loaded, 0);
 	}
+	test_big();
 	UNIT_DONE();
 }
