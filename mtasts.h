@@ -575,6 +575,10 @@ int tls_fetch_step(struct tls_fetch *f, short revents, msec_t now);
 /* Close the socket, if any; safe to call on a done or never-started fetch
  * whose fd is -1. */
 void tls_fetch_abort(struct tls_fetch *f);
+/* Move x25519 to the front of the supported_groups of the ClientHello
+ * record r[0..len): 1 if it moved, 0 if not there, first, or r is not a
+ * ClientHello record as BearSSL writes it.  Pure. */
+int tls_hello_x25519_first(unsigned char *r, size_t len);
 extern int tls_fetch_port;         /* HTTPS_PORT; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */

@@ -246,6 +246,75 @@ tls_set_time(struct tls_fetch *f)
 	    (uint32_t)(now % 86400));
 }
 
+/* ---- X25519 first (issue 14) -------------------------------------------
+ * BearSSL lists its curves in ID order, so secp256r1 (23) comes before
+ * x25519 (29), and a server that follows the client's order (nginx's
+ * default) picks P-256: three times the CPU of X25519 here.  Offering
+ * X25519 alone and retrying would not do: OpenSSL takes the ECDSA
+ * certificate only if its curve is in the client's list.  So the list
+ * keeps every curve and only its order changes: when br_ssl_client_reset
+ * returns, the ClientHello is one plaintext record in the output buffer
+ * and the only message hashed so far, so x25519 moves to the front and
+ * the handshake hash restarts over the bytes that will be sent.  Any
+ * other shape leaves the hello as BearSSL wrote it (P-256 first). */
+
+static size_t
+be16(const unsigned char *p)
+{
+	return (size_t)p[0] << 8 | p[1];
+}
+
+/* The offset of x25519 in the supported_groups of the ClientHello record
+ * r[0..len) moved to the front: 1 if reordered, else 0.  Pure. */
+int
+tls_hello_x25519_first(unsigned char *r, size_t len)
+{
+	size_t at, end, n;
+
+	if (len < 5 + 4 + 35 || r[0] != 22 || be16(r + 3) != len - 5 || r[5] != 1 ||
+	    ((size_t)r[6] << 16 | be16(r + 7)) != len - 9)
+		return 0;
+	at = 9 + 34;                                    /* version, random */
+	at += 1 + r[at];                                /* session id */
+	if (at + 2 > len)
+		return 0;
+	at += 2 + be16(r + at);                         /* suites */
+	if (at + 1 > len)
+		return 0;
+	at += 1 + r[at];                                /* compression */
+	if (at + 2 > len || at + 2 + be16(r + at) != len)
+		return 0;
+	for (at += 2; at + 4 <= len; at = end) {
+		end = at + 4 + be16(r + at + 2);
+		if (end > len)
+			return 0;
+		if (be16(r + at) != 10 || end - at < 6 || be16(r + at + 4) != end - at - 6)
+			continue;
+		for (n = at + 6; n + 2 <= end; n += 2) {
+			if (be16(r + n) == BR_EC_curve25519) {
+				memmove(r + at + 8, r + at + 6, n - (at + 6));
+				r[at + 6] = 0;
+				r[at + 7] = BR_EC_curve25519;
+				return n != at + 6;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void
+hello_x25519_first(br_ssl_engine_context *eng)
+{
+	size_t len;
+	unsigned char *r = br_ssl_engine_sendrec_buf(eng, &len);
+
+	if (r != NULL && tls_hello_x25519_first(r, len)) {
+		br_multihash_init(&eng->mhash);
+		br_multihash_update(&eng->mhash, r + 5, len - 5);
+	}
+}
+
 /* ---- the fetch state machine ------------------------------------------ */
 
 enum { F_IDLE = 0, F_CONNECT, F_TLS, F_DONE };
@@ -313,6 +382,7 @@ tls_begin(struct tls_fetch *f)
 		fetch_tls_finish(f, br_ssl_engine_last_error(&f->sc.eng));
 		return;
 	}
+	hello_x25519_first(&f->sc.eng);
 	tls_pump(f);                    /* the ClientHello goes out now */
 }
 

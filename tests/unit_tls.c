@@ -107,7 +107,7 @@ server_start(struct server *s, const char *name, const char *chain, const char *
 	int tries, i;
 
 	for (tries = 0; tries < 8; tries++) {
-		char acc[64], cert[256], key[256], ch[256], wd[256];
+		char acc[64], cert[256], key[256], ch[256], wd[256], pr[64];
 		const char *argv[20];
 		int n = 0;
 
@@ -131,8 +131,15 @@ server_start(struct server *s, const char *name, const char *chain, const char *
 		}
 		if (www != NULL)
 			argv[n++] = "-HTTP";
-		if (proto != NULL)
-			argv[n++] = proto;
+		if (proto != NULL) {    /* one option, or an option and its value */
+			char *sp;
+			strlcpy_m(pr, proto, sizeof pr);
+			argv[n++] = pr;
+			if ((sp = strchr(pr, ' ')) != NULL) {
+				*sp = '\0';
+				argv[n++] = sp + 1;
+			}
+		}
 		argv[n] = NULL;
 		snprintf(wd, sizeof wd, "%s/%s", dir, www != NULL ? www : ".");
 
@@ -609,6 +616,14 @@ test_fetch(void)
 
 	/* good certificates and the HTTP outcomes */
 	serve_and_fetch(__LINE__, "good", NULL, "www-cl", FETCH_OK, "", POLICY);
+	/* s_server follows the client's order of groups: X25519 comes first
+	 * (issue 14); a server with P-256 only still gets P-256 */
+	CHECK_INT(br_ssl_engine_get_ecdhe_curve(&F.sc.eng), BR_EC_curve25519);
+	if (server_start(&s, "good", NULL, "www-cl", "-groups P-256", NULL, NULL) == 0) {
+		expect_fetch(__LINE__, &anchors, s.port, FETCH_OK, "", POLICY);
+		CHECK_INT(br_ssl_engine_get_ecdhe_curve(&F.sc.eng), BR_EC_secp256r1);
+		server_stop(&s);
+	}
 	serve_and_fetch(__LINE__, "good", NULL, "www-chunked", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "chained", "inter", "www-cl", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "wildcard", NULL, "www-cl", FETCH_OK, "", POLICY);
