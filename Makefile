@@ -64,16 +64,17 @@ UNIT_SRCS = $(wildcard tests/unit_*.c)
 UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
-DEPS_tls    = http.c anchors.c
+DEPS_tls    = http.c anchors.c x509cache.c
 DEPS_policy = dns.c http.c
 DEPS_conf   = dns.c
 DEPS_snapshot = cache.c policy.c key.c dns.c
-DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
-DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c
+DEPS_server = lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c
+DEPS_x509cache = anchors.c
 DEPS_control = key.c json.c policy.c snapshot.c cache.c dns.c http.c
-DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c
+DEPS_controld = control.c server.c lookup.c pool.c conf.c key.c netstring.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c json.c snapshot.c metrics.c httpd.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)

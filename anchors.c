@@ -341,7 +341,7 @@ extensions_is_ca(struct der exts)
 int
 anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct cert_anchor *a)
 {
-	struct der all = { der, len }, cert, tbs, subject_tlv, subject, spki, v;
+	struct der all = { der, len }, cert, tbs, subject_tlv, subject, spki, validity, v;
 	int ca = 0;
 
 	memset(a, 0, sizeof *a);
@@ -356,7 +356,7 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 	if (der_skip(&tbs, 0x02) < 0 ||         /* serialNumber */
 	    der_skip(&tbs, 0x30) < 0 ||         /* signature */
 	    der_skip(&tbs, 0x30) < 0 ||         /* issuer */
-	    der_skip(&tbs, 0x30) < 0 ||         /* validity */
+	    der_take(&tbs, 0x30, &validity, NULL) < 0 ||
 	    der_take(&tbs, 0x30, &subject, &subject_tlv) < 0 ||
 	    der_take(&tbs, 0x30, &spki, NULL) < 0 ||
 	    spki_parse(spki, a) < 0)
@@ -376,6 +376,8 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 	}
 	a->dn = subject_tlv.p;
 	a->dnlen = subject_tlv.len;
+	a->validity = validity.p;
+	a->validitylen = validity.len;
 	a->is_ca = ca;
 	return 0;
 }
@@ -429,6 +431,8 @@ anchors_walk(const unsigned char *der, size_t len, br_x509_trust_anchor *ta,
 	}
 }
 
+static unsigned generation;
+
 int
 anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 {
@@ -454,6 +458,7 @@ anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	a->ta = a->mem;
+	a->gen = ++generation;  /* intermediates verified under another bundle do not count */
 	anchors_walk(buf, len, a->ta, (unsigned char *)a->mem + head, &n2, &bytes2, &ignored);
 	free(buf);
 	a->n = n2;

@@ -45,7 +45,7 @@ xw_start_chain(const br_x509_class **ctx, const char *server_name)
 	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->san_seen = 0;
-	f->xc.vtable->start_chain(&f->xc.vtable, server_name);
+	f->xch.vtable->start_chain(&f->xch.vtable, server_name);
 }
 
 static void
@@ -53,7 +53,7 @@ xw_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->start_cert(&f->xc.vtable, length);
+	f->xch.vtable->start_cert(&f->xch.vtable, length);
 }
 
 static void
@@ -61,7 +61,7 @@ xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->append(&f->xc.vtable, buf, len);
+	f->xch.vtable->append(&f->xch.vtable, buf, len);
 }
 
 static void
@@ -69,14 +69,14 @@ xw_end_cert(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->end_cert(&f->xc.vtable);
+	f->xch.vtable->end_cert(&f->xch.vtable);
 }
 
 static unsigned
 xw_end_chain(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
-	unsigned err = f->xc.vtable->end_chain(&f->xc.vtable);
+	unsigned err = f->xch.vtable->end_chain(&f->xch.vtable);
 
 	/* status 1 (copied) or -1 (too long, bad encoding): a dNSName exists,
 	 * so BearSSL matched against the SAN and not against the CN */
@@ -91,7 +91,7 @@ xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	return f->xc.vtable->get_pkey(&f->xc.vtable, usages);
+	return f->xch.vtable->get_pkey(&f->xch.vtable, usages);
 }
 
 static const br_x509_class xw_class = {
@@ -199,19 +199,6 @@ tls_error(int err, char *reason, size_t cap)
 }
 
 /* ---- the wall clock (TLS-6) ------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
 
 /* The build date (__DATE__, "Mmm dd yyyy"), and never before 2025-01-01:
  * a wall clock earlier than this has not been set. */
@@ -619,7 +606,7 @@ tls_pump(struct tls_fetch *f)
  * no 3DES, CCM, static ECDH, MD5 or TLS 1.0 PRF, so they are not linked. */
 static void
 tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
-    const br_x509_trust_anchor *ta, size_t nta)
+    const struct anchors *ta)
 {
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -653,16 +640,10 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	br_ssl_client_zero(cc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
-	br_x509_minimal_init(xc, &br_sha256_vtable, ta, nta);
-	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
-		int id = (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
-
-		br_ssl_engine_set_hash(eng, id, hashes[i]);
-		br_x509_minimal_set_hash(xc, id, hashes[i]);
-	}
-	br_x509_minimal_set_rsa(xc, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
-	br_ssl_engine_set_x509(eng, &xc->vtable);
+	xchain_minimal_init(xc, ta);
+	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
+		br_ssl_engine_set_hash(eng, (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) &
+		    BR_HASHDESC_ID_MASK), hashes[i]);
 	br_ssl_client_set_default_rsapub(cc);
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
@@ -737,13 +718,14 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 
 	/* TLS 1.2 only (TLS-4), one mono buffer (TLS-7), the SAN wrapper
 	 * in front of the minimal X.509 engine (TLS-3) */
-	tls_engine_init(&f->sc, &f->xc, ta->ta, ta->n);
+	tls_engine_init(&f->sc, &f->xc, ta);
 	br_ssl_engine_set_buffer(&f->sc.eng, f->iobuf, sizeof f->iobuf, 0);
 	f->san.oid = san_dns_oid;
 	f->san.buf = f->san_name;
 	f->san.len = sizeof f->san_name;
 	f->san.status = 0;
 	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
+	xchain_init(&f->xch, &f->xc, ta);
 	f->xwrap_vtable = &xw_class;
 	f->san_seen = 0;
 	br_ssl_engine_set_x509(&f->sc.eng, &f->xwrap_vtable);

@@ -626,6 +626,15 @@ test_fetch(void)
 	}
 	serve_and_fetch(__LINE__, "good", NULL, "www-chunked", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "chained", "inter", "www-cl", FETCH_OK, "", POLICY);
+	/* the second time, the intermediate is not checked again (issue 14) */
+	{
+		unsigned long hits = xcache_stats.hits;
+
+		CHECK_INT(xcache_count(), 1);
+		serve_and_fetch(__LINE__, "chained", "inter", "www-cl", FETCH_OK, "", POLICY);
+		CHECK_INT(xcache_stats.hits, hits + 1);
+		CHECK(F.xch.via_cache);
+	}
 	serve_and_fetch(__LINE__, "wildcard", NULL, "www-cl", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "good", NULL, "www-404", FETCH_ERR_FETCH, "http-status-404", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-301", FETCH_ERR_FETCH, "http-status-301", "");
