@@ -493,6 +493,8 @@ struct anchors {
 	br_x509_trust_anchor *ta;
 	size_t n;
 	unsigned gen;                   /* a new one at each load, never 0 */
+	uint64_t *dnkey;                /* anchors_dn_key of each ta[i].dn */
+	int all_ca;                     /* no end-entity (direct trust) anchor */
 	/* private: storage owned by the loader */
 	void *mem;
 };
@@ -526,6 +528,11 @@ size_t anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped);
  * der, with the CA flag as br_x509_decoder reads it.  Pure. */
 int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
                        struct cert_anchor *a);
+/* The issuer Name TLV of the certificate at der[0..len): 0, or -1.  Pure. */
+int anchors_cert_issuer(const unsigned char *der, size_t len,
+                        const unsigned char **dn, size_t *dnlen);
+/* First 8 bytes of the SHA-256 of a DN, as anchors->dnkey holds them. */
+uint64_t anchors_dn_key(const unsigned char *dn, size_t len);
 
 /* ---- x509cache.c: intermediates verified once ------------------------- */
 #define XCHAIN_BUF 4096            /* leaf + intermediate held back per fetch */
@@ -544,6 +551,7 @@ struct xchain {
 	int via_cache;             /* the leaf was checked against a remembered one */
 	int candidate;             /* certificate 2 checked under an anchor */
 	unsigned char id[32];      /* SHA-256 of certificate 2 */
+	br_x509_trust_anchor sel[4];    /* the anchors a certificate's issuer can be */
 	unsigned char buf[XCHAIN_BUF];
 };
 struct xcache_stats {

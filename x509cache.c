@@ -232,6 +232,38 @@ xch(const br_x509_class *const *ctx)
 	return (struct xchain *)(uintptr_t)((uintptr_t)ctx - offsetof(struct xchain, vtable));
 }
 
+/* x509_minimal hashes the DN of every anchor at the end of every
+ * certificate (150 anchors: 300 SHA-256 runs a chain), and tries those
+ * equal to the certificate's issuer: give it only those, found by the
+ * keys hashed at load.  A certificate it cannot read, more than four
+ * candidates, or an end-entity anchor (matched by subject, not issuer)
+ * in the bundle: all of them, as before. */
+static void
+select_anchors(struct xchain *x, int i)
+{
+	const struct anchors *ta = x->ta;
+	const unsigned char *dn;
+	size_t len, k;
+	uint64_t key;
+	int n = 0;
+
+	x->xc->trust_anchors = ta->ta;
+	x->xc->trust_anchors_num = ta->n;
+	if (!ta->all_ca || ta->dnkey == NULL ||
+	    anchors_cert_issuer(x->buf + x->off[i], x->got[i], &dn, &len) < 0)
+		return;
+	key = anchors_dn_key(dn, len);
+	for (k = 0; k < ta->n; k++) {
+		if (ta->dnkey[k] != key)
+			continue;
+		if (n == 4)
+			return;
+		x->sel[n++] = ta->ta[k];
+	}
+	x->xc->trust_anchors = x->sel;
+	x->xc->trust_anchors_num = (size_t)n;
+}
+
 /* certificate i of the held-back ones to x509_minimal */
 static void
 feed(struct xchain *x, int i, int end)
@@ -250,8 +282,12 @@ flush(struct xchain *x)
 {
 	int i;
 
-	for (i = 0; i < x->ncert; i++)
+	for (i = 0; i < x->ncert; i++) {
+		select_anchors(x, i);
 		feed(x, i, i < x->ncert - 1 || !x->open);
+	}
+	x->xc->trust_anchors = x->ta->ta;
+	x->xc->trust_anchors_num = x->ta->n;
 	x->pass = 1;
 }
 
@@ -274,11 +310,12 @@ decide(struct xchain *x)
 	if (e != NULL) {
 		xc->trust_anchors = &e->ta;
 		xc->trust_anchors_num = 1;
+	} else {
+		select_anchors(x, 0);
 	}
 	feed(x, 0, 1);
 	leaf_err = xc->err;
-	xc->trust_anchors = x->ta->ta;
-	xc->trust_anchors_num = x->ta->n;
+	select_anchors(x, 1);
 	if (e != NULL && leaf_err == BR_ERR_X509_OK) {
 		x->via_cache = 1;
 		e->used = ++xcache_tick;
@@ -290,6 +327,8 @@ decide(struct xchain *x)
 	 * else the intermediate is checked against the anchors as usual */
 	feed(x, 1, 1);
 	x->candidate = e == NULL && leaf_err == 0 && xc->err == BR_ERR_X509_OK;
+	xc->trust_anchors = x->ta->ta;  /* further certificates: every anchor */
+	xc->trust_anchors_num = x->ta->n;
 	x->pass = 1;
 }
 

@@ -40,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	br_x509_trust_anchor t;
 	struct anchors ta;
 	uint32_t day, day2;
+	uint64_t dnkey;
 	unsigned full, cached;
 	int i, via, via_full;
 
@@ -72,6 +73,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ta, 0, sizeof ta);
 	ta.ta = &t;
 	ta.n = 1;
+	dnkey = anchors_dn_key(a.dn, a.dnlen);  /* anchors picked by issuer, as loaded */
+	ta.dnkey = &dnkey;
+	ta.all_ca = a.is_ca;
 	ta.gen = ++gen ? gen : ++gen;   /* a new bundle: an empty cache */
 
 	(void)xchain_check(&ta, HOST, der + 1, len + 1, 2, day, 43200, &via);

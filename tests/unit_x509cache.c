@@ -185,6 +185,29 @@ main(int argc, char **argv)
 		CHECK_INT(via, 0);
 		anchors_free(&ta2);
 	}
+	/* among the system's anchors (each certificate is given only those
+	 * its issuer can be), and with an end-entity anchor in the bundle
+	 * (then all of them, since those match by subject) */
+	snprintf(cmd, sizeof cmd, "cd '%s' && cat /etc/ssl/certs/ca-certificates.crt ca.pem > big.pem && "
+	    "cat ca.pem good.pem > withee.pem", dir);
+	CHECK(system(cmd) == 0);
+	snprintf(p, sizeof p, "%s/big.pem", dir);
+	if (anchors_load(&ta2, p, err, sizeof err) == 0) {
+		CHECK(ta2.n > 100 && ta2.all_ca);
+		r = check(&ta2, HOST, &chained, &inter, 0, &via);
+		CHECK_INT(r, 0);
+		r = check(&ta2, HOST, &chained, &untrusted, 0, &via);
+		CHECK_INT(r, BR_ERR_X509_NOT_TRUSTED);
+		anchors_free(&ta2);
+	}
+	snprintf(p, sizeof p, "%s/withee.pem", dir);
+	if (anchors_load(&ta2, p, err, sizeof err) == 0) {
+		CHECK_INT(ta2.n, 2);
+		CHECK_INT(ta2.all_ca, 0);
+		r = check(&ta2, HOST, &chained, &inter, 0, &via);
+		CHECK_INT(r, 0);
+		anchors_free(&ta2);
+	}
 	anchors_free(&ta);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	(void)!system(cmd);
