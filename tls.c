@@ -361,9 +361,13 @@ tls_begin(struct tls_fetch *f)
 	f->t_connect = mono_now();
 	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
 	tls_set_time(f);
-	/* the system seeder may be missing in a chroot: add our own */
-	if (rand_fill(seed, sizeof seed) == 0)
+	/* the system seeder may be missing in a chroot: add our own, from
+	 * getrandom; with it, BearSSL need not try its own seeder again
+	 * (/dev/urandom opened, read and closed at every fetch) */
+	if (rand_fill(seed, sizeof seed) == 0) {
 		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
+		f->sc.eng.rng_os_rand_done = 1;
+	}
 	/* SNI and the name checked in the certificate are both host (TLS-1) */
 	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
 		fetch_tls_finish(f, br_ssl_engine_last_error(&f->sc.eng));
@@ -630,9 +634,12 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 		BR_TLS_RSA_WITH_AES_128_CBC_SHA,
 		BR_TLS_RSA_WITH_AES_256_CBC_SHA,
 	};
+	/* the engine hashes every handshake byte with each of these: the
+	 * PRFs need SHA-256 and SHA-384, and they (with SHA-1 for old
+	 * servers) are what we offer for the server's key exchange
+	 * signature; certificates may use any (xchain_minimal_init) */
 	static const br_hash_class *const hashes[] = {
-		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
-		&br_sha384_vtable, &br_sha512_vtable
+		&br_sha1_vtable, &br_sha256_vtable, &br_sha384_vtable
 	};
 	br_ssl_engine_context *eng = &cc->eng;
 	size_t i;
