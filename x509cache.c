@@ -304,7 +304,9 @@ decide(struct xchain *x)
 	br_sha256_init(&h);
 	br_sha256_update(&h, x->buf + x->off[1], x->got[1]);
 	br_sha256_out(&h, x->id);
-	e = xcache_find(x->id);
+	/* a fetch begun under the bundle before a reload uses nothing
+	 * remembered under the new one, and adds nothing to it */
+	e = x->ta->gen == xcache_gen ? xcache_find(x->id) : NULL;
 	if (e != NULL && !in_validity(e, xc->days, xc->seconds))
 		e = NULL;               /* expired, or not yet valid: never from the cache */
 	if (e != NULL) {
@@ -407,7 +409,7 @@ xs_end_chain(const br_x509_class **ctx)
 	if (!x->pass)
 		flush(x);
 	err = x->xc->vtable->end_chain(&x->xc->vtable);
-	if (err == 0 && x->candidate)
+	if (err == 0 && x->candidate && x->ta->gen == xcache_gen)
 		(void)xcache_add(x->buf + x->off[1], x->got[1], x->id);
 	return err;
 }

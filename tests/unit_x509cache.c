@@ -177,6 +177,41 @@ main(int argc, char **argv)
 		CHECK_INT(via, 1);
 		anchors_free(&ta2);
 	}
+	/* a fetch begun before a reload (old bundle) ends after a fetch under
+	 * the new one began: what it verified is not kept for the new one */
+	xcache_clear();
+	if (anchors_load(&ta2, p, err, sizeof err) == 0) {
+		static br_x509_minimal_context xa, xb;
+		static struct xchain ca, cb;
+		const br_x509_class **a = &ca.vtable, **b = &cb.vtable;
+
+		xchain_minimal_init(&xa, &ta);
+		br_x509_minimal_set_time(&xa, today, secs);
+		xchain_init(&ca, &xa, &ta);
+		xchain_minimal_init(&xb, &ta2);
+		br_x509_minimal_set_time(&xb, today, secs);
+		xchain_init(&cb, &xb, &ta2);
+		(*a)->start_chain(a, HOST);
+		(*b)->start_chain(b, HOST);     /* the new bundle's first chain */
+		(*a)->start_cert(a, (uint32_t)chained.len);
+		(*a)->append(a, chained.b, chained.len);
+		(*a)->end_cert(a);
+		(*a)->start_cert(a, (uint32_t)inter.len);
+		(*a)->append(a, inter.b, inter.len);
+		(*a)->end_cert(a);
+		CHECK_INT((*a)->end_chain(a), 0);
+		CHECK_INT(xcache_count(), 0);
+		(*b)->start_cert(b, (uint32_t)chained.len);
+		(*b)->append(b, chained.b, chained.len);
+		(*b)->end_cert(b);
+		(*b)->start_cert(b, (uint32_t)inter.len);
+		(*b)->append(b, inter.b, inter.len);
+		(*b)->end_cert(b);
+		CHECK_INT((*b)->end_chain(b), 0);
+		CHECK_INT(cb.via_cache, 0);
+		CHECK_INT(xcache_count(), 1);
+		anchors_free(&ta2);
+	}
 	/* a bundle without the intermediate's CA: refused, not from the cache */
 	snprintf(p, sizeof p, "%s/otherca.pem", dir);
 	if (anchors_load(&ta2, p, err, sizeof err) == 0) {
