@@ -535,7 +535,7 @@ int anchors_cert_issuer(const unsigned char *der, size_t len,
 uint64_t anchors_dn_key(const unsigned char *dn, size_t len);
 
 /* ---- x509cache.c: intermediates verified once ------------------------- */
-#define XCHAIN_BUF 4096            /* leaf + intermediate held back per fetch */
+#define XCHAIN_BUF 8192            /* leaf + intermediate held back, at most */
 /* A br_x509_class in front of an x509_minimal context: it holds back the
  * first two certificates, then checks the leaf against the intermediate
  * remembered under the second one's SHA-256 (if any, still valid), else
@@ -552,7 +552,8 @@ struct xchain {
 	int candidate;             /* certificate 2 checked under an anchor */
 	unsigned char id[32];      /* SHA-256 of certificate 2 */
 	br_x509_trust_anchor sel[4];    /* the anchors a certificate's issuer can be */
-	unsigned char buf[XCHAIN_BUF];
+	unsigned char *buf;        /* the user's, free while certificates come */
+	size_t cap;
 };
 struct xcache_stats {
 	unsigned long hits, misses, added;
@@ -561,8 +562,10 @@ extern struct xcache_stats xcache_stats;
 /* x509_minimal with the hashes and public-key code a TLS client needs */
 void xchain_minimal_init(br_x509_minimal_context *xc, const struct anchors *ta);
 /* Set up x in front of xc (which x's user starts and times); ta must
- * outlive it.  A new ta->gen empties the cache at the next chain. */
-void xchain_init(struct xchain *x, br_x509_minimal_context *xc, const struct anchors *ta);
+ * outlive it, and buf[0..cap) (up to XCHAIN_BUF used) must be free for x
+ * until the chain ends.  A new ta->gen empties the cache at the next chain. */
+void xchain_init(struct xchain *x, br_x509_minimal_context *xc, const struct anchors *ta,
+                 unsigned char *buf, size_t cap);
 /* Check the chain der[0..n) for name at (days, secs) as a handshake would,
  * through the cache: 0 or a BR_ERR_X509_* code; *via_cache 1 when the leaf
  * was checked against a remembered intermediate.  For tests. */

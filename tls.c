@@ -646,6 +646,9 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 
 	br_ssl_client_zero(cc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	/* one handshake per fetch: a renegotiation would also bring a second
+	 * certificate chain into the body buffer under the response */
+	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
 	xchain_minimal_init(xc, ta);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
@@ -732,7 +735,9 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 	f->san.len = sizeof f->san_name;
 	f->san.status = 0;
 	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
-	xchain_init(&f->xch, &f->xc, ta);
+	/* the certificates wait in the body buffer: no response before the
+	 * handshake is over, and the chain is done with by then */
+	xchain_init(&f->xch, &f->xc, ta, f->body, sizeof f->body);
 	f->xwrap_vtable = &xw_class;
 	f->san_seen = 0;
 	br_ssl_engine_set_x509(&f->sc.eng, &f->xwrap_vtable);

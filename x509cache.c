@@ -17,7 +17,8 @@
  * (a new anchors generation: start, SIGHUP) forgets everything.
  *
  * To know the intermediate before the leaf is checked, the wrapper holds
- * back the first two certificates (XCHAIN_BUF bytes) and replays them; a
+ * back the first two certificates (XCHAIN_BUF bytes, in the fetch's body
+ * buffer, which is idle until the handshake is over) and replays them; a
  * chain that does not fit is checked in full as it streams.
  */
 #include <string.h>
@@ -356,7 +357,7 @@ xs_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct xchain *x = xch(ctx);
 
-	if (!x->pass && x->ncert < 2 && length <= sizeof x->buf - x->used) {
+	if (!x->pass && x->ncert < 2 && length <= x->cap - x->used) {
 		x->off[x->ncert] = x->used;
 		x->clen[x->ncert] = length;
 		x->got[x->ncert] = 0;
@@ -429,11 +430,14 @@ static const br_x509_class xchain_class = {
 };
 
 void
-xchain_init(struct xchain *x, br_x509_minimal_context *xc, const struct anchors *ta)
+xchain_init(struct xchain *x, br_x509_minimal_context *xc, const struct anchors *ta,
+    unsigned char *buf, size_t cap)
 {
 	x->vtable = &xchain_class;
 	x->xc = xc;
 	x->ta = ta;
+	x->buf = buf;
+	x->cap = cap < XCHAIN_BUF ? cap : XCHAIN_BUF;
 	x->pass = 1;
 }
 
@@ -445,12 +449,13 @@ xchain_check(const struct anchors *ta, const char *name, const unsigned char *co
 {
 	static br_x509_minimal_context xc;
 	static struct xchain x;
+	static unsigned char buf[XCHAIN_BUF];
 	const br_x509_class **c = &x.vtable;
 	int i;
 
 	xchain_minimal_init(&xc, ta);
 	br_x509_minimal_set_time(&xc, days, secs);
-	xchain_init(&x, &xc, ta);
+	xchain_init(&x, &xc, ta, buf, sizeof buf);
 	(*c)->start_chain(c, name);
 	for (i = 0; i < n; i++) {
 		(*c)->start_cert(c, (uint32_t)len[i]);

@@ -183,14 +183,15 @@ main(int argc, char **argv)
 	if (anchors_load(&ta2, p, err, sizeof err) == 0) {
 		static br_x509_minimal_context xa, xb;
 		static struct xchain ca, cb;
+		static unsigned char ba[XCHAIN_BUF], bb[XCHAIN_BUF];
 		const br_x509_class **a = &ca.vtable, **b = &cb.vtable;
 
 		xchain_minimal_init(&xa, &ta);
 		br_x509_minimal_set_time(&xa, today, secs);
-		xchain_init(&ca, &xa, &ta);
+		xchain_init(&ca, &xa, &ta, ba, sizeof ba);
 		xchain_minimal_init(&xb, &ta2);
 		br_x509_minimal_set_time(&xb, today, secs);
-		xchain_init(&cb, &xb, &ta2);
+		xchain_init(&cb, &xb, &ta2, bb, sizeof bb);
 		(*a)->start_chain(a, HOST);
 		(*b)->start_chain(b, HOST);     /* the new bundle's first chain */
 		(*a)->start_cert(a, (uint32_t)chained.len);
