@@ -24,7 +24,7 @@ KEY=${BENCH_KEY:-ec}
 # them (rsa: RSA-4096 root, RSA-2048 intermediate and leaves; ecdsa: P-384
 # root and intermediate, P-256 leaves; p256: a P-256 root signing P-256
 # leaves, no intermediate).  BENCH_PHASES=cold runs those fills alone.
-CHAINS=${BENCH_CHAIN:-rsa ecdsa p256}
+CHAINS=${BENCH_CHAIN-rsa ecdsa p256}
 PHASES=${BENCH_PHASES:-all}
 CHAIN_REPS=${BENCH_CHAIN_REPS:-2}
 CERT_NAMES=${BENCH_CERT_NAMES:-10}
