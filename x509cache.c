@@ -203,6 +203,8 @@ xcache_add(const unsigned char *der, size_t len, const unsigned char id[32])
 	}
 	e->live = 1;
 	xcache_stats.added++;
+	log_debug("intermediate CA certificate checked, remembered (%d of %d)",
+	    xcache_count(), XCACHE_N);
 	return 0;
 }
 
