@@ -7,7 +7,7 @@
  *
  * So an intermediate that x509_minimal accepted directly under an anchor,
  * in a chain it accepted in full, is remembered by the SHA-256 of its DER,
- * with its subject, key and validity.  A later chain whose second
+ * with its subject, key, validity and the anchor it chains to.  A later chain whose second
  * certificate has that same hash, while that validity holds, has its leaf
  * checked by x509_minimal with the remembered intermediate as its only (CA)
  * trust anchor: the leaf's signature under that key, its issuer against
@@ -34,6 +34,7 @@ struct xentry {
 	int live;
 	uint32_t nb_days, nb_secs, na_days, na_secs;    /* BearSSL's day count */
 	uint32_t used;          /* last use, for eviction */
+	uint64_t anchor;        /* anchors_dn_key of the anchor it chains to */
 	br_x509_trust_anchor ta;        /* points into dn[] and key[] */
 	unsigned char dn[XC_DN_MAX];
 	unsigned char key[XC_KEY_MAX];
@@ -109,6 +110,19 @@ x509_time(const unsigned char **d, size_t *len, uint32_t *days, uint32_t *secs)
 	return 0;
 }
 
+/* The anchor e chains to is in ta (it cannot be gone without a new
+ * generation; checked all the same). */
+static int
+anchor_there(const struct xentry *e, const struct anchors *ta)
+{
+	size_t k;
+
+	for (k = 0; ta->dnkey != NULL && k < ta->n; k++)
+		if (ta->dnkey[k] == e->anchor)
+			return 1;
+	return 0;
+}
+
 /* nb <= now <= na, as x509_minimal compares them */
 static int
 in_validity(const struct xentry *e, uint32_t days, uint32_t secs)
@@ -153,15 +167,15 @@ xcache_add(const unsigned char *der, size_t len, const unsigned char id[32])
 {
 	struct cert_anchor a;
 	struct xentry *e = xcache_find(id), *old = &xcache[0];
-	const unsigned char *v;
-	size_t used, vlen, klen;
+	const unsigned char *v, *issuer;
+	size_t used, vlen, klen, ilen;
 	uint32_t t[4];
 	int i;
 
 	if (e != NULL)
 		return 0;
 	if (anchors_cert_parse(der, len, &used, &a) < 0 || used != len || !a.is_ca ||
-	    a.dnlen > XC_DN_MAX)
+	    a.dnlen > XC_DN_MAX || anchors_cert_issuer(der, len, &issuer, &ilen) < 0)
 		return -1;
 	v = a.validity;
 	vlen = a.validitylen;
@@ -187,6 +201,7 @@ xcache_add(const unsigned char *der, size_t len, const unsigned char id[32])
 	e->na_days = t[2];
 	e->na_secs = t[3];
 	e->used = ++xcache_tick;
+	e->anchor = anchors_dn_key(issuer, ilen);
 	e->ta.dn.data = memcpy(e->dn, a.dn, a.dnlen);
 	e->ta.dn.len = a.dnlen;
 	e->ta.flags = BR_X509_TA_CA;
@@ -310,8 +325,8 @@ decide(struct xchain *x)
 	/* a fetch begun under the bundle before a reload uses nothing
 	 * remembered under the new one, and adds nothing to it */
 	e = x->ta->gen == xcache_gen ? xcache_find(x->id) : NULL;
-	if (e != NULL && !in_validity(e, xc->days, xc->seconds))
-		e = NULL;               /* expired, or not yet valid: never from the cache */
+	if (e != NULL && (!in_validity(e, xc->days, xc->seconds) || !anchor_there(e, x->ta)))
+		e = NULL;               /* expired, not yet valid, or its anchor gone */
 	if (e != NULL) {
 		xc->trust_anchors = &e->ta;
 		xc->trust_anchors_num = 1;

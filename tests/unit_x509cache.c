@@ -137,6 +137,21 @@ main(int argc, char **argv)
 	r = check(&ta, HOST, &longleaf, &inter, -1, &via);  /* before notBefore */
 	CHECK_INT(r, BR_ERR_X509_EXPIRED);
 	CHECK_INT(via, 0);
+	/* the anchor it chains to no longer in the bundle (as if it were
+	 * replaced in place): not from the cache */
+	{
+		size_t k;
+
+		for (k = 0; k < ta.n; k++)
+			ta.dnkey[k] ^= 1;
+		r = check(&ta, HOST, &chained, &inter, 0, &via);
+		CHECK_INT(via, 0);
+		CHECK(r != 0);
+		for (k = 0; k < ta.n; k++)
+			ta.dnkey[k] ^= 1;
+		r = check(&ta, HOST, &chained, &inter, 0, &via);
+		CHECK_INT(via, 1);
+	}
 	/* same name and key under a CA nobody trusts: refused, never kept */
 	r = check(&ta, HOST, &chained, &untrusted, 0, &via);
 	CHECK_INT(r, BR_ERR_X509_NOT_TRUSTED);
