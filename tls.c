@@ -251,8 +251,8 @@ be16(const unsigned char *p)
 	return (size_t)p[0] << 8 | p[1];
 }
 
-/* The offset of x25519 in the supported_groups of the ClientHello record
- * r[0..len) moved to the front: 1 if reordered, else 0.  Pure. */
+/* x25519 moved to the front of the supported_groups of the ClientHello
+ * record r[0..len), in place: 1 if it moved, else 0.  Pure. */
 int
 tls_hello_x25519_first(unsigned char *r, size_t len)
 {
