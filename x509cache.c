@@ -340,6 +340,7 @@ decide(struct xchain *x)
 		x->via_cache = 1;
 		e->used = ++xcache_tick;
 		xcache_stats.hits++;
+		log_debug("leaf checked against a remembered intermediate CA certificate");
 	} else {
 		xcache_stats.misses++;
 	}
