@@ -54,6 +54,7 @@ if [ -x build/mtasts-asan ]; then
 	run asan-test_metrics env MTASTS=build/mtasts-asan sh tests/e2e/test_metrics.sh
 	run asan-test_control env MTASTS=build/mtasts-asan sh tests/e2e/test_control.sh
 	run asan-test_tls_suites env MTASTS=build/mtasts-asan sh tests/e2e/test_tls_suites.sh
+	run asan-test_x509cache env MTASTS=build/mtasts-asan sh tests/e2e/test_x509cache.sh
 fi
 if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
 	rm -f build/valgrind.*.log
