@@ -64,20 +64,21 @@ UNIT_SRCS = $(wildcard tests/unit_*.c)
 UNITS     = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # tests/unit_X.c tests X.c; DEPS_X names the other modules it needs.
-DEPS_tls    = http.c anchors.c
+DEPS_tls    = http.c anchors.c x509cache.c
+DEPS_x509cache = anchors.c
 DEPS_policy = dns.c http.c netstring.c
 DEPS_resp   = shared.c
 DEPS_conf   = dns.c
 DEPS_key    = idn.c
 DEPS_dane   = danejob.c lookup.c pool.c conf.c dns.c snapshot.c cache.c key.c idn.c policy.c http.c \
-              tls.c anchors.c redis.c resp.c shared.c netstring.c
+              tls.c anchors.c x509cache.c redis.c resp.c shared.c netstring.c
 DEPS_snapshot = cache.c policy.c key.c idn.c dns.c http.c netstring.c
-DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c policy.c cache.c danejob.c dane.c redis.c resp.c shared.c netstring.c
+DEPS_lookup = pool.c conf.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c danejob.c dane.c redis.c resp.c shared.c netstring.c
 DEPS_metrics = cache.c http.c json.c
 DEPS_httpd  = metrics.c cache.c http.c json.c
-DEPS_server = lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c redis.c resp.c shared.c
+DEPS_server = lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c redis.c resp.c shared.c
 DEPS_control = key.c idn.c json.c policy.c snapshot.c cache.c dns.c http.c
-DEPS_controld = control.c server.c lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
+DEPS_controld = control.c server.c lookup.c danejob.c dane.c pool.c conf.c key.c idn.c netstring.c dns.c http.c tls.c anchors.c x509cache.c policy.c cache.c json.c snapshot.c metrics.c httpd.c redis.c resp.c shared.c
 $(B)/tests/unit_%: tests/unit_%.c %.c util.c log.c $(HDRS) tests/unit.h
 	@mkdir -p $(B)/tests
 	$(TCC) $(TFLAGS) -o $@ $< $(sort $*.c $(DEPS_$*) util.c log.c) $(BEARSSL_LIB)

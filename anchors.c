@@ -341,7 +341,7 @@ extensions_is_ca(struct der exts)
 int
 anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct cert_anchor *a)
 {
-	struct der all = { der, len }, cert, tbs, subject_tlv, subject, spki, v;
+	struct der all = { der, len }, cert, tbs, subject_tlv, subject, spki, validity, v;
 	int ca = 0;
 
 	memset(a, 0, sizeof *a);
@@ -356,7 +356,7 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 	if (der_skip(&tbs, 0x02) < 0 ||         /* serialNumber */
 	    der_skip(&tbs, 0x30) < 0 ||         /* signature */
 	    der_skip(&tbs, 0x30) < 0 ||         /* issuer */
-	    der_skip(&tbs, 0x30) < 0 ||         /* validity */
+	    der_take(&tbs, 0x30, &validity, NULL) < 0 ||
 	    der_take(&tbs, 0x30, &subject, &subject_tlv) < 0 ||
 	    der_take(&tbs, 0x30, &spki, NULL) < 0 ||
 	    spki_parse(spki, a) < 0)
@@ -376,8 +376,46 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 	}
 	a->dn = subject_tlv.p;
 	a->dnlen = subject_tlv.len;
+	a->validity = validity.p;
+	a->validitylen = validity.len;
 	a->is_ca = ca;
 	return 0;
+}
+
+/* The issuer Name (the whole TLV) of the certificate at der[0..len), as
+ * x509_minimal hashes it to look for anchors: 0, or -1.  Pure. */
+int
+anchors_cert_issuer(const unsigned char *der, size_t len, const unsigned char **dn, size_t *dnlen)
+{
+	struct der all = { der, len }, cert, tbs, issuer, v;
+
+	if (der_take(&all, 0x30, &cert, NULL) < 0 || der_take(&cert, 0x30, &tbs, NULL) < 0 ||
+	    (tbs.len > 0 && tbs.p[0] == 0xa0 && der_skip(&tbs, 0xa0) < 0) ||
+	    der_skip(&tbs, 0x02) < 0 || der_skip(&tbs, 0x30) < 0 ||
+	    der_take(&tbs, 0x30, &v, &issuer) < 0)
+		return -1;
+	*dn = issuer.p;
+	*dnlen = issuer.len;
+	return 0;
+}
+
+/* The first 8 bytes of the SHA-256 of a DN: which anchors a certificate's
+ * issuer can be, without hashing every anchor's DN at every certificate as
+ * x509_minimal does (two equal keys only mean one more anchor to try). */
+uint64_t
+anchors_dn_key(const unsigned char *dn, size_t len)
+{
+	br_sha256_context h;
+	unsigned char out[32];
+	uint64_t k = 0;
+	int i;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, dn, len);
+	br_sha256_out(&h, out);
+	for (i = 0; i < 8; i++)
+		k = k << 8 | out[i];
+	return k;
 }
 
 /* ---- the bundle -------------------------------------------------------- */
@@ -429,6 +467,8 @@ anchors_walk(const unsigned char *der, size_t len, br_x509_trust_anchor *ta,
 	}
 }
 
+static unsigned generation;
+
 int
 anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 {
@@ -446,17 +486,24 @@ anchors_load(struct anchors *a, const char *path, char *err, size_t errlen)
 		free(buf);
 		return -1;
 	}
-	/* one region: the anchor array, then the DNs and keys */
-	head = n * sizeof(br_x509_trust_anchor);
+	/* one region: the anchor array, the DN keys, then the DNs and keys */
+	head = n * (sizeof(br_x509_trust_anchor) + sizeof(uint64_t));
 	if ((a->mem = malloc(head + bytes)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		free(buf);
 		return -1;
 	}
 	a->ta = a->mem;
+	a->gen = ++generation;  /* intermediates verified under another bundle do not count */
 	anchors_walk(buf, len, a->ta, (unsigned char *)a->mem + head, &n2, &bytes2, &ignored);
 	free(buf);
 	a->n = n2;
+	a->dnkey = (uint64_t *)(void *)(a->ta + n2);
+	a->all_ca = 1;
+	for (n = 0; n < n2; n++) {
+		a->dnkey[n] = anchors_dn_key(a->ta[n].dn.data, a->ta[n].dn.len);
+		a->all_ca &= (a->ta[n].flags & BR_X509_TA_CA) != 0;
+	}
 	if (skipped > 0)
 		log_warnx("%s: %d PEM objects skipped", path, skipped);
 	return 0;

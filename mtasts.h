@@ -658,6 +658,9 @@ const char *policy_mode_str(enum sts_mode m);
 struct anchors {
 	br_x509_trust_anchor *ta;
 	size_t n;
+	unsigned gen;                   /* a new one at each load, never 0 */
+	uint64_t *dnkey;                /* anchors_dn_key of each ta[i].dn */
+	int all_ca;                     /* no end-entity (direct trust) anchor */
 	/* private: storage owned by the loader */
 	void *mem;
 };
@@ -679,6 +682,8 @@ struct cert_anchor {
 	const unsigned char *q;
 	size_t qlen;
 	int is_ca;                      /* basicConstraints cA */
+	const unsigned char *validity;  /* contents of the Validity SEQUENCE */
+	size_t validitylen;
 };
 /* PEM certificates -> concatenated DER, in place; returns the DER length.
  * Broken certificate objects are dropped and counted in *skipped (which
@@ -689,6 +694,54 @@ size_t anchors_pem_to_der(unsigned char *buf, size_t len, int *skipped);
  * der, with the CA flag as br_x509_decoder reads it.  Pure. */
 int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
                        struct cert_anchor *a);
+/* The issuer Name TLV of the certificate at der[0..len): 0, or -1.  Pure. */
+int anchors_cert_issuer(const unsigned char *der, size_t len,
+                        const unsigned char **dn, size_t *dnlen);
+/* First 8 bytes of the SHA-256 of a DN, as anchors->dnkey holds them. */
+uint64_t anchors_dn_key(const unsigned char *dn, size_t len);
+
+/* ---- x509cache.c: intermediates verified once ------------------------- */
+#define XCHAIN_BUF 8192            /* leaf + intermediate held back, at most */
+/* A br_x509_class in front of an x509_minimal context: it holds back the
+ * first two certificates, then checks the leaf against the intermediate
+ * remembered under the second one's SHA-256 (if any, still valid), else
+ * the chain in full; a fully verified intermediate directly under an
+ * anchor is remembered.  Embedded in its user, never moved once started. */
+struct xchain {
+	const br_x509_class *vtable;
+	br_x509_minimal_context *xc;
+	const struct anchors *ta;
+	int pass;                  /* bytes go straight to xc now */
+	int ncert, open;           /* held back so far; the last one unfinished */
+	size_t off[2], clen[2], got[2], used;
+	int via_cache;             /* the leaf was checked against a remembered one */
+	int candidate;             /* certificate 2 checked under an anchor */
+	unsigned char id[32];      /* SHA-256 of certificate 2 */
+	br_x509_trust_anchor sel[4];    /* the anchors a certificate's issuer can be */
+	unsigned char *buf;        /* the user's, free while certificates come */
+	size_t cap;
+};
+struct xcache_stats {
+	unsigned long hits, misses, added;
+};
+extern struct xcache_stats xcache_stats;
+/* x509_minimal with the hashes and public-key code a TLS client needs */
+void xchain_minimal_init(br_x509_minimal_context *xc, const struct anchors *ta);
+/* Set up x in front of xc (which x's user starts and times); ta must
+ * outlive it, and buf[0..cap) (up to XCHAIN_BUF used) must be free for x
+ * until the chain ends.  A new ta->gen empties the cache at the next chain. */
+void xchain_init(struct xchain *x, br_x509_minimal_context *xc, const struct anchors *ta,
+                 unsigned char *buf, size_t cap);
+/* Check the chain der[0..n) for name at (days, secs) as a handshake would,
+ * through the cache: 0 or a BR_ERR_X509_* code; *via_cache 1 when the leaf
+ * was checked against a remembered intermediate.  For tests. */
+unsigned xchain_check(const struct anchors *ta, const char *name,
+                      const unsigned char *const *der, const size_t *len, int n,
+                      uint32_t days, uint32_t secs, int *via_cache);
+void xcache_clear(void);
+int xcache_count(void);            /* intermediates remembered */
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t days_from_civil(int64_t y, int m, int d);
 
 /* ---- tls.c: non-blocking HTTPS GET ------------------------------------ */
 
@@ -724,6 +777,7 @@ struct tls_fetch {
 	struct tls_addr addr[2 * DNS_ADDR_MAX];
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
+	struct xchain xch;         /* between the SAN wrapper and xc */
 	struct http_parser http;
 	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	uint8_t body[HTTP_BODY_MAX];
@@ -741,6 +795,10 @@ int tls_fetch_step(struct tls_fetch *f, short revents, msec_t now);
 /* Close the socket, if any; safe to call on a done or never-started fetch
  * whose fd is -1. */
 void tls_fetch_abort(struct tls_fetch *f);
+/* Move x25519 to the front of the supported_groups of the ClientHello
+ * record r[0..len): 1 if it moved, 0 if not there, first, or r is not a
+ * ClientHello record as BearSSL writes it.  Pure. */
+int tls_hello_x25519_first(unsigned char *r, size_t len);
 extern int tls_fetch_port;         /* HTTPS_PORT; tests may change it */
 
 /* ---- conf.c ----------------------------------------------------------- */

@@ -45,7 +45,7 @@ xw_start_chain(const br_x509_class **ctx, const char *server_name)
 	struct tls_fetch *f = xw_fetch(ctx);
 
 	f->san_seen = 0;
-	f->xc.vtable->start_chain(&f->xc.vtable, server_name);
+	f->xch.vtable->start_chain(&f->xch.vtable, server_name);
 }
 
 static void
@@ -53,7 +53,7 @@ xw_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->start_cert(&f->xc.vtable, length);
+	f->xch.vtable->start_cert(&f->xch.vtable, length);
 }
 
 static void
@@ -61,7 +61,7 @@ xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->append(&f->xc.vtable, buf, len);
+	f->xch.vtable->append(&f->xch.vtable, buf, len);
 }
 
 static void
@@ -69,14 +69,14 @@ xw_end_cert(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xc.vtable->end_cert(&f->xc.vtable);
+	f->xch.vtable->end_cert(&f->xch.vtable);
 }
 
 static unsigned
 xw_end_chain(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
-	unsigned err = f->xc.vtable->end_chain(&f->xc.vtable);
+	unsigned err = f->xch.vtable->end_chain(&f->xch.vtable);
 
 	/* status 1 (copied) or -1 (too long, bad encoding): a dNSName exists,
 	 * so BearSSL matched against the SAN and not against the CN */
@@ -91,7 +91,7 @@ xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	return f->xc.vtable->get_pkey(&f->xc.vtable, usages);
+	return f->xch.vtable->get_pkey(&f->xch.vtable, usages);
 }
 
 static const br_x509_class xw_class = {
@@ -194,19 +194,6 @@ tls_error(int err, char *reason, size_t cap)
 
 /* ---- the wall clock (TLS-6) ------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 /* The build date (__DATE__, "Mmm dd yyyy"), and never before 2025-01-01:
  * a wall clock earlier than this has not been set. */
 static int64_t
@@ -238,6 +225,75 @@ tls_set_time(struct tls_fetch *f)
 	/* BearSSL counts days from January 1st, 0 AD */
 	br_x509_minimal_set_time(&f->xc, (uint32_t)(now / 86400 + 719528),
 	    (uint32_t)(now % 86400));
+}
+
+/* ---- X25519 first (issue 14) -------------------------------------------
+ * BearSSL lists its curves in ID order, so secp256r1 (23) comes before
+ * x25519 (29), and a server that follows the client's order (nginx's
+ * default) picks P-256: three times the CPU of X25519 here.  Offering
+ * X25519 alone and retrying would not do: OpenSSL takes the ECDSA
+ * certificate only if its curve is in the client's list.  So the list
+ * keeps every curve and only its order changes: when br_ssl_client_reset
+ * returns, the ClientHello is one plaintext record in the output buffer
+ * and the only message hashed so far, so x25519 moves to the front and
+ * the handshake hash restarts over the bytes that will be sent.  Any
+ * other shape leaves the hello as BearSSL wrote it (P-256 first). */
+
+static size_t
+be16(const unsigned char *p)
+{
+	return (size_t)p[0] << 8 | p[1];
+}
+
+/* x25519 moved to the front of the supported_groups of the ClientHello
+ * record r[0..len), in place: 1 if it moved, else 0.  Pure. */
+int
+tls_hello_x25519_first(unsigned char *r, size_t len)
+{
+	size_t at, end, n;
+
+	if (len < 5 + 4 + 35 || r[0] != 22 || be16(r + 3) != len - 5 || r[5] != 1 ||
+	    ((size_t)r[6] << 16 | be16(r + 7)) != len - 9)
+		return 0;
+	at = 9 + 34;                                    /* version, random */
+	at += 1 + r[at];                                /* session id */
+	if (at + 2 > len)
+		return 0;
+	at += 2 + be16(r + at);                         /* suites */
+	if (at + 1 > len)
+		return 0;
+	at += 1 + r[at];                                /* compression */
+	if (at + 2 > len || at + 2 + be16(r + at) != len)
+		return 0;
+	for (at += 2; at + 4 <= len; at = end) {
+		end = at + 4 + be16(r + at + 2);
+		if (end > len)
+			return 0;
+		if (be16(r + at) != 10 || end - at < 6 || be16(r + at + 4) != end - at - 6)
+			continue;
+		for (n = at + 6; n + 2 <= end; n += 2) {
+			if (be16(r + n) == BR_EC_curve25519) {
+				memmove(r + at + 8, r + at + 6, n - (at + 6));
+				r[at + 6] = 0;
+				r[at + 7] = BR_EC_curve25519;
+				return n != at + 6;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void
+hello_x25519_first(br_ssl_engine_context *eng)
+{
+	size_t len;
+	unsigned char *r = br_ssl_engine_sendrec_buf(eng, &len);
+
+	if (r != NULL && tls_hello_x25519_first(r, len)) {
+		br_multihash_init(&eng->mhash);
+		br_multihash_update(&eng->mhash, r + 5, len - 5);
+	}
 }
 
 /* ---- the fetch state machine ------------------------------------------ */
@@ -299,14 +355,19 @@ tls_begin(struct tls_fetch *f)
 	f->t_connect = mono_now();
 	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
 	tls_set_time(f);
-	/* the system seeder may be missing in a chroot: add our own */
-	if (rand_fill(seed, sizeof seed) == 0)
+	/* the system seeder may be missing in a chroot: add our own, from
+	 * getrandom; with it, BearSSL need not try its own seeder again
+	 * (/dev/urandom opened, read and closed at every fetch) */
+	if (rand_fill(seed, sizeof seed) == 0) {
 		br_ssl_engine_inject_entropy(&f->sc.eng, seed, sizeof seed);
+		f->sc.eng.rng_os_rand_done = 1;
+	}
 	/* SNI and the name checked in the certificate are both host (TLS-1) */
 	if (!br_ssl_client_reset(&f->sc, f->host, 0)) {
 		fetch_tls_finish(f, br_ssl_engine_last_error(&f->sc.eng));
 		return;
 	}
+	hello_x25519_first(&f->sc.eng);
 	tls_pump(f);                    /* the ClientHello goes out now */
 }
 
@@ -543,7 +604,7 @@ tls_pump(struct tls_fetch *f)
  * no 3DES, CCM, static ECDH, MD5 or TLS 1.0 PRF, so they are not linked. */
 static void
 tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
-    const br_x509_trust_anchor *ta, size_t nta)
+    const struct anchors *ta)
 {
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -567,26 +628,26 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 		BR_TLS_RSA_WITH_AES_128_CBC_SHA,
 		BR_TLS_RSA_WITH_AES_256_CBC_SHA,
 	};
+	/* the engine hashes every handshake byte with each of these: the
+	 * PRFs need SHA-256 and SHA-384, and they (with SHA-1 for old
+	 * servers) are what we offer for the server's key exchange
+	 * signature; certificates may use any (xchain_minimal_init) */
 	static const br_hash_class *const hashes[] = {
-		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
-		&br_sha384_vtable, &br_sha512_vtable
+		&br_sha1_vtable, &br_sha256_vtable, &br_sha384_vtable
 	};
 	br_ssl_engine_context *eng = &cc->eng;
 	size_t i;
 
 	br_ssl_client_zero(cc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	/* one handshake per fetch: a renegotiation would also bring a second
+	 * certificate chain into the body buffer under the response */
+	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
-	br_x509_minimal_init(xc, &br_sha256_vtable, ta, nta);
-	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
-		int id = (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
-
-		br_ssl_engine_set_hash(eng, id, hashes[i]);
-		br_x509_minimal_set_hash(xc, id, hashes[i]);
-	}
-	br_x509_minimal_set_rsa(xc, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
-	br_ssl_engine_set_x509(eng, &xc->vtable);
+	xchain_minimal_init(xc, ta);
+	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
+		br_ssl_engine_set_hash(eng, (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) &
+		    BR_HASHDESC_ID_MASK), hashes[i]);
 	br_ssl_client_set_default_rsapub(cc);
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
@@ -661,13 +722,16 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 
 	/* TLS 1.2 only (TLS-4), one mono buffer (TLS-7), the SAN wrapper
 	 * in front of the minimal X.509 engine (TLS-3) */
-	tls_engine_init(&f->sc, &f->xc, ta->ta, ta->n);
+	tls_engine_init(&f->sc, &f->xc, ta);
 	br_ssl_engine_set_buffer(&f->sc.eng, f->iobuf, sizeof f->iobuf, 0);
 	f->san.oid = san_dns_oid;
 	f->san.buf = f->san_name;
 	f->san.len = sizeof f->san_name;
 	f->san.status = 0;
 	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
+	/* the certificates wait in the body buffer: no response before the
+	 * handshake is over, and the chain is done with by then */
+	xchain_init(&f->xch, &f->xc, ta, f->body, sizeof f->body);
 	f->xwrap_vtable = &xw_class;
 	f->san_seen = 0;
 	br_ssl_engine_set_x509(&f->sc.eng, &f->xwrap_vtable);

@@ -20,6 +20,13 @@ REPS=${BENCH_REPS:-3}
 REF_SCALE_MAX=${BENCH_REF_SCALE_MAX:-180}
 CONNECT_CONNS=${BENCH_CONNECT_CONNS:-16}
 KEY=${BENCH_KEY:-ec}
+# BENCH_CHAIN: the chains of the per-chain cold fills, as public CAs issue
+# them (rsa: RSA-4096 root, RSA-2048 intermediate and leaves; ecdsa: P-384
+# root and intermediate, P-256 leaves; p256: a P-256 root signing P-256
+# leaves, no intermediate).  BENCH_PHASES=cold runs those fills alone.
+CHAINS=${BENCH_CHAIN-rsa ecdsa p256}
+PHASES=${BENCH_PHASES:-all}
+CHAIN_REPS=${BENCH_CHAIN_REPS:-2}
 CERT_NAMES=${BENCH_CERT_NAMES:-10}
 HANG=100
 TIMEOUT=4
@@ -41,6 +48,10 @@ PORT_mtasts=8463
 PORT_ceiling=8464
 
 case $N in ''|*[!0-9]*) echo "bench: BENCH_DOMAINS must be a number" >&2; exit 2;; esac
+case $PHASES in all|cold) ;; *) echo "bench: BENCH_PHASES must be all or cold" >&2; exit 2;; esac
+for c in $CHAINS; do
+	case $c in rsa|ecdsa|p256) ;; *) echo "bench: BENCH_CHAIN: rsa, ecdsa or p256, not $c" >&2; exit 2;; esac
+done
 if [ "$N" -lt 1 ] || [ "$N" -gt 100000 ]; then
 	echo "bench: BENCH_DOMAINS must be 1..100000" >&2
 	exit 2
@@ -184,10 +195,6 @@ genkey "$T/ca.key"
 openssl req -x509 -new -config "$T/openssl.cnf" -extensions ca -key "$T/ca.key" \
     -subj "/CN=mtasts bench CA" -days 3 -out "$T/ca.crt"
 genkey "$T/server.key"
-# the system's CA bundle with the test CA last, as a daemon meets it:
-# every start loads ~150 anchors, every handshake searches them
-cat /etc/ssl/certs/ca-certificates.crt "$T/ca.crt" >"/etc/netns/$NS/ssl/certs/ca-certificates.crt"
-note meta.ca_anchors "$(grep -c 'BEGIN CERTIFICATE' "/etc/netns/$NS/ssl/certs/ca-certificates.crt")"
 
 # gencert.sh C G: make certificate c<C>-<G>; xargs runs it on every CPU
 cat >"$T/gencert.sh" <<EOF
@@ -203,8 +210,8 @@ openssl req -x509 -new -config "$T/openssl.cnf" -extensions leaf \\
     -out "$T/c\$1-\$2.tmp"
 mv "$T/c\$1-\$2.tmp" "$T/c\$1-\$2.crt"
 EOF
-make_certs() {	# make_certs UPTO C: the certificates for domains 1..UPTO
-	awk -v n="$1" -v c="$2" -v t="$T" 'BEGIN {
+make_certs() {	# make_certs UPTO C [DIR]: the certificates for domains 1..UPTO
+	awk -v n="$1" -v c="$2" -v t="${3:-$T}" 'BEGIN {
 		for (g = 0; g * c <= n; g++) {
 			if ((g + 1) * c <= 1)
 				continue	# no domain 0
@@ -213,8 +220,57 @@ make_certs() {	# make_certs UPTO C: the certificates for domains 1..UPTO
 				print c, g
 			close(f)
 		}
-	}' | xargs -r -n 2 -P "$NCPU" sh "$T/gencert.sh"
+	}' | xargs -r -n 2 -P "$NCPU" sh "${3:-$T}/gencert.sh"
 }
+
+# chain_pki CHAIN: $T/CHAIN/ with root.crt (for the bundle), issuer.crt/key
+# (what signs the leaves), chain.pem (what nginx sends after the leaf),
+# server.key, and gencert.sh like $T/gencert.sh for those
+chain_pki() {
+	c=$1 D=$T/$1
+	mkdir -p "$D"
+	case $c in
+	rsa)	rk="-algorithm RSA -pkeyopt rsa_keygen_bits:4096"
+		ik="-algorithm RSA -pkeyopt rsa_keygen_bits:2048"; md=sha256 ;;
+	ecdsa)	rk="-algorithm EC -pkeyopt ec_paramgen_curve:P-384"; ik=$rk; md=sha384 ;;
+	p256)	rk="-algorithm EC -pkeyopt ec_paramgen_curve:P-256"; ik=; md=sha256 ;;
+	esac
+	# shellcheck disable=SC2086  # the key options are words
+	openssl genpkey $rk -out "$D/root.key" 2>/dev/null
+	openssl req -x509 -new -config "$T/openssl.cnf" -extensions ca -key "$D/root.key" \
+	    -subj "/CN=mtasts bench $c root" -days 3 "-$md" -out "$D/root.crt"
+	if [ -n "$ik" ]; then
+		# shellcheck disable=SC2086
+		openssl genpkey $ik -out "$D/issuer.key" 2>/dev/null
+		openssl req -new -config "$T/openssl.cnf" -key "$D/issuer.key" \
+		    -subj "/CN=mtasts bench $c intermediate" -out "$D/issuer.csr"
+		openssl x509 -req -in "$D/issuer.csr" -CA "$D/root.crt" -CAkey "$D/root.key" \
+		    -CAcreateserial -days 3 "-$md" -extfile "$T/openssl.cnf" -extensions ca \
+		    -out "$D/issuer.crt" 2>/dev/null
+		cp "$D/issuer.crt" "$D/chain.pem"
+	else
+		cp "$D/root.key" "$D/issuer.key"
+		cp "$D/root.crt" "$D/issuer.crt"
+		: >"$D/chain.pem"
+	fi
+	case $c in
+	rsa)	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/server.key" 2>/dev/null ;;
+	*)	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/server.key" 2>/dev/null ;;
+	esac
+	sed -e "s|$T/server.key|$D/server.key|; s|$T/ca.crt|$D/issuer.crt|; s|$T/ca.key|$D/issuer.key|" \
+	    -e "s|-days 3|-days 3 -$md|; s|$T/c|$D/c|g" \
+	    -e "s|^mv .*|cat \"$D/chain.pem\" >>\"$D/c\$1-\$2.tmp\" \&\& &|" "$T/gencert.sh" >"$D/gencert.sh"
+}
+
+# the system's CA bundle with the test roots last, as a daemon meets it:
+# every start loads ~150 anchors, every handshake searches them
+for c in $CHAINS; do
+	chain_pki "$c"
+done
+# shellcheck disable=SC2046  # one path per chain
+cat /etc/ssl/certs/ca-certificates.crt "$T/ca.crt" $(for c in $CHAINS; do echo "$T/$c/root.crt"; done) \
+    >"/etc/netns/$NS/ssl/certs/ca-certificates.crt"
+note meta.ca_anchors "$(grep -c 'BEGIN CERTIFICATE' "/etc/netns/$NS/ssl/certs/ca-certificates.crt")"
 
 # ---- nginx -----------------------------------------------------------------
 NG=$W/nginx
@@ -249,7 +305,6 @@ http {
 EOF
 cat >"$NG/policy.conf" <<EOF
 listen 127.0.0.1:443 ssl;
-ssl_certificate_key $T/server.key;
 location = /.well-known/mta-sts.txt {
 	return 200 "version: STSv1\nmode: enforce\nmx: mx.\$policy_domain\nmax_age: 86400\n";
 }
@@ -257,8 +312,8 @@ location / {
 	return 404;
 }
 EOF
-nginx_servers() {	# nginx_servers UPTO C: one server block per certificate
-	awk -v n="$1" -v c="$2" -v t="$T" -v inc="$NG/policy.conf" 'BEGIN {
+nginx_servers() {	# nginx_servers UPTO C [DIR]: one server block per certificate
+	awk -v n="$1" -v c="$2" -v t="${3:-$T}" -v inc="$NG/policy.conf" 'BEGIN {
 		for (g = 0; g * c <= n; g++) {
 			if ((g + 1) * c <= 1)
 				continue
@@ -266,7 +321,7 @@ nginx_servers() {	# nginx_servers UPTO C: one server block per certificate
 			printf "server {\n\tserver_name"
 			for (k = lo; k < (g + 1) * c; k++)
 				printf " mta-sts.d%d.bench.test", k
-			printf ";\n\tssl_certificate %s/c%d-%d.crt;\n\tinclude %s;\n}\n", t, c, g, inc
+			printf ";\n\tssl_certificate %s/c%d-%d.crt;\n\tssl_certificate_key %s/server.key;\n\tinclude %s;\n}\n", t, c, g, t, inc
 		}
 	}' >"$NG/servers.conf"
 }
@@ -324,10 +379,10 @@ EOF
 }
 
 NGINX_PID=
-start_web() {	# start_web UPTO: certificates, nginx (re)configured, verified
+start_web() {	# start_web UPTO [DIR]: certificates, nginx (re)configured, verified
 	note "meta.names_per_cert.$1" "$CERT_NAMES"
-	make_certs "$1" "$CERT_NAMES"
-	nginx_servers "$1" "$CERT_NAMES"
+	make_certs "$1" "$CERT_NAMES" "${2:-}"
+	nginx_servers "$1" "$CERT_NAMES" "${2:-}"
 	if [ -z "$NGINX_PID" ]; then
 		$INFRA nginx -p "$NG" -c "$W/nginx.conf" &
 		NGINX_PID=$!
@@ -381,7 +436,7 @@ while time.time() < end:
 
 say "== certificates, nginx, dnsmasq"
 start_dns "$N"
-start_web "$N"
+[ "$PHASES" = all ] && start_web "$N"
 start_hang
 
 # BENCH_SHELL=COMMAND: run COMMAND in the environment instead ("sh" for
@@ -514,8 +569,61 @@ cmd_of() {	# the command line of a daemon
 	esac
 }
 
+hs_mix() {	# hs_mix FROM: nginx's handshakes from line FROM on, counted
+	tail -n "+$1" "$W/handshakes.log" | sort | uniq -c | sort -rn |
+	    awk '{ $1 = $1; printf "%s%s", (NR > 1 ? "; " : ""), $0 }'
+}
+
+# (k) cold fill per chain: each daemon started afresh (empty caches) fills
+# N domains whose certificates the chain's CA issued, while one connection
+# asks for a cached domain; ref and mtasts interleaved, CHAIN_REPS rounds
+# (report.py keeps each one's round of least CPU).  Before the fill, one
+# lookup (of d1) as in (c): it pays for what a daemon does once per CA.
+chain_fills() {
+	for c in $CHAINS; do
+		say "== (k) cold fill, $c chain: $N domains, $CHAIN_REPS rounds"
+		start_web "$N" "$T/$c"
+		r=1
+		while [ "$r" -le "$CHAIN_REPS" ]; do
+			for d in ref mtasts; do
+				[ "$d" = mtasts ] && [ "$have_mtasts" = 0 ] && continue
+				eval "port=\$PORT_$d"
+				# shellcheck disable=SC2046
+				start "$d" "$port" $(cmd_of "$d") || continue
+				eval "pid=\$PID_$d"
+				sleep 0.5
+				hs0=$(wc -l <"$W/handshakes.log")
+				$LOADX -p "$port" -c 1 -o once -r 1:1 -d 0 -t 10000 -e "$EXPECT" >/dev/null 2>&1 || true
+				prof=
+				if [ -n "${BENCH_PROFILE:-}" ] && [ "$d" = mtasts ] && command -v perf >/dev/null; then
+					mkdir -p "$OUT/logs"
+					perf record -q -e cpu-clock -g -p "$pid" -o "$OUT/logs/fill.$c.perf" 2>/dev/null &
+					prof=$!
+					sleep 0.5
+				fi
+				$LOADX -p "$port" -c 1 -r 1:1 -d 600 -e "$EXPECT" -j "chainhits.$c.$d.$r" \
+				    >"$W/chainhits" &
+				hits=$!
+				js=$($LOADX -p "$port" -c 50 -o once -r "1:$N" -d 600 -t 30000 -P "$pid" \
+				    -e "$EXPECT" -j "chain.$c.$d.$r" || true)
+				kill -USR1 "$hits" 2>/dev/null || true
+				wait "$hits" || true
+				[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof" || true; }
+				note "chainhits.$c.$d.$r" "$(cat "$W/chainhits")"
+				note "chain.$c.$d.$r" "$js"
+				note "chainhs.$c.$d.$r" "\"$(hs_mix "$((hs0 + 1))")\""
+				say "   $d round $r: $(field "$js" elapsed_s) s, CPU $(field "$js" daemon_cpu_s) s, $(failed_of "$js") failed $(first_error "$js")"
+				warn_load "$js" "chain.$c.$d"
+				stop "$d"
+			done
+			r=$((r + 1))
+		done
+	done
+}
+
 # phases (a) startup, (b) idle RSS, (c) cold fill, (d) RSS after it
 write_configs "$((N + HANG))" "$PORT_ref" "$PORT_mtasts"
+if [ "$PHASES" = all ]; then
 LIVE=
 for d in $DAEMONS; do
 	[ "$d" = mtasts ] && [ "$have_mtasts" = 0 ] && continue
@@ -623,9 +731,12 @@ for d in $LIVE; do
 	note "end_rss_kb.$d" "$(status_kb "$pid" VmRSS)"
 	stop "$d"
 done
+fi	# PHASES = all
+
+[ -n "$CHAINS" ] && chain_fills
 
 # (h) scale: RSS and lookup CPU with many cached domains
-if [ "$SCALE" != 0 ]; then
+if [ "$SCALE" != 0 ] && [ "$PHASES" = all ]; then
 	# seconds per domain of the reference's largest fill so far
 	ref_rate=$(awk -v n="$N" '$1 == "fill.ref" && match($0, /"elapsed_s":[0-9.]+/) {
 		print substr($0, RSTART + 12, RLENGTH - 12) / n }' "$RAW")
@@ -668,12 +779,13 @@ if [ "$SCALE" != 0 ]; then
 	done
 fi
 
-# (k) the shared cache: with Redis configured, instance A fills the N
+# (l) the shared cache: with Redis configured, instance A fills the N
 # domains (fetching each and writing it to Redis), then a fresh instance B
 # fills them (from Redis: no handshake); then warm hits on B, which never
 # touch Redis.  Compared with mtasts' standalone fill (c) and warm (e).
-if [ "$have_mtasts" = 1 ] && [ "${BENCH_REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
-	say "== (k) shared cache: two instances and Redis, $N domains"
+if [ "$have_mtasts" = 1 ] && [ "$PHASES" = all ] && [ "${BENCH_REDIS:-1}" != 0 ] &&
+    command -v redis-server >/dev/null; then
+	say "== (l) shared cache: two instances and Redis, $N domains"
 	$NSX redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
 	    --daemonize no --logfile "$W/redis.log" --dir "$W" &
 	rpid=$!
@@ -733,6 +845,9 @@ note meta.cores "$NCPU"
 note meta.kernel "\"$(uname -r)\""
 note meta.cpus "\"daemon ${DCPU:-any}, load generator ${LCPU:-any}, nginx+dnsmasq ${ICPU:-any}\""
 note meta.domains "$N"
+note meta.chains "\"$CHAINS\""
+note meta.chain_reps "$CHAIN_REPS"
+note meta.phases "\"$PHASES\""
 note meta.seconds "$SECS"
 note meta.reps "$REPS"
 note meta.connect_conns "$CONNECT_CONNS"

@@ -159,6 +159,7 @@ struct ecdsa_check {
 	unsigned char hash[32];
 	unsigned char sig[BR_EC_KBUF_PUB_MAX_SIZE];
 	size_t siglen;
+	unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE];	/* pk.q */
 };
 
 static void
@@ -174,14 +175,14 @@ ecdsa_once(void *arg)
 static void
 ecdsa_setup(struct ecdsa_check *v, const br_ec_impl *ec, br_ecdsa_vrfy vrfy, int curve)
 {
-	static unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	static unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
 	br_ec_private_key sk;
 
 	memset(v, 0, sizeof *v);
 	v->vrfy = vrfy;
 	v->ec = ec;
 	if (br_ec_keygen(&rng.vtable, ec, &sk, kbuf, curve) == 0 ||
-	    br_ec_compute_pub(ec, &v->pk, pbuf, &sk) == 0)
+	    br_ec_compute_pub(ec, &v->pk, v->pbuf, &sk) == 0)
 		die("EC key generation failed");
 	br_hmac_drbg_generate(&rng, v->hash, sizeof v->hash);
 	v->siglen = br_ecdsa_i31_sign_asn1(ec, &br_sha256_vtable, v->hash, &sk, v->sig);
@@ -197,8 +198,10 @@ ecdsa_setup(struct ecdsa_check *v, const br_ec_impl *ec, br_ecdsa_vrfy vrfy, int
 struct rsa_check {
 	br_rsa_pkcs1_vrfy vrfy;
 	br_rsa_public_key pk;
-	unsigned char sig[256];
+	size_t siglen;
+	unsigned char sig[512];
 	unsigned char hash[32];
+	unsigned char kpub[BR_RSA_KBUF_PUB_SIZE(4096)];	/* pk */
 };
 
 static void
@@ -207,30 +210,31 @@ rsa_once(void *arg)
 	struct rsa_check *v = arg;
 	unsigned char out[32];
 
-	if (v->vrfy(v->sig, sizeof v->sig, BR_HASH_OID_SHA256, sizeof out, &v->pk, out) != 1 ||
+	if (v->vrfy(v->sig, v->siglen, BR_HASH_OID_SHA256, sizeof out, &v->pk, out) != 1 ||
 	    memcmp(out, v->hash, sizeof out) != 0)
 		die("RSA signature not verified");
 }
 
-/* A 2048-bit key and a signed hash in *v, after a check that a damaged
- * signature fails. */
+/* A key of `bits` bits (2048 or 4096) and a signed hash in *v, after a
+ * check that a damaged signature fails. */
 static void
-rsa_setup(struct rsa_check *v, br_rsa_pkcs1_vrfy vrfy)
+rsa_setup(struct rsa_check *v, br_rsa_pkcs1_vrfy vrfy, unsigned bits)
 {
-	static unsigned char kpriv[BR_RSA_KBUF_PRIV_SIZE(2048)], kpub[BR_RSA_KBUF_PUB_SIZE(2048)];
+	static unsigned char kpriv[BR_RSA_KBUF_PRIV_SIZE(4096)];
 	br_rsa_private_key sk;
 	unsigned char out[32];
 
 	memset(v, 0, sizeof *v);
 	v->vrfy = vrfy;
-	if (br_rsa_keygen_get_default()(&rng.vtable, &sk, kpriv, &v->pk, kpub, 2048, 65537) == 0)
+	v->siglen = bits / 8;
+	if (br_rsa_keygen_get_default()(&rng.vtable, &sk, kpriv, &v->pk, v->kpub, bits, 65537) == 0)
 		die("RSA key generation failed");
 	br_hmac_drbg_generate(&rng, v->hash, sizeof v->hash);
 	if (br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, v->hash, sizeof v->hash, &sk, v->sig) != 1)
 		die("RSA signing failed");
 	rsa_once(v);
 	v->sig[100] ^= 1;
-	if (vrfy(v->sig, sizeof v->sig, BR_HASH_OID_SHA256, sizeof out, &v->pk, out) == 1 &&
+	if (vrfy(v->sig, v->siglen, BR_HASH_OID_SHA256, sizeof out, &v->pk, out) == 1 &&
 	    memcmp(out, v->hash, sizeof out) == 0)
 		die("a damaged RSA check passed");
 	v->sig[100] ^= 1;
@@ -242,14 +246,19 @@ main(int argc, char **argv)
 	static br_ssl_client_context sc;
 	static br_x509_minimal_context xc;
 	static struct ecdhe p256, x25519, p384;
-	static struct ecdsa_check ecdsa;
-	static struct rsa_check rsa;
+	static struct ecdsa_check ecdsa, ecdsa384;
+	static struct rsa_check rsa, rsa4096;
 	struct timed t[] = {
 		{ "ecdhe_p256_us", { ecdhe_keypair, ecdhe_shared }, &p256, 0 },
 		{ "ecdhe_x25519_us", { ecdhe_keypair, ecdhe_shared }, &x25519, 0 },
 		{ "ecdhe_p384_us", { ecdhe_keypair, ecdhe_shared }, &p384, 0 },
 		{ "ecdsa_p256_verify_us", { ecdsa_once, NULL }, &ecdsa, 0 },
 		{ "rsa2048_verify_us", { rsa_once, NULL }, &rsa, 0 },
+		/* the CA signatures of public chains (bench.sh BENCH_CHAIN):
+		 * P-384 (ISRG Root X2 and its E intermediates), RSA-4096
+		 * (ISRG Root X1 on its R intermediates) */
+		{ "ecdsa_p384_verify_us", { ecdsa_once, NULL }, &ecdsa384, 0 },
+		{ "rsa4096_verify_us", { rsa_once, NULL }, &rsa4096, 0 },
 	};
 	const br_ec_impl *ec;
 	int k;
@@ -272,7 +281,9 @@ main(int argc, char **argv)
 	ecdhe_setup(&x25519, ec, BR_EC_curve25519);
 	ecdhe_setup(&p384, ec, BR_EC_secp384r1);
 	ecdsa_setup(&ecdsa, ec, br_ssl_engine_get_ecdsa(&sc.eng), BR_EC_secp256r1);
-	rsa_setup(&rsa, br_ssl_engine_get_rsavrfy(&sc.eng));
+	ecdsa_setup(&ecdsa384, ec, br_ssl_engine_get_ecdsa(&sc.eng), BR_EC_secp384r1);
+	rsa_setup(&rsa, br_ssl_engine_get_rsavrfy(&sc.eng), 2048);
+	rsa_setup(&rsa4096, br_ssl_engine_get_rsavrfy(&sc.eng), 4096);
 	time_all(t, (int)(sizeof t / sizeof t[0]));
 
 	for (k = 0; k < (int)(sizeof t / sizeof t[0]); k++)

@@ -206,6 +206,106 @@ def floor_figures(raw):
     return out
 
 
+# (k) per-chain cold fills: the CA signatures each chain's handshakes check,
+# besides the ECDHE and the server's key exchange signature (floor.c keys)
+CHAIN_SIGS = {  # chain: (leaf signed with, intermediate signed with)
+    "rsa": ("rsa2048_verify_us", "rsa4096_verify_us"),
+    "ecdsa": ("ecdsa_p384_verify_us", "ecdsa_p384_verify_us"),
+    "p256": ("ecdsa_p256_verify_us", None),
+}
+
+
+def floor_ops(raw):
+    """Every floor.c figure, the lower of the runs before and after."""
+    runs = [r for r in (raw.get("floor.before"), raw.get("floor.after")) if isinstance(r, dict)]
+    keys = {k for r in runs for k, v in r.items() if isinstance(v, (int, float))}
+    return {k: min(r[k] for r in runs if isinstance(r.get(k), (int, float))) for k in keys}
+
+
+def chain_figures(raw):
+    """Per chain and daemon, the fill round of least CPU; the floor of the
+    handshakes mtasts made (each checks the ECDHE, the key exchange
+    signature and the leaf's signature; the intermediate's signature once
+    per fill when it is remembered, else at every handshake)."""
+    n = raw.get("meta.domains") or 0
+    ops = floor_ops(raw)
+    out = {}
+    for c in str(raw.get("meta.chains") or "").split():
+        ch = {}
+        for d in ("ref", "mtasts"):
+            best = None
+            for key, fill in raw.items():
+                parts = key.split(".")
+                if len(parts) != 4 or parts[:3] != ["chain", c, d] or not isinstance(fill, dict):
+                    continue
+                cpu = fill.get("daemon_cpu_s")
+                if cpu is None or (best and best["daemon_cpu_s"] <= cpu):
+                    continue
+                hits = raw.get("chainhits.%s.%s.%s" % (c, d, parts[3])) or {}
+                best = {"daemon_cpu_s": cpu, "round": parts[3],
+                        "cpu_per_domain_us": per(cpu, n, 1e6),
+                        "wall_s": fill.get("elapsed_s"), "p99_ms": scale(lat(fill, "p99"), 1e-3),
+                        "failed": fill.get("failed"),
+                        "hits_p99_us": lat(hits, "p99") if isinstance(hits, dict) else None,
+                        "handshakes": raw.get("chainhs.%s.%s.%s" % (c, d, parts[3]))}
+            if best:
+                ch[d] = best
+        mt = ch.get("mtasts")
+        leaf, inter = CHAIN_SIGS[c]
+        if mt and leaf in ops and (inter is None or inter in ops):
+            total = count = 0
+            for k, proto, cipher, curve in handshake_mix(mt["handshakes"]):
+                if curve not in CURVE_KEY or CURVE_KEY[curve] not in ops or "ECDHE" not in cipher:
+                    continue
+                ske = "ecdsa_p256_verify_us" if "ECDSA" in cipher else "rsa2048_verify_us"
+                total += k * (ops[CURVE_KEY[curve]] + ops[ske] + ops[leaf])
+                count += k
+            if count:
+                per_hs = total / count
+                once = ops[inter] if inter else 0
+                ch["floor_us"] = {"per_handshake": per_hs, "intermediate_check": once,
+                                  "verify_once": per_hs + (once / n if n else 0),
+                                  "verify_every_time": per_hs + once}
+        out[c] = ch
+    return out
+
+
+def print_chains(chains):
+    if not chains:
+        return
+    print()
+    print("(k) cold fill per chain (best of the rounds; floor: BearSSL public-key work of "
+          "mtasts' handshakes, the intermediate checked once per fill):")
+    print("  %-6s %-7s %9s %8s %9s %9s %10s  %s" % ("chain", "daemon", "CPU/dom", "wall s",
+                                                    "p99 ms", "hit p99", "x floor", "handshakes"))
+    for c, ch in chains.items():
+        fl = (ch.get("floor_us") or {}).get("verify_once")
+        for d in ("ref", "mtasts"):
+            v = ch.get(d)
+            if not v:
+                continue
+            print("  %-6s %-7s %9s %8s %9s %9s %10s  %s" % (
+                c, d, fmt(v["cpu_per_domain_us"], "{:.0f}"), fmt(v["wall_s"], "{:.2f}"),
+                fmt(v["p99_ms"], "{:.1f}"), fmt(v["hits_p99_us"], "{:.0f}"),
+                fmt(v["cpu_per_domain_us"] / fl if fl and v["cpu_per_domain_us"] else None,
+                    "{:.2f}x"), v.get("handshakes") or "-"))
+        f = ch.get("floor_us")
+        if f:
+            print("  %-6s floor %.0f us a handshake (+ %.0f us once for the intermediate; "
+                  "%.0f us if checked every time)" % (c, f["per_handshake"],
+                                                       f["intermediate_check"],
+                                                       f["verify_every_time"]))
+        mt, ref = ch.get("mtasts"), ch.get("ref")
+        if mt and fl and mt.get("cpu_per_domain_us"):
+            ok = mt["cpu_per_domain_us"] <= 1.25 * fl
+            print("  %-6s target CPU <= 1.25x floor: %s" % (c, "met" if ok else "MISSED"))
+        if c == "rsa" and mt and ref:
+            for what, k in (("CPU per domain", "cpu_per_domain_us"), ("wall", "wall_s")):
+                if mt.get(k) is not None and ref.get(k) is not None:
+                    print("  %-6s target %s <= reference: %s" % (
+                        c, what, "met" if mt[k] <= ref[k] else "MISSED"))
+
+
 def scale_figures(raw, sn, d):
     pre = "scale.%d." % sn
     idle, rss = raw.get(pre + "idle_rss_kb." + d), raw.get(pre + "rss_kb." + d)
@@ -418,6 +518,7 @@ def main():
     met = [f for f in figures if f["target_met"] is not None]
     impossible = [f["metric"] for f in figures if f["target_impossible"]]
     fl = floor_figures(raw)
+    chains = chain_figures(raw)
     result = {
         "machine": {k: meta.get(k) for k in ("cpu_model", "cores", "kernel", "cpus",
                                              "loadavg_before", "loadavg_after")},
@@ -436,6 +537,7 @@ def main():
                     "missed": [f["metric"] for f in met if not f["target_met"]],
                     "impossible": impossible},
         "public_key_floor": fl,
+        "chains": chains,
         "warnings": warnings,
         "raw": raw,
     }
@@ -457,6 +559,7 @@ def main():
         result["targets"]["met"], len(result["targets"]["missed"]), len(impossible)))
     if fl:
         print_floor(fl, raw, ph)
+    print_chains(chains)
     print_shared(raw, ph)
     for w in warnings:
         print("WARNING: %s" % w)
@@ -501,7 +604,7 @@ def print_floor(fl, raw, ph):
 
 
 def print_shared(raw, ph):
-    """(k): the second instance's fill from Redis against a standalone cold
+    """(l): the second instance's fill from Redis against a standalone cold
     fill, and warm hits with Redis configured against warm hits without."""
     n = raw.get("meta.domains")
     a, b = raw.get("shared.fill.a"), raw.get("shared.fill.b")
@@ -509,7 +612,7 @@ def print_shared(raw, ph):
         return
     cold = get(ph, "mtasts", "fill") or {}
     print()
-    print("(k) shared cache in Redis, %s domains:" % n)
+    print("(l) shared cache in Redis, %s domains:" % n)
     rows = [("standalone cold fill (c)", cold.get("wall_s"), cold.get("cpu_per_domain_us"),
              None),
             ("instance A, Redis empty", a.get("elapsed_s"),

@@ -127,7 +127,8 @@ if [ -x "$floor" ]; then
 	"$floor" -q >"$out/floor.json" || rc=$?
 	check "floor: exits 0 (ECDH sides agree, signatures verify, damaged ones fail)" \
 	    '[ "$rc" -eq 0 ]'
-	for k in ecdhe_p256_us ecdhe_x25519_us ecdhe_p384_us ecdsa_p256_verify_us rsa2048_verify_us; do
+	for k in ecdhe_p256_us ecdhe_x25519_us ecdhe_p384_us ecdsa_p256_verify_us rsa2048_verify_us \
+	    ecdsa_p384_verify_us rsa4096_verify_us; do
 		check "floor: $k is timed" \
 		    'awk -v v="$(field "$out/floor.json" "$k")" "BEGIN { exit !(v + 0 > 0) }"'
 	done

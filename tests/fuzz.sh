@@ -34,6 +34,7 @@ runs_for() {
 	resp)      echo 1000000 ;;
 	snapshot)  echo 400000 ;;
 	txt)       echo 1600000 ;;
+	x509cache) echo 300000 ;;
 	*)         echo 500000 ;;
 	esac
 }

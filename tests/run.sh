@@ -57,6 +57,7 @@ if [ -x build/mtasts-asan ]; then
 	run asan-test_tls_suites env MTASTS=build/mtasts-asan sh tests/e2e/test_tls_suites.sh
 	run asan-test_redis env MTASTS=build/mtasts-asan sh tests/e2e/test_redis.sh
 	run asan-test_idn env MTASTS=build/mtasts-asan sh tests/e2e/test_idn.sh
+	run asan-test_x509cache env MTASTS=build/mtasts-asan sh tests/e2e/test_x509cache.sh
 fi
 if [ -x build/mtasts-valgrind ] && command -v valgrind >/dev/null; then
 	rm -f build/valgrind.*.log

@@ -107,7 +107,7 @@ server_start(struct server *s, const char *name, const char *chain, const char *
 	int tries, i;
 
 	for (tries = 0; tries < 8; tries++) {
-		char acc[64], cert[256], key[256], ch[256], wd[256];
+		char acc[64], cert[256], key[256], ch[256], wd[256], pr[64];
 		const char *argv[20];
 		int n = 0;
 
@@ -131,8 +131,15 @@ server_start(struct server *s, const char *name, const char *chain, const char *
 		}
 		if (www != NULL)
 			argv[n++] = "-HTTP";
-		if (proto != NULL)
-			argv[n++] = proto;
+		if (proto != NULL) {    /* one option, or an option and its value */
+			char *sp;
+			strlcpy_m(pr, proto, sizeof pr);
+			argv[n++] = pr;
+			if ((sp = strchr(pr, ' ')) != NULL) {
+				*sp = '\0';
+				argv[n++] = sp + 1;
+			}
+		}
 		argv[n] = NULL;
 		snprintf(wd, sizeof wd, "%s/%s", dir, www != NULL ? www : ".");
 
@@ -609,8 +616,25 @@ test_fetch(void)
 
 	/* good certificates and the HTTP outcomes */
 	serve_and_fetch(__LINE__, "good", NULL, "www-cl", FETCH_OK, "", POLICY);
+	/* s_server follows the client's order of groups: X25519 comes first
+	 * (issue 14); a server with P-256 only still gets P-256 */
+	CHECK_INT(br_ssl_engine_get_ecdhe_curve(&F.sc.eng), BR_EC_curve25519);
+	if (server_start(&s, "good", NULL, "www-cl", "-groups P-256", NULL, NULL) == 0) {
+		expect_fetch(__LINE__, &anchors, s.port, FETCH_OK, "", POLICY);
+		CHECK_INT(br_ssl_engine_get_ecdhe_curve(&F.sc.eng), BR_EC_secp256r1);
+		server_stop(&s);
+	}
 	serve_and_fetch(__LINE__, "good", NULL, "www-chunked", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "chained", "inter", "www-cl", FETCH_OK, "", POLICY);
+	/* the second time, the intermediate is not checked again (issue 14) */
+	{
+		unsigned long hits = xcache_stats.hits;
+
+		CHECK_INT(xcache_count(), 1);
+		serve_and_fetch(__LINE__, "chained", "inter", "www-cl", FETCH_OK, "", POLICY);
+		CHECK_INT(xcache_stats.hits, hits + 1);
+		CHECK(F.xch.via_cache);
+	}
 	serve_and_fetch(__LINE__, "wildcard", NULL, "www-cl", FETCH_OK, "", POLICY);
 	serve_and_fetch(__LINE__, "good", NULL, "www-404", FETCH_ERR_FETCH, "http-status-404", "");
 	serve_and_fetch(__LINE__, "good", NULL, "www-301", FETCH_ERR_FETCH, "http-status-301", "");
@@ -798,6 +822,72 @@ find_gen(const char *argv0)
 	return p;
 }
 
+/* tls_hello_x25519_first over hand-made ClientHello records: x25519
+ * moves to the front and nothing else changes; anything that is not a
+ * ClientHello record of the expected shape is left alone */
+static void
+test_hello_order(void)
+{
+	/* record header, handshake header, version, random, empty session,
+	 * one suite, null compression, extensions: SNI-like filler, groups */
+	static const unsigned char tmpl[] = {
+		22, 3, 3, 0, 0,                         /* length set below */
+		1, 0, 0, 0,                             /* length set below */
+		3, 3,
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+		0,
+		0, 2, 0xc0, 0x2b,
+		1, 0,
+		0, 22,                                  /* extensions length */
+		0xff, 0x01, 0, 1, 0,                    /* renegotiation_info */
+		0, 10, 0, 10, 0, 8, 0, 23, 0, 24, 0, 25, 0, 29, /* groups */
+		0, 11, 0, 2, 1, 0,                      /* point formats */
+	};
+	static const unsigned char want[] = { 0, 29, 0, 23, 0, 24, 0, 25 };
+	unsigned char r[sizeof tmpl], copy[sizeof tmpl];
+	size_t len = sizeof tmpl, g = 5 + 4 + 2 + 32 + 1 + 4 + 2 + 2 + 5 + 6;
+
+	memcpy(r, tmpl, len);
+	r[3] = (unsigned char)((len - 5) >> 8);
+	r[4] = (unsigned char)(len - 5);
+	r[8] = (unsigned char)(len - 9);
+	r[5 + 4 + 2 + 32 + 1 + 4 + 2] = 0;
+	r[5 + 4 + 2 + 32 + 1 + 4 + 2 + 1] = (unsigned char)(len - (5 + 4 + 2 + 32 + 1 + 4 + 2 + 2));
+	memcpy(copy, r, len);
+	CHECK_INT(tls_hello_x25519_first(r, len), 1);
+	CHECK(memcmp(r + g, want, sizeof want) == 0);
+	CHECK(memcmp(r, copy, g) == 0 && memcmp(r + g + 8, copy + g + 8, len - g - 8) == 0);
+	/* already first: nothing to do */
+	CHECK_INT(tls_hello_x25519_first(r, len), 0);
+	/* no x25519 offered */
+	memcpy(r, copy, len);
+	r[g + 7] = 21;
+	CHECK_INT(tls_hello_x25519_first(r, len), 0);
+	CHECK(memcmp(r + g, copy + g, 6) == 0 && r[g + 7] == 21);
+	/* a record that is not a ClientHello, or cut short anywhere */
+	memcpy(r, copy, len);
+	r[0] = 23;
+	CHECK_INT(tls_hello_x25519_first(r, len), 0);
+	r[0] = 22;
+	r[5] = 2;
+	CHECK_INT(tls_hello_x25519_first(r, len), 0);
+	{
+		size_t cut;
+		int moved = 0;
+
+		for (cut = 0; cut < len; cut++) {
+			memcpy(r, copy, len);
+			moved |= tls_hello_x25519_first(r, cut);
+		}
+		CHECK_INT(moved, 0);
+	}
+	/* a groups extension whose list length disagrees with its own */
+	memcpy(r, copy, len);
+	r[g - 1] = 6;
+	CHECK_INT(tls_hello_x25519_first(r, len), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -824,6 +914,7 @@ main(int argc, char **argv)
 	}
 
 	test_anchors();
+	test_hello_order();
 	test_cn_fallback();
 	test_fetch();
 

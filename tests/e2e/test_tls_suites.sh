@@ -174,6 +174,17 @@ suite_fixtures() {
 	pos curve-p521 "ECDHE group P-521 (ECDHE-RSA-AES128-GCM-SHA256)" rsa ECDHE-RSA-AES128-GCM-SHA256 secp521r1
 	pos curve-p384-ecdsa "ECDHE group P-384 with a P-384 leaf (ECDHE-ECDSA-AES256-GCM-SHA384)" p384 \
 	    ECDHE-ECDSA-AES256-GCM-SHA384 secp384r1
+	# nginx's default groups and its default, the client's order: X25519,
+	# which tls.c moves to the front of BearSSL's list (issue 14), with an
+	# RSA and with a P-256 leaf (whose curve must stay in the list, or
+	# OpenSSL will not use the certificate); a P-256-only server still
+	# gets P-256 at once, since P-256 stays offered
+	tcase auto-x25519-rsa "nginx's default groups: X25519 first (RSA leaf)" rsa sha256 rsa_ext \
+	    TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 auto "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 X25519"
+	tcase auto-x25519-ecdsa "nginx's default groups: X25519 first (P-256 leaf)" p256 sha256 sign_ext \
+	    TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 auto "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 X25519"
+	tcase p256only-ecdsa "P-256-only server (ssl_ecdh_curve prime256v1), P-256 leaf" p256 sha256 sign_ext \
+	    TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 prime256v1 "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 prime256v1"
 	# the CA's signature on the leaf: RSA with SHA-224/384/512
 	pos sig-sha224 "RSA leaf signed by the CA with SHA-224" rsa ECDHE-RSA-AES128-GCM-SHA256 auto sha224
 	pos sig-sha384 "RSA leaf signed by the CA with SHA-384" rsa ECDHE-RSA-AES128-GCM-SHA256 auto sha384
