@@ -14,6 +14,10 @@ BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/$(shell cc -print-multiarch 2>/de
 	/usr/lib/*/libbearssl.a /usr/lib/libbearssl.a))
 WARN   = -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 # No unwind tables: a C daemon never unwinds, and they are 12 KB of .eh_frame
+# No RELRO segment in the static musl builds: musl applies PT_GNU_RELRO only
+# in its dynamic linker, so in a static binary that page stays writable
+# anyway (see /proc/PID/maps) and the segment costs a page of padding.
+LDRELRO = -Wl,-z,norelro
 CFLAGS ?= -Os -fno-asynchronous-unwind-tables
 B      = build
 
@@ -28,6 +32,7 @@ BINCS    = -I$(B)/bearssl-include
 EXTRA    = fortify.c
 LDSTATIC = -static
 HDRDEP   = $(B)/bearssl-include/bearssl.h
+LDSMALL  = $(LDRELRO)
 else
 BINCS    =
 EXTRA    =
@@ -54,7 +59,7 @@ $(B)/bearssl-include/bearssl.h:
 
 mtasts: mtasts.c $(SRCS) $(EXTRA) $(HDRS) $(HDRDEP)
 	$(CC) $(CFLAGS) $(WARN) $(BINCS) -ffunction-sections -fdata-sections \
-	    $(LDSTATIC) -o $@ mtasts.c $(SRCS) $(EXTRA) $(BEARSSL_LIB) -Wl,--gc-sections
+	    $(LDSTATIC) -o $@ mtasts.c $(SRCS) $(EXTRA) $(BEARSSL_LIB) -Wl,--gc-sections $(LDSMALL)
 	@size $@ 2>/dev/null | tail -1 || true
 
 # Unit tests: glibc, sanitizers, every library module linked in.
@@ -180,7 +185,7 @@ LIB_$1 = /usr/lib/$$(GNU_$1)/libbearssl.a
 $(B)/cross/$1/mtasts: mtasts.c $$(SRCS) fortify.c $$(HDRS) $(B)/bearssl-include/bearssl.h
 	@mkdir -p $$(@D)
 	$$(CC_$1) -Os -fno-asynchronous-unwind-tables $$(WARN) -I$(B)/bearssl-include -ffunction-sections -fdata-sections \
-	    -static -o $$@.debug mtasts.c $$(SRCS) fortify.c $$(LIB_$1) -Wl,--gc-sections
+	    -static -o $$@.debug mtasts.c $$(SRCS) fortify.c $$(LIB_$1) -Wl,--gc-sections $(LDRELRO)
 	$$(GNU_$1)-strip -o $$@ $$@.debug
 	@wc -c < $$@ | sed 's/$$$$/ bytes stripped ($1)/'
 
