@@ -150,6 +150,16 @@ key_find(const struct key *keys, size_t n, const char *name)
 	return NULL;
 }
 
+/* v is word w0 (*ip = 0) or word w1 (*ip = 1); else -1 */
+static int
+choice(const char *v, const char *w0, const char *w1, int *ip)
+{
+	if (strcmp(v, w0) != 0 && strcmp(v, w1) != 0)
+		return -1;
+	*ip = !strcmp(v, w1);
+	return 0;
+}
+
 /* Store value v for key k into the struct at base; -1 with *why if bad. */
 static int
 key_set(struct config *c, void *base, const struct key *k, const char *v, const char **why)
@@ -193,20 +203,11 @@ key_set(struct config *c, void *base, const struct key *k, const char *v, const 
 		*ip = (int)n;
 		return 0;
 	case K_LOG:
-		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
-			return -1;
-		*ip = !strcmp(v, "syslog");
-		return 0;
+		return choice(v, "stderr", "syslog", ip);
 	case K_DANEFAIL:
-		if (strcmp(v, "temp") != 0 && strcmp(v, "sts") != 0)
-			return -1;
-		*ip = !strcmp(v, "sts");
-		return 0;
+		return choice(v, "temp", "sts", ip);
 	case K_FAIL:
-		if (strcmp(v, "fail") != 0 && strcmp(v, "open") != 0)
-			return -1;
-		*ip = !strcmp(v, "fail");
-		return 0;
+		return choice(v, "open", "fail", ip);
 	case K_LISTEN:
 		if (!valid_listen(v))
 			return -1;

@@ -143,7 +143,14 @@ quiesce() {
 	echo "# note: $((s - d)) lookups still running after 8 s"
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$MTASTS_PID/status" 2>/dev/null || echo 0; }
+# Resident memory without transparent huge pages.  mtasts never asks for
+# them; under qemu-user (the cross runs) MTASTS_PID is the emulator, whose
+# translated-code buffer is madvised huge and grows 2 MB at a time as new
+# code paths run, which says nothing about the daemon's own memory.
+rss_kb() {
+	awk '/^Rss:/ { r = $2 } /^AnonHugePages:/ { h = $2 } END { print r - h }' \
+	    "/proc/$MTASTS_PID/smaps_rollup" 2>/dev/null || echo 0
+}
 RSS_REPORT=
 RSS0=0
 rss_after() { # rss_after GROUP
