@@ -174,9 +174,10 @@ struct redis_pending {
 	struct job *job;           /* a GET's lookup, waiting in JOB_SHARED */
 	msec_t sent;
 };
+/* R_READY: connected, authenticated, the database selected */
+enum redis_state { R_OFF = 0, R_WAIT, R_CONNECTING, R_ASKING, R_HANDSHAKE, R_READY };
 struct redis {
-	int state;
-	int up;                    /* connected and answering (for the metrics) */
+	enum redis_state state;
 	int fd;
 	int asking;                /* connected to a sentinel, not to Redis */
 	int sentinel;              /* which redis_sentinel to ask next */

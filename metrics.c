@@ -202,7 +202,7 @@ metrics_values(const struct daemon *d, msec_t now, uint64_t rss, uint64_t v[NVAL
 	v[n++] = m->snap_last_usec;
 	v[n++] = m->scrapes;
 	v[n++] = m->http_rejected;
-	v[n++] = (uint64_t)d->redis.up;
+	v[n++] = d->redis.state == R_READY;
 	for (k = 0; k < 4; k++)
 		v[n++] = d->redis.lookups[k];
 	v[n++] = d->redis.writes;

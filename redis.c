@@ -22,7 +22,6 @@
 
 #include "daemon.h"
 
-enum { R_OFF = 0, R_WAIT, R_CONNECTING, R_ASKING, R_HANDSHAKE, R_READY };
 enum { P_AUTH, P_SELECT, P_ROLE, P_ASK_MASTER, P_GET, P_SET };
 
 #define BACKOFF_FIRST_MS 1000
@@ -85,7 +84,6 @@ down(struct daemon *d, const char *why)
 		log_warnx("redis: %s; answering standalone until it is back", why);
 	r->down_logged = 1;
 	r->disconnects++;
-	r->up = 0;
 	r->state = R_WAIT;
 	r->retry_at = d->now + r->backoff;
 	r->backoff = r->backoff * 2 > BACKOFF_LAST_MS ? BACKOFF_LAST_MS : r->backoff * 2;
@@ -254,7 +252,6 @@ reply(struct daemon *d, const struct resp_reply *rep)
 		}
 ready:
 		r->state = R_READY;
-		r->up = 1;
 		r->backoff = BACKOFF_FIRST_MS;
 		r->set_error_logged = 0;
 		if (r->down_logged || !r->up_logged)
@@ -519,7 +516,6 @@ redis_configure(struct daemon *d)
 	r->inlen = r->outlen = r->outoff = 0;
 	r->target_known = 0;
 	r->state = R_OFF;
-	r->up = 0;
 	if (c->redis[0] == '\0' && c->redis_nsentinel == 0)
 		return 0;
 	if (read_password(r, c->redis_password_file) < 0)

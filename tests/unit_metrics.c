@@ -41,7 +41,7 @@ fill(void)
 	cl[1].q[0].kind = REQ_NEEDJOB;
 	d.clients.cap = 256;
 	d.metrics.start_wall = 1796000000;
-	d.redis.up = 1;
+	d.redis.state = R_READY;
 	d.redis.lookups[REDIS_HIT] = 7;
 	d.redis.lookups[REDIS_MISS] = 6;
 	d.redis.lookups[REDIS_IGNORED] = 5;
