@@ -399,6 +399,52 @@ anchors_cert_issuer(const unsigned char *der, size_t len, const unsigned char **
 	return 0;
 }
 
+/* The hash that a signature AlgorithmIdentifier names, as a bit (1 << the
+ * BearSSL hash id), for the RSA PKCS#1 v1.5 and ECDSA OIDs x509_minimal
+ * knows (1.2.840.113549.1.1.x, 1.2.840.10045.4.1 and 4.3.x); 0 else. */
+static unsigned
+sig_hash_bit(struct der alg)
+{
+	static const unsigned char pkcs1[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01 };
+	static const unsigned char ecdsa[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04 };
+	/* indexed by the last arc */
+	static const unsigned char by_pkcs1[15] = { [5] = br_sha1_ID, [11] = br_sha256_ID,
+		[12] = br_sha384_ID, [13] = br_sha512_ID, [14] = br_sha224_ID };
+	static const unsigned char by_ecdsa3[5] = { [1] = br_sha224_ID, [2] = br_sha256_ID,
+		[3] = br_sha384_ID, [4] = br_sha512_ID };
+	struct der oid;
+	unsigned id = 0;
+
+	if (der_take(&alg, 0x06, &oid, NULL) < 0)
+		return 0;
+	if (oid.len == 9 && memcmp(oid.p, pkcs1, 8) == 0 && oid.p[8] < 15)
+		id = by_pkcs1[oid.p[8]];
+	else if (oid.len == 7 && memcmp(oid.p, ecdsa, 6) == 0 && oid.p[6] == 1)
+		id = br_sha1_ID;
+	else if (oid.len == 8 && memcmp(oid.p, ecdsa, 6) == 0 && oid.p[6] == 3 && oid.p[7] < 5)
+		id = by_ecdsa3[oid.p[7]];
+	return id ? 1u << id : 0;
+}
+
+/* The hashes the certificate at der[0..len) names for its signature: the
+ * TBS's signature field and the outer signatureAlgorithm, as bits (1 <<
+ * BearSSL hash id); 0 when either is unknown or the DER is cut or bad. */
+unsigned
+anchors_cert_sig_hashes(const unsigned char *der, size_t len)
+{
+	struct der all = { der, len }, cert, tbs, inner, outer;
+	unsigned a, b;
+
+	if (der_take(&all, 0x30, &cert, NULL) < 0 || der_take(&cert, 0x30, &tbs, NULL) < 0 ||
+	    (tbs.len > 0 && tbs.p[0] == 0xa0 && der_skip(&tbs, 0xa0) < 0) ||
+	    der_skip(&tbs, 0x02) < 0 || der_take(&tbs, 0x30, &inner, NULL) < 0 ||
+	    der_take(&cert, 0x30, &outer, NULL) < 0)
+		return 0;
+	a = sig_hash_bit(inner);
+	b = sig_hash_bit(outer);
+	return a && b ? a | b : 0;
+}
+
 /* The first 8 bytes of the SHA-256 of a DN: which anchors a certificate's
  * issuer can be, without hashing every anchor's DN at every certificate as
  * x509_minimal does (two equal keys only mean one more anchor to try). */

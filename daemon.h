@@ -127,6 +127,7 @@ struct job_step {
 struct job {
 	enum job_state state;
 	int slot;                  /* index in daemon.jobs.active */
+	int dirty;                 /* its buffers' pages are still resident */
 	int refs;                  /* requests waiting on it */
 	int qbusy[2];              /* address queries still running */
 	const struct zone *zone;   /* of the request that started it */

@@ -85,6 +85,7 @@ release_pages(void *p, size_t len)
 static void
 job_free(struct daemon *d, struct job *j)
 {
+	int k;
 
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
@@ -92,9 +93,21 @@ job_free(struct daemon *d, struct job *j)
 		tls_fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
 	pool_put(&d->jobs, j);
-	/* Hand the pages of the large buffers back: a burst of lookups must
-	 * not leave its peak in RSS for the rest of the daemon's life. */
-	release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
+	/* Hand the pages of the large buffers back once the burst is over: a
+	 * burst must not leave its peak in RSS for the rest of the daemon's
+	 * life, and during one a slot's pages serve the next job (a madvise
+	 * and its page faults per job cost more than the job's own parsing). */
+	if (d->jobs.nactive > 0)
+		return;
+	/* slots are taken from the top of spare[] and given back there, so
+	 * the ones used since the last sweep lie on top of the clean ones */
+	for (k = d->jobs.nspare - 1; k >= 0; k--) {
+		j = d->jobs.spare[k];
+		if (!j->dirty)
+			break;
+		release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
+		j->dirty = 0;
+	}
 }
 
 void
@@ -131,6 +144,7 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z,
 		return NULL;
 	}
 	*res = LOOKUP_STARTED;
+	j->dirty = 1;
 	/* a slot's sockets are closed when it ends: none is open here */
 	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 	j->refs = 0;

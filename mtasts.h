@@ -697,6 +697,9 @@ int anchors_cert_parse(const unsigned char *der, size_t len, size_t *used,
 /* The issuer Name TLV of the certificate at der[0..len): 0, or -1.  Pure. */
 int anchors_cert_issuer(const unsigned char *der, size_t len,
                         const unsigned char **dn, size_t *dnlen);
+/* The hashes its two signature algorithm fields name, as bits 1 << BearSSL
+ * hash id; 0 if either is unknown or the certificate cut.  Pure. */
+unsigned anchors_cert_sig_hashes(const unsigned char *der, size_t len);
 /* First 8 bytes of the SHA-256 of a DN, as anchors->dnkey holds them. */
 uint64_t anchors_dn_key(const unsigned char *dn, size_t len);
 

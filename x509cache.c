@@ -225,19 +225,30 @@ xcache_add(const unsigned char *der, size_t len, const unsigned char id[32])
 
 /* ---- x509_minimal as a TLS client needs it ----------------------------- */
 
+static const br_hash_class *const x509_hashes[] = {
+	&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+	&br_sha384_vtable, &br_sha512_vtable
+};
+
+/* x509_minimal hashes each certificate's TBS with every hash it has, and
+ * then uses one: those whose bit is in want (1 << hash id), or all of
+ * them when want is 0 (a certificate not held back, or not read) */
+static void
+set_hashes(br_x509_minimal_context *xc, unsigned want)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof x509_hashes / sizeof x509_hashes[0]; i++) {
+		int id = (int)((x509_hashes[i]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
+		br_x509_minimal_set_hash(xc, id, want == 0 || (want >> id & 1) ? x509_hashes[i] : NULL);
+	}
+}
+
 void
 xchain_minimal_init(br_x509_minimal_context *xc, const struct anchors *ta)
 {
-	static const br_hash_class *const hashes[] = {
-		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
-		&br_sha384_vtable, &br_sha512_vtable
-	};
-	size_t i;
-
 	br_x509_minimal_init(xc, &br_sha256_vtable, ta->ta, ta->n);
-	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
-		br_x509_minimal_set_hash(xc, (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) &
-		    BR_HASHDESC_ID_MASK), hashes[i]);
+	set_hashes(xc, 0);
 	br_x509_minimal_set_rsa(xc, br_rsa_pkcs1_vrfy_get_default());
 	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
 }
@@ -288,6 +299,8 @@ feed(struct xchain *x, int i, int end)
 {
 	const br_x509_class **in = &x->xc->vtable;
 
+	/* the whole certificate is here, or cut (then every hash) */
+	set_hashes(x->xc, anchors_cert_sig_hashes(x->buf + x->off[i], x->got[i]));
 	(*in)->start_cert(in, x->clen[i]);
 	(*in)->append(in, x->buf + x->off[i], x->got[i]);
 	if (end)
@@ -306,6 +319,7 @@ flush(struct xchain *x)
 	}
 	x->xc->trust_anchors = x->ta->ta;
 	x->xc->trust_anchors_num = x->ta->n;
+	set_hashes(x->xc, 0);
 	x->pass = 1;
 }
 
@@ -350,6 +364,7 @@ decide(struct xchain *x)
 	x->candidate = e == NULL && leaf_err == 0 && xc->err == BR_ERR_X509_OK;
 	xc->trust_anchors = x->ta->ta;  /* further certificates: every anchor */
 	xc->trust_anchors_num = x->ta->n;
+	set_hashes(xc, 0);
 	x->pass = 1;
 }
 

@@ -1,6 +1,7 @@
 /* fuzz_anchors.c - the CA bundle readers on arbitrary bytes.
  *
- * As DER: where BearSSL's own X.509 decoder accepts a certificate with a
+ * As DER: the signature hashes named are ones x509_minimal has, at most
+ * two; where BearSSL's own X.509 decoder accepts a certificate with a
  * key an anchor can hold, anchors_cert_parse must too, with the same DN,
  * key and CA flag; what it accepts stays inside the input.
  * As PEM: decoding in place never grows, and the DER it leaves is walked
@@ -24,8 +25,13 @@ as_der(const uint8_t *data, size_t size)
 	struct cert_anchor a;
 	size_t used;
 	int rc = anchors_cert_parse(data, size, &used, &a);
+	unsigned h = anchors_cert_sig_hashes(data, size);
 
 	if (used > size)
+		abort();
+	/* only hashes x509_minimal has (SHA-1 .. SHA-512), one per field */
+	if ((h & ~((1u << br_sha1_ID) | (1u << br_sha224_ID) | (1u << br_sha256_ID) |
+	    (1u << br_sha384_ID) | (1u << br_sha512_ID))) != 0 || __builtin_popcount(h) > 2)
 		abort();
 	if (rc == 0) {
 		if (!inside(data, size, a.dn, a.dnlen) || a.dnlen == 0)

@@ -1,8 +1,10 @@
 /* unit_lookup.c - the decisions of lookup.c that are pure given the clock:
  * when the cache answers and when TXT is checked again, when a policy is
- * fetched, the failure backoff, when a proactive refresh is due; and the
- * lookup_poll convention. */
+ * fetched, the failure backoff, when a proactive refresh is due; the
+ * lookup_poll convention; and when a finished job's pages go back. */
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "daemon.h"
 #include "unit.h"
 
@@ -210,6 +212,75 @@ test_poll(void)
 	CHECK(fd == 5 && ev == 3 && dl == 7);
 }
 
+/* how many of the whole pages in the body buffer of j are resident */
+static int
+body_pages_resident(struct job *j)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)j->fetch.body + pg - 1) & ~(pg - 1);
+	uintptr_t hi = ((uintptr_t)j->fetch.body + sizeof j->fetch.body) & ~(pg - 1);
+	unsigned char vec[64];
+	size_t i;
+	int n = 0;
+
+	if (hi <= lo || (hi - lo) / pg > sizeof vec || mincore((void *)lo, hi - lo, vec) < 0)
+		return -1;
+	for (i = 0; i < (hi - lo) / pg; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* a job as lookup_start leaves it, done, with one request on it and its
+ * body buffer written */
+static struct job *
+busy_job(struct daemon *d)
+{
+	struct job *j = pool_get(&d->jobs);
+
+	if (j == NULL)
+		return NULL;
+	j->dirty = 1;
+	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
+	j->q[0].state = j->q[1].state = 0;     /* done (dns.c's Q_DONE) */
+	j->state = JOB_DONE;
+	j->refs = 1;
+	memset(j->fetch.body, 'x', sizeof j->fetch.body);
+	return j;
+}
+
+/* During a burst a finished job's pages stay for the next job (no madvise,
+ * no page faults per job); when the last job ends, every slot used since
+ * the last sweep hands its pages back, and no other slot is touched. */
+static void
+test_release(void)
+{
+	static struct daemon d;
+	struct job *a, *b, *c;
+	int all;
+
+	d.conf.max_lookups = 3;
+	if (lookup_init(&d) < 0 || (a = busy_job(&d)) == NULL || (b = busy_job(&d)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	all = body_pages_resident(a);
+	CHECK(all > 8);
+	CHECK_INT(body_pages_resident(b), all);
+	lookup_release(&d, a);
+	CHECK_INT(body_pages_resident(a), all);        /* b still runs */
+	CHECK_INT(a->dirty, 1);
+	lookup_release(&d, b);
+	CHECK_INT(body_pages_resident(a), 0);
+	CHECK_INT(body_pages_resident(b), 0);
+	CHECK(!a->dirty && !b->dirty);
+	c = busy_job(&d);                               /* b's slot again */
+	CHECK(c == b);
+	lookup_release(&d, c);
+	CHECK_INT(body_pages_resident(c), 0);
+	CHECK_INT(d.jobs.nspare, 2);
+	lookup_free(&d);
+}
+
 int
 main(void)
 {
@@ -220,5 +291,6 @@ main(void)
 	test_in_use();
 	test_failure_fields();
 	test_poll();
+	test_release();
 	UNIT_DONE();
 }

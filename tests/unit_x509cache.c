@@ -57,6 +57,85 @@ check(const struct anchors *ta, const char *name, const struct der *leaf,
 	return xchain_check(ta, name, der, len, 2, today + (uint32_t)days, secs, via);
 }
 
+/* x509_minimal is given only the hash a certificate's signature names:
+ * leaves signed with each hash (RSA by the intermediate, through the
+ * cache; ECDSA by the root) still verify, and what cannot be read (every
+ * cut, an unknown or mismatched algorithm) gets every hash, as before. */
+static void
+sig_hashes(const struct anchors *ta)
+{
+	static const struct {
+		const char *md, *issuer;
+		int id;
+	} signed_with[] = {
+		{ "sha1", "inter", br_sha1_ID }, { "sha224", "inter", br_sha224_ID },
+		{ "sha256", "inter", br_sha256_ID }, { "sha384", "inter", br_sha384_ID },
+		{ "sha512", "inter", br_sha512_ID }, { "sha224", "ca", br_sha224_ID },
+		{ "sha384", "ca", br_sha384_ID }, { "sha512", "ca", br_sha512_ID },
+	};
+	static struct der leaf, inter, tmp;
+	char cmd[PATH_MAX + 512], name[32];
+	size_t i, k;
+	unsigned r;
+	int via;
+
+	CHECK_INT(load(&inter, "inter"), 0);
+	CHECK_INT(load(&leaf, "chained"), 0);
+	CHECK_INT(check(ta, HOST, &leaf, &inter, 0, &via), 0);         /* remembered */
+	for (i = 0; i < sizeof signed_with / sizeof signed_with[0]; i++) {
+		snprintf(name, sizeof name, "%s_%s", signed_with[i].md, signed_with[i].issuer);
+		snprintf(cmd, sizeof cmd, "cd '%s' && exec 2>>gen.log && "
+		    "openssl x509 -req -in l2.csr -CA %s.pem -CAkey %s.key -CAcreateserial "
+		    "-days 30 -%s -extfile ext.cnf -extensions good -out %s.pem",
+		    dir, signed_with[i].issuer, signed_with[i].issuer, signed_with[i].md, name);
+		CHECK(system(cmd) == 0);
+		/* valid from now: the clock as it is after openssl ran */
+		today = (uint32_t)(time(NULL) / 86400 + 719528);
+		secs = (uint32_t)(time(NULL) % 86400);
+		if (load(&leaf, name) < 0) {
+			printf("FAIL %s\n", name);
+			unit_fail++;
+			continue;
+		}
+		CHECK_INT(anchors_cert_sig_hashes(leaf.b, leaf.len), 1u << signed_with[i].id);
+		if (strcmp(signed_with[i].issuer, "ca") == 0) {
+			const unsigned char *d[1] = { leaf.b };
+			size_t l[1] = { leaf.len };
+
+			r = xchain_check(ta, HOST, d, l, 1, today, secs, &via);
+			CHECK_INT(r, 0);
+			continue;
+		}
+		r = check(ta, HOST, &leaf, &inter, 0, &via);
+		CHECK_INT(r, 0);
+		CHECK_INT(via, 1);
+	}
+	/* every cut, and a changed algorithm byte in either field */
+	for (k = 0, r = 0; k < leaf.len; k++)
+		r |= anchors_cert_sig_hashes(leaf.b, k);
+	CHECK_INT(r, 0);
+	tmp = leaf;
+	for (k = 0, r = 0; k + 9 <= tmp.len; k++) {
+		/* the last byte of the ecdsa-with-SHA512 OID, 2a 86 48 ce 3d 04 03 04 */
+		if (memcmp(tmp.b + k, "\x2a\x86\x48\xce\x3d\x04\x03\x04", 8) == 0) {
+			tmp.b[k + 7] = 2;       /* now SHA-256: the two fields differ */
+			r++;
+			break;
+		}
+	}
+	CHECK_INT(r, 1);
+	CHECK_INT(anchors_cert_sig_hashes(tmp.b, tmp.len),
+	    (1u << br_sha256_ID) | (1u << br_sha512_ID));
+	tmp.b[k + 7] = 9;               /* no such algorithm */
+	CHECK_INT(anchors_cert_sig_hashes(tmp.b, tmp.len), 0);
+	{
+		const unsigned char *d[1] = { tmp.b };
+		size_t l[1] = { tmp.len };
+
+		CHECK(xchain_check(ta, HOST, d, l, 1, today, secs, &via) != 0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -259,6 +338,7 @@ main(int argc, char **argv)
 		CHECK_INT(r, 0);
 		anchors_free(&ta2);
 	}
+	sig_hashes(&ta);
 	anchors_free(&ta);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	(void)!system(cmd);
