@@ -771,12 +771,19 @@ struct tls_fetch {
 	int conn_err;              /* errno of the last failed connect */
 	int hs_done;               /* handshake over: application data flows */
 	size_t reqlen, reqsent;
+	size_t outlen, outsent;    /* records gathered in out[], sent of them */
+	size_t inlen, inused;      /* bytes read ahead into in[], given of them */
 	const br_x509_class *xwrap_vtable;   /* SAN-only wrapper around xc */
 	int san_seen;
 	br_name_element san;       /* first SAN dNSName of the EE certificate */
 	char san_name[DOMAIN_MAX + 2];
 	char host[DOMAIN_MAX + 1];
 	char req[512];
+	/* a flight of small records goes out in one send (ClientKeyExchange,
+	 * ChangeCipherSpec and Finished: one segment, not three), and comes
+	 * in with one recv where BearSSL asks for a header, then a record */
+	unsigned char out[640];    /* an RSA-4096 ClientKeyExchange fits */
+	unsigned char in[4096];
 	struct tls_addr addr[2 * DNS_ADDR_MAX];
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;

@@ -352,6 +352,7 @@ tls_begin(struct tls_fetch *f)
 	unsigned char seed[32];
 
 	f->state = F_TLS;
+	f->outlen = f->outsent = f->inlen = f->inused = 0;
 	f->t_connect = mono_now();
 	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
 	tls_set_time(f);
@@ -482,16 +483,35 @@ tls_closed(struct tls_fetch *f)
  * again), the socket would block, or the fetch is over (finished). */
 enum pump { PUMP_MOVED, PUMP_BLOCKED, PUMP_OVER };
 
-/* Encrypted records to the socket. */
+/* Encrypted records to the socket.  Records the engine makes one after
+ * another are gathered in f->out first; one too big for it goes as it is. */
 static enum pump
 pump_sendrec(struct tls_fetch *f)
 {
+	unsigned char *buf;
 	size_t len;
-	unsigned char *buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
-	ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
+	ssize_t n;
 
+	while (f->outsent == 0 && (br_ssl_engine_current_state(&f->sc.eng) & BR_SSL_SENDREC)) {
+		buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
+		if (len > sizeof f->out - f->outlen)
+			break;
+		memcpy(f->out + f->outlen, buf, len);
+		f->outlen += len;
+		br_ssl_engine_sendrec_ack(&f->sc.eng, len);
+	}
+	if (f->outlen > 0) {
+		buf = f->out + f->outsent;
+		len = f->outlen - f->outsent;
+	} else {
+		buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
+	}
+	n = send(f->fd, buf, len, MSG_NOSIGNAL);
 	if (n > 0) {
-		br_ssl_engine_sendrec_ack(&f->sc.eng, (size_t)n);
+		if (f->outlen == 0)
+			br_ssl_engine_sendrec_ack(&f->sc.eng, (size_t)n);
+		else if ((f->outsent += (size_t)n) == f->outlen)
+			f->outlen = f->outsent = 0;
 		return PUMP_MOVED;
 	}
 	if (n < 0 && errno == EINTR)
@@ -541,24 +561,40 @@ pump_sendapp(struct tls_fetch *f)
 		br_ssl_engine_flush(&f->sc.eng, 0);
 }
 
-/* Encrypted records from the socket. */
+/* Encrypted records from the socket.  BearSSL asks for a record's 5-byte
+ * header, then for its body: where it asks for less than f->in holds,
+ * read ahead into f->in and give it from there. */
 static enum pump
 pump_recvrec(struct tls_fetch *f)
 {
 	size_t len;
 	unsigned char *buf = br_ssl_engine_recvrec_buf(&f->sc.eng, &len);
-	ssize_t n = recv(f->fd, buf, len, 0);
+	int direct = f->inused == f->inlen && len >= sizeof f->in;
+	ssize_t n;
 
-	if (n > 0) {
-		br_ssl_engine_recvrec_ack(&f->sc.eng, (size_t)n);
-		return PUMP_MOVED;
+	if (f->inused == f->inlen) {
+		n = recv(f->fd, direct ? buf : f->in, direct ? len : sizeof f->in, 0);
+		if (n < 0 && errno == EINTR)
+			return PUMP_MOVED;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PUMP_BLOCKED;
+		if (n <= 0) {
+			tls_sock_end(f, n == 0 ? 0 : errno);
+			return PUMP_OVER;
+		}
+		if (direct) {
+			br_ssl_engine_recvrec_ack(&f->sc.eng, (size_t)n);
+			return PUMP_MOVED;
+		}
+		f->inlen = (size_t)n;
+		f->inused = 0;
 	}
-	if (n < 0 && errno == EINTR)
-		return PUMP_MOVED;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return PUMP_BLOCKED;
-	tls_sock_end(f, n == 0 ? 0 : errno);
-	return PUMP_OVER;
+	if (len > f->inlen - f->inused)
+		len = f->inlen - f->inused;
+	memcpy(buf, f->in + f->inused, len);
+	f->inused += len;
+	br_ssl_engine_recvrec_ack(&f->sc.eng, len);
+	return PUMP_MOVED;
 }
 
 /* Move bytes until the socket would block or the fetch is over.
@@ -578,7 +614,7 @@ tls_pump(struct tls_fetch *f)
 			f->hs_done = 1;
 			f->t_handshake = mono_now();
 		}
-		if (st & BR_SSL_SENDREC) {
+		if ((st & BR_SSL_SENDREC) || f->outlen > 0) {
 			if ((p = pump_sendrec(f)) == PUMP_OVER)
 				return;
 			if (p == PUMP_MOVED)
@@ -752,7 +788,7 @@ tls_fetch_poll(const struct tls_fetch *f, short *events, msec_t *deadline)
 		return f->fd;
 	case F_TLS:
 		st = br_ssl_engine_current_state(&f->sc.eng);
-		if (st & BR_SSL_SENDREC)
+		if ((st & BR_SSL_SENDREC) || f->outlen > 0)
 			*events |= POLLOUT;
 		if (st & BR_SSL_RECVREC)
 			*events |= POLLIN;
