@@ -608,7 +608,14 @@ chain_fills() {
 				    -e "$EXPECT" -j "chain.$c.$d.$r" || true)
 				kill -USR1 "$hits" 2>/dev/null || true
 				wait "$hits" || true
-				[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof" || true; }
+				if [ -n "$prof" ]; then
+					kill -INT "$prof"
+					wait "$prof" || true
+					# where the CPU went, by symbol, for report.py
+					perf report -i "$OUT/logs/fill.$c.perf" --no-children --sort sym \
+					    --stdio -g none >"$OUT/logs/fill.$c.txt" 2>/dev/null &&
+					    note "profile.$c" "\"$OUT/logs/fill.$c.txt\""
+				fi
 				note "chainhits.$c.$d.$r" "$(cat "$W/chainhits")"
 				note "chain.$c.$d.$r" "$js"
 				note "chainhs.$c.$d.$r" "\"$(hs_mix "$((hs0 + 1))")\""

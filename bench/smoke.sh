@@ -136,5 +136,24 @@ else
 	check "floor is built ($floor)" false
 fi
 
+# 7. report.py sorts a perf profile by where the CPU went (BENCH_PROFILE)
+cat >"$out/profile.txt" <<'EOT'
+# Overhead  Symbol
+    40.00%  [.] mul_f256
+    10.00%  [.] f255_square
+    15.00%  [.] br_x509_minimal_run
+     5.00%  [.] t0_parse7E_unsigned
+    10.00%  [.] br_sha2small_round
+    10.00%  [k] tcp_sendmsg
+     4.00%  [.] memcpy
+     4.00%  [.] tls_pump
+     2.00%  [.] 0x0000000000004000
+EOT
+check "report.py: a profile by kind (public-key, engines, hashes, kernel, libc, ours)" \
+    '[ "$(python3 -c "import sys; sys.path.insert(0, \"bench\"); import report
+s = report.profile_shares(\"$out/profile.txt\")
+print(\" \".join(\"%s=%.0f\" % (k.split()[0].rstrip(\",\"), v * 100) for k, v in sorted(s.items())))")" = \
+    "BearSSL=20 hashes=10 kernel=10 libc=4 mtasts=4 public-key=50 unresolved=2" ]'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
