@@ -33,6 +33,7 @@
 #define JOB_SLICE_US      1000   /* lookup work per loop pass before clients
                                   * are served again (a TLS step can cost ms) */
 #define JOB_PAGE          4096   /* page size for handing a job's buffers back */
+#define JOB_WARM          8      /* free job slots kept resident while lookups run */
 #define JOB_WHY_MAX       400    /* a lookup's outcome text, for logs and -q */
 #define JOB_STEPS_MAX     8      /* steps of a lookup kept for -v 3 and -j */
 #define JOB_STEP_TEXT     96     /* the outcome text of one step */
@@ -152,8 +153,8 @@ struct job {
 	int64_t kept_expires;      /* its expiry, UNIX seconds */
 	int nsteps;
 	struct job_step steps[JOB_STEPS_MAX];
-	struct policy pol;
-	/* DANE phase (danejob.c) */
+	/* DANE phase (danejob.c); its small fields share the pages of those
+	 * above, which every lookup touches */
 	uint8_t dane;              /* enum dane_state this job learned, 0: none */
 	uint8_t dphase;            /* MX, addresses or TLSA of host hi */
 	uint8_t nhost, hi, hmore;
@@ -161,6 +162,7 @@ struct job {
 	uint32_t dttl;             /* smallest TTL so far, seconds */
 	msec_t ddeadline;          /* of the whole DANE phase */
 	char dane_why[JOB_STEP_TEXT];   /* a failure's reason, for the TEMP answer */
+	struct policy pol;         /* 33 KB, of which a lookup touches the start */
 	char dhost[DANE_HOSTS_MAX][DOMAIN_MAX + 1];
 	/* The big buffers last, q before fetch, nothing after: lookup.c hands
 	 * their pages back to the kernel as one range from &q[0] to the end of
@@ -239,6 +241,7 @@ struct daemon {
 	char *big_free[BIG_REPLIES];   /* the buffers not lent out */
 	int nbig_free;
 	struct pool jobs;          /* struct job, conf.max_lookups slots */
+	int jobs_warm;             /* free job slots whose pages are resident */
 	int wake_clients;          /* a job finished: flush waiting clients */
 	int need_job;              /* requests are waiting for a job slot */
 	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */

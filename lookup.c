@@ -27,6 +27,7 @@ _Static_assert(sizeof (struct job) - offsetof(struct job, fetch) -
 int
 lookup_init(struct daemon *d)
 {
+	d->jobs_warm = 0;
 	return pool_init(&d->jobs, d->conf.max_lookups, sizeof (struct job),
 	    offsetof(struct job, slot));
 }
@@ -85,7 +86,7 @@ release_pages(void *p, size_t len)
 static void
 job_free(struct daemon *d, struct job *j)
 {
-	int k;
+	int k, keep;
 
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
@@ -93,20 +94,22 @@ job_free(struct daemon *d, struct job *j)
 		tls_fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
 	pool_put(&d->jobs, j);
-	/* Hand the pages of the large buffers back once the burst is over: a
-	 * burst must not leave its peak in RSS for the rest of the daemon's
-	 * life, and during one a slot's pages serve the next job (a madvise
-	 * and its page faults per job cost more than the job's own parsing). */
-	if (d->jobs.nactive > 0)
-		return;
-	/* slots are taken from the top of spare[] and given back there, so
-	 * the ones used since the last sweep lie on top of the clean ones */
-	for (k = d->jobs.nspare - 1; k >= 0; k--) {
+	d->jobs_warm++;
+	/* Hand the pages of the large buffers back, but not one by one in a
+	 * burst: a free slot on top of spare[] is the next one taken, and a
+	 * madvise plus the page faults of its reuse cost more than a lookup's
+	 * own parsing.  So up to JOB_WARM free slots keep their pages while
+	 * lookups run (beyond that, the one freed longest ago hands them
+	 * back); when none runs, every slot does, and a burst leaves nothing
+	 * of its peak in RSS. */
+	keep = d->jobs.nactive > 0 ? JOB_WARM : 0;
+	for (k = 0; k < d->jobs.nspare && d->jobs_warm > keep; k++) {
 		j = d->jobs.spare[k];
 		if (!j->dirty)
-			break;
+			continue;
 		release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
 		j->dirty = 0;
+		d->jobs_warm--;
 	}
 }
 

@@ -770,20 +770,18 @@ struct tls_fetch {
 	msec_t conn_deadline;      /* this address's share of the deadline */
 	int conn_err;              /* errno of the last failed connect */
 	int hs_done;               /* handshake over: application data flows */
+	int heard;                 /* the server has sent something */
+	int chain_on;              /* its certificates began: xc and xch are set up */
 	size_t reqlen, reqsent;
-	size_t outlen, outsent;    /* records gathered in out[], sent of them */
+	size_t outlen, outsent;    /* records gathered at body[0], sent of them */
 	size_t inlen, inused;      /* bytes read ahead into in[], given of them */
+	const struct anchors *ta;  /* the CA bundle the chain is checked under */
 	const br_x509_class *xwrap_vtable;   /* SAN-only wrapper around xc */
 	int san_seen;
 	br_name_element san;       /* first SAN dNSName of the EE certificate */
 	char san_name[DOMAIN_MAX + 2];
 	char host[DOMAIN_MAX + 1];
 	char req[512];
-	/* a flight of small records goes out in one send (ClientKeyExchange,
-	 * ChangeCipherSpec and Finished: one segment, not three), and comes
-	 * in with one recv where BearSSL asks for a header, then a record */
-	unsigned char out[640];    /* an RSA-4096 ClientKeyExchange fits */
-	unsigned char in[4096];
 	struct tls_addr addr[2 * DNS_ADDR_MAX];
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
@@ -791,6 +789,10 @@ struct tls_fetch {
 	struct http_parser http;
 	unsigned char iobuf[BR_SSL_BUFSIZE_MONO];
 	uint8_t body[HTTP_BODY_MAX];
+	/* a flight comes in with one recv where BearSSL asks for a header,
+	 * then a record: last, so that a fetch the server never answers (the
+	 * most a burst can hold at once) touches none of its pages */
+	unsigned char in[1024];
 };
 /* Start GET https://host/.well-known/mta-sts.txt on the caller-owned f,
  * trying addrs in order (tls_fetch_port is set into each; the array is

@@ -39,12 +39,28 @@ xw_fetch(const br_x509_class *const *ctx)
 	return (struct tls_fetch *)(uintptr_t)((uintptr_t)ctx - offsetof(struct tls_fetch, xwrap_vtable));
 }
 
+static void tls_set_time(struct tls_fetch *f);
+
+/* The X.509 side is set up only when the certificates come: a server that
+ * never sends them (a hung fetch, the most a burst holds at once) leaves
+ * those pages untouched.  The certificates wait in the body buffer: no
+ * response before the handshake is over, and the chain is done with by
+ * then. */
 static void
 xw_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
+	xchain_minimal_init(&f->xc, f->ta);
+	tls_set_time(f);
+	f->san.oid = san_dns_oid;
+	f->san.buf = f->san_name;
+	f->san.len = sizeof f->san_name;
+	f->san.status = 0;
+	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
+	xchain_init(&f->xch, &f->xc, f->ta, f->body, sizeof f->body);
 	f->san_seen = 0;
+	f->chain_on = 1;
 	f->xch.vtable->start_chain(&f->xch.vtable, server_name);
 }
 
@@ -53,7 +69,8 @@ xw_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xch.vtable->start_cert(&f->xch.vtable, length);
+	if (f->chain_on)
+		f->xch.vtable->start_cert(&f->xch.vtable, length);
 }
 
 static void
@@ -61,7 +78,8 @@ xw_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xch.vtable->append(&f->xch.vtable, buf, len);
+	if (f->chain_on)
+		f->xch.vtable->append(&f->xch.vtable, buf, len);
 }
 
 static void
@@ -69,14 +87,19 @@ xw_end_cert(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	f->xch.vtable->end_cert(&f->xch.vtable);
+	if (f->chain_on)
+		f->xch.vtable->end_cert(&f->xch.vtable);
 }
 
 static unsigned
 xw_end_chain(const br_x509_class **ctx)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
-	unsigned err = f->xch.vtable->end_chain(&f->xch.vtable);
+	unsigned err;
+
+	if (!f->chain_on)               /* BearSSL starts a chain first: never */
+		return BR_ERR_X509_EMPTY_CHAIN;
+	err = f->xch.vtable->end_chain(&f->xch.vtable);
 
 	/* status 1 (copied) or -1 (too long, bad encoding): a dNSName exists,
 	 * so BearSSL matched against the SAN and not against the CN */
@@ -91,7 +114,7 @@ xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
 	struct tls_fetch *f = xw_fetch(ctx);
 
-	return f->xch.vtable->get_pkey(&f->xch.vtable, usages);
+	return f->chain_on ? f->xch.vtable->get_pkey(&f->xch.vtable, usages) : NULL;
 }
 
 static const br_x509_class xw_class = {
@@ -353,9 +376,9 @@ tls_begin(struct tls_fetch *f)
 
 	f->state = F_TLS;
 	f->outlen = f->outsent = f->inlen = f->inused = 0;
+	f->heard = f->chain_on = 0;
 	f->t_connect = mono_now();
 	addr_text(&f->addr[f->cur], f->peer, sizeof f->peer);
-	tls_set_time(f);
 	/* the system seeder may be missing in a chroot: add our own, from
 	 * getrandom; with it, BearSSL need not try its own seeder again
 	 * (/dev/urandom opened, read and closed at every fetch) */
@@ -483,8 +506,16 @@ tls_closed(struct tls_fetch *f)
  * again), the socket would block, or the fetch is over (finished). */
 enum pump { PUMP_MOVED, PUMP_BLOCKED, PUMP_OVER };
 
-/* Encrypted records to the socket.  Records the engine makes one after
- * another are gathered in f->out first; one too big for it goes as it is. */
+/* Encrypted records to the socket.  During the handshake, records the
+ * engine makes one after another (ClientKeyExchange, ChangeCipherSpec and
+ * Finished) are gathered at the start of the body buffer, whose pages the
+ * server's flight has touched (the certificates, done with before the
+ * client's flight; no response comes before the handshake is over), and
+ * go out in one segment instead of three.  The ClientHello, before the
+ * server said anything, and a record too big for OUT_GATHER go as they
+ * are. */
+#define OUT_GATHER 640          /* an RSA-4096 ClientKeyExchange fits */
+
 static enum pump
 pump_sendrec(struct tls_fetch *f)
 {
@@ -492,16 +523,17 @@ pump_sendrec(struct tls_fetch *f)
 	size_t len;
 	ssize_t n;
 
-	while (f->outsent == 0 && (br_ssl_engine_current_state(&f->sc.eng) & BR_SSL_SENDREC)) {
+	while (f->heard && !f->hs_done && f->outsent == 0 &&
+	    (br_ssl_engine_current_state(&f->sc.eng) & BR_SSL_SENDREC)) {
 		buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
-		if (len > sizeof f->out - f->outlen)
+		if (len > OUT_GATHER - f->outlen)
 			break;
-		memcpy(f->out + f->outlen, buf, len);
+		memcpy(f->body + f->outlen, buf, len);
 		f->outlen += len;
 		br_ssl_engine_sendrec_ack(&f->sc.eng, len);
 	}
 	if (f->outlen > 0) {
-		buf = f->out + f->outsent;
+		buf = f->body + f->outsent;
 		len = f->outlen - f->outsent;
 	} else {
 		buf = br_ssl_engine_sendrec_buf(&f->sc.eng, &len);
@@ -582,6 +614,7 @@ pump_recvrec(struct tls_fetch *f)
 			tls_sock_end(f, n == 0 ? 0 : errno);
 			return PUMP_OVER;
 		}
+		f->heard = 1;
 		if (direct) {
 			br_ssl_engine_recvrec_ack(&f->sc.eng, (size_t)n);
 			return PUMP_MOVED;
@@ -639,8 +672,7 @@ tls_pump(struct tls_fetch *f)
  * plain RSA for old servers) with AES-GCM, ChaCha20-Poly1305 or AES-CBC;
  * no 3DES, CCM, static ECDH, MD5 or TLS 1.0 PRF, so they are not linked. */
 static void
-tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
-    const struct anchors *ta)
+tls_engine_init(br_ssl_client_context *cc)
 {
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -680,7 +712,6 @@ tls_engine_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	 * certificate chain into the body buffer under the response */
 	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
-	xchain_minimal_init(xc, ta);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
 		br_ssl_engine_set_hash(eng, (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) &
 		    BR_HASHDESC_ID_MASK), hashes[i]);
@@ -758,16 +789,9 @@ tls_fetch_start(struct tls_fetch *f, const struct anchors *ta, const char *host,
 
 	/* TLS 1.2 only (TLS-4), one mono buffer (TLS-7), the SAN wrapper
 	 * in front of the minimal X.509 engine (TLS-3) */
-	tls_engine_init(&f->sc, &f->xc, ta);
+	tls_engine_init(&f->sc);
 	br_ssl_engine_set_buffer(&f->sc.eng, f->iobuf, sizeof f->iobuf, 0);
-	f->san.oid = san_dns_oid;
-	f->san.buf = f->san_name;
-	f->san.len = sizeof f->san_name;
-	f->san.status = 0;
-	br_x509_minimal_set_name_elements(&f->xc, &f->san, 1);
-	/* the certificates wait in the body buffer: no response before the
-	 * handshake is over, and the chain is done with by then */
-	xchain_init(&f->xch, &f->xc, ta, f->body, sizeof f->body);
+	f->ta = ta;
 	f->xwrap_vtable = &xw_class;
 	f->san_seen = 0;
 	br_ssl_engine_set_x509(&f->sc.eng, &f->xwrap_vtable);

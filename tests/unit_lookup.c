@@ -249,16 +249,17 @@ busy_job(struct daemon *d)
 }
 
 /* During a burst a finished job's pages stay for the next job (no madvise,
- * no page faults per job); when the last job ends, every slot used since
- * the last sweep hands its pages back, and no other slot is touched. */
+ * no page faults per job), for JOB_WARM free slots at most, the oldest
+ * freed going first; when the last job ends, every slot hands its pages
+ * back. */
 static void
 test_release(void)
 {
 	static struct daemon d;
-	struct job *a, *b, *c;
-	int all;
+	struct job *a, *b, *c, *w[JOB_WARM + 1];
+	int all, k, n;
 
-	d.conf.max_lookups = 3;
+	d.conf.max_lookups = JOB_WARM + 3;
 	if (lookup_init(&d) < 0 || (a = busy_job(&d)) == NULL || (b = busy_job(&d)) == NULL) {
 		CHECK(0);
 		return;
@@ -278,6 +279,26 @@ test_release(void)
 	lookup_release(&d, c);
 	CHECK_INT(body_pages_resident(c), 0);
 	CHECK_INT(d.jobs.nspare, 2);
+	CHECK_INT(d.jobs_warm, 0);
+
+	/* a runs on while JOB_WARM + 1 others end: the first of them to end
+	 * hands its pages back, the JOB_WARM later ones keep theirs */
+	a = busy_job(&d);
+	for (k = 0; k <= JOB_WARM; k++)
+		if ((w[k] = busy_job(&d)) == NULL)
+			return;
+	for (k = 0; k <= JOB_WARM; k++)
+		lookup_release(&d, w[k]);
+	CHECK_INT(d.jobs_warm, JOB_WARM);
+	CHECK_INT(body_pages_resident(w[0]), 0);
+	for (k = 1, n = 0; k <= JOB_WARM; k++)
+		n += body_pages_resident(w[k]) == all;
+	CHECK_INT(n, JOB_WARM);
+	lookup_release(&d, a);
+	for (k = 0, n = 0; k <= JOB_WARM; k++)
+		n += body_pages_resident(w[k]);
+	CHECK_INT(n + body_pages_resident(a), 0);
+	CHECK_INT(d.jobs_warm, 0);
 	lookup_free(&d);
 }
 
