@@ -43,7 +43,9 @@
 #define BACKOFF_DOUBLINGS 30     /* the failure backoff doubles at most so often */
 #define PROACTIVE_TICK_MIN_MS 1000   /* proactive sweeps at most once a second */
 #define QUERY_CACHE_ENTRIES 16   /* cache of query mode (-q): one domain */
-#define REDIS_PENDING     64     /* commands in flight on the Redis connection */
+#define REDIS_PENDING     256    /* commands in flight on the Redis connection: a
+                                  * GET per lookup (max_lookups) and the SETs of a
+                                  * burst of fetches whose replies are not read yet */
 #define REDIS_IN_MAX      (RESP_BULK_MAX + 32)   /* one largest reply */
 #define REDIS_VALUE_MAX   SHARED_RECORD_MAX
 #define REDIS_OUT_MAX     (2 * SHARED_RECORD_MAX) /* pipelined commands */
