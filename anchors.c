@@ -384,14 +384,26 @@ anchors_cert_parse(const unsigned char *der, size_t len, size_t *used, struct ce
 
 /* The issuer Name (the whole TLV) of the certificate at der[0..len), as
  * x509_minimal hashes it to look for anchors: 0, or -1.  Pure. */
+/* The certificate at der[0..len) opened: *cert after its TBSCertificate,
+ * *tbs at the TBS's signature field (version and serialNumber read). */
+static int
+cert_open(const unsigned char *der, size_t len, struct der *cert, struct der *tbs)
+{
+	struct der all = { der, len };
+
+	if (der_take(&all, 0x30, cert, NULL) < 0 || der_take(cert, 0x30, tbs, NULL) < 0 ||
+	    (tbs->len > 0 && tbs->p[0] == 0xa0 && der_skip(tbs, 0xa0) < 0) ||
+	    der_skip(tbs, 0x02) < 0)
+		return -1;
+	return 0;
+}
+
 int
 anchors_cert_issuer(const unsigned char *der, size_t len, const unsigned char **dn, size_t *dnlen)
 {
-	struct der all = { der, len }, cert, tbs, issuer, v;
+	struct der cert, tbs, issuer, v;
 
-	if (der_take(&all, 0x30, &cert, NULL) < 0 || der_take(&cert, 0x30, &tbs, NULL) < 0 ||
-	    (tbs.len > 0 && tbs.p[0] == 0xa0 && der_skip(&tbs, 0xa0) < 0) ||
-	    der_skip(&tbs, 0x02) < 0 || der_skip(&tbs, 0x30) < 0 ||
+	if (cert_open(der, len, &cert, &tbs) < 0 || der_skip(&tbs, 0x30) < 0 ||
 	    der_take(&tbs, 0x30, &v, &issuer) < 0)
 		return -1;
 	*dn = issuer.p;
@@ -432,12 +444,10 @@ sig_hash_bit(struct der alg)
 unsigned
 anchors_cert_sig_hashes(const unsigned char *der, size_t len)
 {
-	struct der all = { der, len }, cert, tbs, inner, outer;
+	struct der cert, tbs, inner, outer;
 	unsigned a, b;
 
-	if (der_take(&all, 0x30, &cert, NULL) < 0 || der_take(&cert, 0x30, &tbs, NULL) < 0 ||
-	    (tbs.len > 0 && tbs.p[0] == 0xa0 && der_skip(&tbs, 0xa0) < 0) ||
-	    der_skip(&tbs, 0x02) < 0 || der_take(&tbs, 0x30, &inner, NULL) < 0 ||
+	if (cert_open(der, len, &cert, &tbs) < 0 || der_take(&tbs, 0x30, &inner, NULL) < 0 ||
 	    der_take(&cert, 0x30, &outer, NULL) < 0)
 		return 0;
 	a = sig_hash_bit(inner);

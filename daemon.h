@@ -130,7 +130,6 @@ struct job_step {
 struct job {
 	enum job_state state;
 	int slot;                  /* index in daemon.jobs.active */
-	int dirty;                 /* its buffers' pages are still resident */
 	int refs;                  /* requests waiting on it */
 	int qbusy[2];              /* address queries still running */
 	const struct zone *zone;   /* of the request that started it */
@@ -243,7 +242,9 @@ struct daemon {
 	char *big_free[BIG_REPLIES];   /* the buffers not lent out */
 	int nbig_free;
 	struct pool jobs;          /* struct job, conf.max_lookups slots */
-	int jobs_warm;             /* free job slots whose pages are resident */
+	struct job *warm[JOB_WARM];    /* free job slots whose pages are still
+	                                * resident, the one freed first first */
+	int nwarm;
 	int wake_clients;          /* a job finished: flush waiting clients */
 	int need_job;              /* requests are waiting for a job slot */
 	uint64_t cache_changes;    /* bumped on every cache update (snapshots) */
@@ -371,6 +372,8 @@ enum lookup_start_result {
  * keep a job after it is done. */
 struct job *lookup_start(struct daemon *d, const char *domain, const struct zone *z,
                          enum lookup_start_result *res);
+/* A free job slot (NULL: none), no longer counted among the warm ones. */
+struct job *lookup_slot(struct daemon *d);
 /* The DANE phase of j is over (danejob.c): finish, or go on to MTA-STS. */
 void lookup_dane_done(struct daemon *d, struct job *j);
 /* Drop a reference; the slot is freed when the last goes and it is done. */

@@ -27,7 +27,7 @@ _Static_assert(sizeof (struct job) - offsetof(struct job, fetch) -
 int
 lookup_init(struct daemon *d)
 {
-	d->jobs_warm = 0;
+	d->nwarm = 0;
 	return pool_init(&d->jobs, d->conf.max_lookups, sizeof (struct job),
 	    offsetof(struct job, slot));
 }
@@ -83,10 +83,23 @@ release_pages(void *p, size_t len)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* The pages of a free slot's large buffers back to the kernel. */
+static void
+job_release_pages(struct job *j)
+{
+	release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
+}
+
+/* Hand the pages of the large buffers back, but not one by one in a burst:
+ * a free slot on top of spare[] is the next one taken, and a madvise plus
+ * the page faults of its reuse cost more than a lookup's own parsing.  So
+ * up to JOB_WARM free slots keep their pages while lookups run (beyond
+ * that, the one freed first hands them back); when none runs, every slot
+ * does, and a burst leaves nothing of its peak in RSS. */
 static void
 job_free(struct daemon *d, struct job *j)
 {
-	int k, keep;
+	int k;
 
 	dns_query_abort(&j->q[0]);
 	dns_query_abort(&j->q[1]);
@@ -94,23 +107,36 @@ job_free(struct daemon *d, struct job *j)
 		tls_fetch_abort(&j->fetch);
 	j->state = JOB_FREE;
 	pool_put(&d->jobs, j);
-	d->jobs_warm++;
-	/* Hand the pages of the large buffers back, but not one by one in a
-	 * burst: a free slot on top of spare[] is the next one taken, and a
-	 * madvise plus the page faults of its reuse cost more than a lookup's
-	 * own parsing.  So up to JOB_WARM free slots keep their pages while
-	 * lookups run (beyond that, the one freed longest ago hands them
-	 * back); when none runs, every slot does, and a burst leaves nothing
-	 * of its peak in RSS. */
-	keep = d->jobs.nactive > 0 ? JOB_WARM : 0;
-	for (k = 0; k < d->jobs.nspare && d->jobs_warm > keep; k++) {
-		j = d->jobs.spare[k];
-		if (!j->dirty)
-			continue;
-		release_pages(&j->q[0], (size_t)((char *)(j + 1) - (char *)&j->q[0]));
-		j->dirty = 0;
-		d->jobs_warm--;
+	if (d->jobs.nactive == 0) {
+		job_release_pages(j);
+		for (k = 0; k < d->nwarm; k++)
+			job_release_pages(d->warm[k]);
+		d->nwarm = 0;
+		return;
 	}
+	if (d->nwarm == JOB_WARM) {
+		job_release_pages(d->warm[0]);
+		memmove(d->warm, d->warm + 1, (JOB_WARM - 1) * sizeof d->warm[0]);
+		d->nwarm--;
+	}
+	d->warm[d->nwarm++] = j;
+}
+
+struct job *
+lookup_slot(struct daemon *d)
+{
+	struct job *j = pool_get(&d->jobs);
+	int k;
+
+	for (k = 0; j != NULL && k < d->nwarm; k++) {
+		if (d->warm[k] == j) {
+			memmove(d->warm + k, d->warm + k + 1,
+			    (size_t)(d->nwarm - k - 1) * sizeof d->warm[0]);
+			d->nwarm--;
+			break;
+		}
+	}
+	return j;
 }
 
 void
@@ -142,12 +168,11 @@ lookup_start(struct daemon *d, const char *domain, const struct zone *z,
 		*res = j->state == JOB_DONE ? LOOKUP_JUST_DONE : LOOKUP_JOINED;
 		return j->state == JOB_DONE ? NULL : j;
 	}
-	if ((j = pool_get(&d->jobs)) == NULL) {
+	if ((j = lookup_slot(d)) == NULL) {
 		*res = LOOKUP_NO_SLOT;
 		return NULL;
 	}
 	*res = LOOKUP_STARTED;
-	j->dirty = 1;
 	/* a slot's sockets are closed when it ends: none is open here */
 	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 	j->refs = 0;

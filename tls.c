@@ -516,6 +516,13 @@ enum pump { PUMP_MOVED, PUMP_BLOCKED, PUMP_OVER };
  * are. */
 #define OUT_GATHER 640          /* an RSA-4096 ClientKeyExchange fits */
 
+/* records to send: the engine's, or gathered ones not yet all sent */
+static int
+sending(const struct tls_fetch *f, unsigned st)
+{
+	return (st & BR_SSL_SENDREC) || f->outlen > 0;
+}
+
 static enum pump
 pump_sendrec(struct tls_fetch *f)
 {
@@ -647,7 +654,7 @@ tls_pump(struct tls_fetch *f)
 			f->hs_done = 1;
 			f->t_handshake = mono_now();
 		}
-		if ((st & BR_SSL_SENDREC) || f->outlen > 0) {
+		if (sending(f, st)) {
 			if ((p = pump_sendrec(f)) == PUMP_OVER)
 				return;
 			if (p == PUMP_MOVED)
@@ -812,7 +819,7 @@ tls_fetch_poll(const struct tls_fetch *f, short *events, msec_t *deadline)
 		return f->fd;
 	case F_TLS:
 		st = br_ssl_engine_current_state(&f->sc.eng);
-		if ((st & BR_SSL_SENDREC) || f->outlen > 0)
+		if (sending(f, st))
 			*events |= POLLOUT;
 		if (st & BR_SSL_RECVREC)
 			*events |= POLLIN;

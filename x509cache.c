@@ -307,6 +307,17 @@ feed(struct xchain *x, int i, int end)
 		(*in)->end_cert(in);
 }
 
+/* What comes after the held-back certificates streams to x509_minimal,
+ * checked against every anchor, hashed with every hash. */
+static void
+stream_rest(struct xchain *x)
+{
+	x->xc->trust_anchors = x->ta->ta;
+	x->xc->trust_anchors_num = x->ta->n;
+	set_hashes(x->xc, 0);
+	x->pass = 1;
+}
+
 /* Give up holding back: what is held goes to x509_minimal as it came. */
 static void
 flush(struct xchain *x)
@@ -317,10 +328,7 @@ flush(struct xchain *x)
 		select_anchors(x, i);
 		feed(x, i, i < x->ncert - 1 || !x->open);
 	}
-	x->xc->trust_anchors = x->ta->ta;
-	x->xc->trust_anchors_num = x->ta->n;
-	set_hashes(x->xc, 0);
-	x->pass = 1;
+	stream_rest(x);
 }
 
 /* Both held-back certificates are in: the leaf against the remembered
@@ -362,10 +370,7 @@ decide(struct xchain *x)
 	 * else the intermediate is checked against the anchors as usual */
 	feed(x, 1, 1);
 	x->candidate = e == NULL && leaf_err == 0 && xc->err == BR_ERR_X509_OK;
-	xc->trust_anchors = x->ta->ta;  /* further certificates: every anchor */
-	xc->trust_anchors_num = x->ta->n;
-	set_hashes(xc, 0);
-	x->pass = 1;
+	stream_rest(x);
 }
 
 static void

@@ -235,11 +235,10 @@ body_pages_resident(struct job *j)
 static struct job *
 busy_job(struct daemon *d)
 {
-	struct job *j = pool_get(&d->jobs);
+	struct job *j = lookup_slot(d);
 
 	if (j == NULL)
 		return NULL;
-	j->dirty = 1;
 	j->q[0].fd = j->q[1].fd = j->fetch.fd = -1;
 	j->q[0].state = j->q[1].state = 0;     /* done (dns.c's Q_DONE) */
 	j->state = JOB_DONE;
@@ -249,9 +248,9 @@ busy_job(struct daemon *d)
 }
 
 /* During a burst a finished job's pages stay for the next job (no madvise,
- * no page faults per job), for JOB_WARM free slots at most, the oldest
- * freed going first; when the last job ends, every slot hands its pages
- * back. */
+ * no page faults per job), for JOB_WARM free slots at most, the one freed
+ * first going first; a slot taken again is no longer warm; when the last
+ * job ends, every slot hands its pages back. */
 static void
 test_release(void)
 {
@@ -269,17 +268,16 @@ test_release(void)
 	CHECK_INT(body_pages_resident(b), all);
 	lookup_release(&d, a);
 	CHECK_INT(body_pages_resident(a), all);        /* b still runs */
-	CHECK_INT(a->dirty, 1);
+	CHECK_INT(d.nwarm, 1);
 	lookup_release(&d, b);
 	CHECK_INT(body_pages_resident(a), 0);
 	CHECK_INT(body_pages_resident(b), 0);
-	CHECK(!a->dirty && !b->dirty);
+	CHECK_INT(d.nwarm, 0);
 	c = busy_job(&d);                               /* b's slot again */
 	CHECK(c == b);
 	lookup_release(&d, c);
 	CHECK_INT(body_pages_resident(c), 0);
 	CHECK_INT(d.jobs.nspare, 2);
-	CHECK_INT(d.jobs_warm, 0);
 
 	/* a runs on while JOB_WARM + 1 others end: the first of them to end
 	 * hands its pages back, the JOB_WARM later ones keep theirs */
@@ -289,16 +287,24 @@ test_release(void)
 			return;
 	for (k = 0; k <= JOB_WARM; k++)
 		lookup_release(&d, w[k]);
-	CHECK_INT(d.jobs_warm, JOB_WARM);
+	CHECK_INT(d.nwarm, JOB_WARM);
 	CHECK_INT(body_pages_resident(w[0]), 0);
 	for (k = 1, n = 0; k <= JOB_WARM; k++)
 		n += body_pages_resident(w[k]) == all;
 	CHECK_INT(n, JOB_WARM);
+	/* the next lookup takes the slot freed last, warm, and out of the list */
+	c = busy_job(&d);
+	CHECK(c == w[JOB_WARM]);
+	CHECK_INT(d.nwarm, JOB_WARM - 1);
+	for (k = 0; k < d.nwarm; k++)
+		CHECK(d.warm[k] != c);
+	lookup_release(&d, c);
+	CHECK_INT(d.nwarm, JOB_WARM);
 	lookup_release(&d, a);
 	for (k = 0, n = 0; k <= JOB_WARM; k++)
 		n += body_pages_resident(w[k]);
 	CHECK_INT(n + body_pages_resident(a), 0);
-	CHECK_INT(d.jobs_warm, 0);
+	CHECK_INT(d.nwarm, 0);
 	lookup_free(&d);
 }
 
